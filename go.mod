@@ -1,0 +1,3 @@
+module github.com/dayops/dayops
+
+go 1.26.8
