@@ -1,0 +1,140 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dayops/dayops"
+)
+
+// logChunk is how many lines one INSERT carries: 6 values each, far below
+// any database's limit on bound parameters.
+const logChunk = 100
+
+// insertLogs returns a multi-row INSERT for n lines.
+func insertLogs(n int) string {
+	return "INSERT INTO log_lines (run_id, seq, step, at, stream, line) VALUES " +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?), ", n), ", ")
+}
+
+var insertLogChunk = insertLogs(logChunk)
+
+// AppendLogs stores lines in one transaction: multi-row INSERTs of logChunk
+// lines through one prepared statement, the rest in one last INSERT. Lines
+// whose Time is zero are stamped now. A (RunID, Seq) pair that is already
+// stored is KindConflict, a missing run KindNotFound, and then nothing of the
+// batch is kept.
+func (s *Store) AppendLogs(ctx context.Context, lines []dayops.LogLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	now := s.now().UnixNano()
+	return s.write(ctx, fmt.Sprintf("appending %d log lines of run %d", len(lines), lines[0].RunID), func(tx *sql.Tx) error {
+		var stmt *sql.Stmt
+		if len(lines) >= logChunk {
+			var err error
+			if stmt, err = tx.PrepareContext(ctx, insertLogChunk); err != nil {
+				return err
+			}
+			defer stmt.Close()
+		}
+		args := make([]any, 0, 6*min(len(lines), logChunk))
+		for start := 0; start < len(lines); start += logChunk {
+			chunk := lines[start:min(start+logChunk, len(lines))]
+			args = args[:0]
+			for _, l := range chunk {
+				at := now
+				if !l.Time.IsZero() {
+					at = l.Time.UnixNano()
+				}
+				args = append(args, l.RunID, l.Seq, l.Step, at, string(l.Stream), l.Text)
+			}
+			var err error
+			if len(chunk) == logChunk {
+				_, err = stmt.ExecContext(ctx, args...)
+			} else {
+				_, err = tx.ExecContext(ctx, insertLogs(len(chunk)), args...)
+			}
+			if err != nil {
+				return blameLogs(ctx, tx, chunk, err)
+			}
+		}
+		return nil
+	})
+}
+
+// blameLogs names the line a failed multi-row INSERT choked on. SQLite undoes
+// only the failed statement, so the lines of earlier chunks are still visible
+// to the lookups here (and the caller then rolls everything back).
+func blameLogs(ctx context.Context, tx *sql.Tx, chunk []dayops.LogLine, err error) error {
+	var one int
+	switch {
+	case isForeignKeyViolation(err):
+		for _, l := range chunk {
+			if e := tx.QueryRowContext(ctx, "SELECT 1 FROM runs WHERE id = ?", l.RunID).Scan(&one); errors.Is(e, sql.ErrNoRows) {
+				return noRun(l.RunID)
+			}
+		}
+	case isUniqueViolation(err):
+		seen := make(map[[2]int64]bool, len(chunk))
+		for _, l := range chunk {
+			k := [2]int64{l.RunID, l.Seq}
+			if seen[k] || tx.QueryRowContext(ctx, "SELECT 1 FROM log_lines WHERE run_id = ? AND seq = ?", l.RunID, l.Seq).Scan(&one) == nil {
+				return dayops.Errorf(dayops.KindConflict, "run %d already has log line %d", l.RunID, l.Seq)
+			}
+			seen[k] = true
+		}
+	}
+	return err
+}
+
+// Logs returns the lines of run runID after sequence number afterSeq, in
+// order; limit 0 means all of them.
+func (s *Store) Logs(ctx context.Context, runID int64, afterSeq int64, limit int) ([]dayops.LogLine, error) {
+	query := "SELECT run_id, seq, step, at, stream, line FROM log_lines WHERE run_id = ? AND seq > ? ORDER BY seq"
+	args := []any{runID, afterSeq}
+	if limit > 0 {
+		query, args = query+" LIMIT ?", append(args, limit)
+	}
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading logs of run %d: %w", runID, err)
+	}
+	defer rows.Close()
+	var out []dayops.LogLine
+	for rows.Next() {
+		var l dayops.LogLine
+		var at int64
+		if err := rows.Scan(&l.RunID, &l.Seq, &l.Step, &at, &l.Stream, &l.Text); err != nil {
+			return nil, fmt.Errorf("reading logs of run %d: %w", runID, err)
+		}
+		l.Time = fromNanos(at)
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading logs of run %d: %w", runID, err)
+	}
+	return out, nil
+}
+
+// PruneLogs deletes the log lines older than before (the retention limit)
+// and returns how many it deleted.
+func (s *Store) PruneLogs(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.write(ctx, "pruning logs", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM log_lines WHERE at < ?", before.UnixNano())
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err == nil && n > 0 {
+		s.logger.Info("logs pruned", "lines", n, "before", before)
+	}
+	return n, err
+}
