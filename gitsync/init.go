@@ -1,0 +1,73 @@
+package gitsync
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// InitRepo makes dir a git repository on branch holding the files of fsys
+// in one commit, with no git binary needed. It is how `dayops demo` turns the
+// embedded example ops repo into a real repository it then syncs from. An
+// existing repository in dir is left alone (reused is true).
+func InitRepo(dir, branch string, files fs.FS, message string, now time.Time) (reused bool, err error) {
+	if _, err := git.PlainOpen(dir); err == nil {
+		return true, nil
+	} else if !errors.Is(err, git.ErrRepositoryNotExists) {
+		return false, fmt.Errorf("opening %s: %w", dir, err)
+	}
+	if err := copyTree(files, dir); err != nil {
+		return false, err
+	}
+	repo, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{
+		InitOptions: git.InitOptions{DefaultBranch: plumbing.NewBranchReferenceName(branch)},
+	})
+	if err != nil {
+		return false, fmt.Errorf("initialising %s: %w", dir, err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		return false, err
+	}
+	if err := wt.AddWithOptions(&git.AddOptions{All: true}); err != nil {
+		return false, fmt.Errorf("adding files in %s: %w", dir, err)
+	}
+	sig := &object.Signature{Name: "dayops demo", Email: "demo@dayops.invalid", When: now}
+	if _, err := wt.Commit(message, &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
+		return false, fmt.Errorf("committing in %s: %w", dir, err)
+	}
+	return false, nil
+}
+
+// copyTree writes the files of fsys below dir, keeping executable bits.
+func copyTree(fsys fs.FS, dir string) error {
+	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dir, filepath.FromSlash(p))
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		mode := fs.FileMode(0o644)
+		if info, err := d.Info(); err == nil && info.Mode()&0o111 != 0 {
+			mode = 0o755
+		}
+		if filepath.Ext(p) == ".sh" {
+			// embed.FS does not keep modes: scripts are executable by convention.
+			mode = 0o755
+		}
+		return os.WriteFile(target, data, mode)
+	})
+}

@@ -1,0 +1,280 @@
+package gitsync
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/dayops/dayops"
+	"gopkg.in/yaml.v3"
+)
+
+// Problem is one validation error at a position of a definition file.
+type Problem struct {
+	File    string // path relative to the repository root (or the loaded folder)
+	Line    int    // 1-based; 0 when unknown
+	Col     int    // 1-based; 0 when unknown
+	Message string
+}
+
+// String renders the problem as "file:line:col: message", or "file: message"
+// when the position is unknown.
+func (p Problem) String() string {
+	if p.Line <= 0 {
+		return p.File + ": " + p.Message
+	}
+	if p.Col <= 0 {
+		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Message)
+	}
+	return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Col, p.Message)
+}
+
+// LoadFS loads every *.yaml and *.yml file below root in fsys (hidden files
+// and directories such as .git are skipped), decodes each strictly, validates
+// the whole tree and returns the catalog. When anything is wrong it returns
+// nil and every problem found, sorted by file, line and column. revision is
+// recorded in each definition's Source; Source.File is the path within fsys.
+func LoadFS(fsys fs.FS, root, revision string) (*dayops.Catalog, []Problem) {
+	root = path.Clean(strings.TrimPrefix(root, "/"))
+	if !fs.ValidPath(root) {
+		return nil, []Problem{{File: root, Message: "the definitions folder must be a path inside the repository"}}
+	}
+	var (
+		problems []Problem
+		all      []*loaded
+	)
+	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			msg := fmt.Sprintf("cannot read: %v", err)
+			if p == root && errors.Is(err, fs.ErrNotExist) {
+				msg = "the definitions folder does not exist at this revision"
+			}
+			problems = append(problems, Problem{File: p, Message: msg})
+			return nil
+		}
+		if p != root && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || !isDefinitionFile(d.Name()) {
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			problems = append(problems, Problem{File: p, Message: "a definition must be a regular file, not a symbolic link or device"})
+			return nil
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			problems = append(problems, Problem{File: p, Message: fmt.Sprintf("cannot read: %v", err)})
+			return nil
+		}
+		l, ps := loadFile(p, b, revision)
+		problems = append(problems, ps...)
+		if l != nil {
+			all = append(all, l)
+		}
+		return nil
+	})
+	if err != nil {
+		problems = append(problems, Problem{File: root, Message: fmt.Sprintf("cannot read: %v", err)})
+	}
+	problems = append(problems, checkTree(all)...)
+	if len(problems) > 0 {
+		return nil, sortProblems(problems)
+	}
+	defs := make([]*dayops.Definition, len(all))
+	for i, l := range all {
+		defs[i] = l.def
+	}
+	cat, err := dayops.NewCatalog(revision, defs)
+	if err != nil {
+		return nil, []Problem{{File: root, Message: dayops.UserMessage(err, "")}}
+	}
+	return cat, nil
+}
+
+func isDefinitionFile(name string) bool {
+	ext := strings.ToLower(path.Ext(name))
+	return ext == ".yaml" || ext == ".yml"
+}
+
+func sortProblems(ps []Problem) []Problem {
+	slices.SortFunc(ps, func(a, b Problem) int {
+		if c := strings.Compare(a.File, b.File); c != 0 {
+			return c
+		}
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		if a.Col != b.Col {
+			return a.Col - b.Col
+		}
+		return strings.Compare(a.Message, b.Message)
+	})
+	return slices.Compact(ps)
+}
+
+// maxFileSize bounds one definition file; a definition is a page of YAML.
+const maxFileSize = 1 << 20
+
+// loadFile decodes and validates one file. It returns nil when the file holds
+// no definition to check further (unparseable, empty, not a mapping).
+func loadFile(file string, b []byte, revision string) (*loaded, []Problem) {
+	d := &decoder{file: file}
+	if len(b) > maxFileSize {
+		d.addf(nil, "the file is %d bytes; a definition file may be at most %d", len(b), maxFileSize)
+		return nil, d.problems
+	}
+	n := d.document(b)
+	if n == nil {
+		return nil, d.problems
+	}
+	raw := d.decodeDefinition(n)
+	if raw == nil {
+		return nil, d.problems
+	}
+	def := d.validate(raw)
+	def.Source = dayops.Source{File: file, Revision: revision, Content: b}
+	return &loaded{def: def, raw: raw, file: file}, d.problems
+}
+
+var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// document parses the one YAML document of a file and returns its root.
+func (d *decoder) document(b []byte) *yaml.Node {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	var doc yaml.Node
+	if err := decodeYAML(dec, &doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			d.addf(nil, "the file is empty: it should hold one definition")
+		} else {
+			d.yamlError(err)
+		}
+		return nil
+	}
+	for {
+		var more yaml.Node
+		err := decodeYAML(dec, &more)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			d.yamlError(err)
+			return nil
+		}
+		if len(more.Content) > 0 && !isNull(more.Content[0]) {
+			d.addf(more.Content[0], "a file holds one definition, but this one has a second YAML document: move it into a file of its own")
+			return nil
+		}
+	}
+	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+		d.addf(nil, "the file is empty: it should hold one definition")
+		return nil
+	}
+	return doc.Content[0]
+}
+
+// decodeYAML shields the loader from a panic in the YAML parser: a bad file
+// must be reported, never crash the server.
+func decodeYAML(dec *yaml.Decoder, n *yaml.Node) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml: the YAML parser failed on this file: %v", r)
+		}
+	}()
+	return dec.Decode(n)
+}
+
+func (d *decoder) yamlError(err error) {
+	msg := err.Error()
+	if m := yamlErrLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		d.problems = append(d.problems, Problem{File: d.file, Line: line, Message: "invalid YAML: " + m[2]})
+		return
+	}
+	d.problems = append(d.problems, Problem{File: d.file, Message: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")})
+}
+
+// LoadDir loads a plain folder that is not a git checkout. Its revision is
+// "sha256:" followed by ContentHash of the folder, so any file change (a
+// script as well as a definition) makes a new revision. The error is only for
+// I/O faults such as a missing folder; definition problems are in []Problem.
+func LoadDir(dir string) (*dayops.Catalog, []Problem, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("loading definitions: folder %s does not exist", dir)
+		}
+		return nil, nil, fmt.Errorf("loading definitions from %s: %w", dir, err)
+	}
+	if !st.IsDir() {
+		return nil, nil, fmt.Errorf("loading definitions: %s is not a folder", dir)
+	}
+	fsys := os.DirFS(dir)
+	sum, err := ContentHash(fsys)
+	if err != nil {
+		return nil, nil, fmt.Errorf("hashing %s: %w", dir, err)
+	}
+	cat, problems := LoadFS(fsys, ".", "sha256:"+sum)
+	return cat, problems, nil
+}
+
+// ContentHash returns the hex SHA-256 of a folder's content: the sorted
+// relative paths and contents of all regular files (and the targets of
+// symbolic links, when fsys can read them), skipping .git. It is the revision
+// of a plain folder (LoadDir prefixes it with "sha256:").
+func ContentHash(fsys fs.FS) (string, error) {
+	type entry struct{ path, kind string }
+	var entries []entry
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir() && d.Name() == ".git":
+			return fs.SkipDir
+		case d.Type().IsRegular():
+			entries = append(entries, entry{p, "file"})
+		case d.Type()&fs.ModeSymlink != 0:
+			entries = append(entries, entry{p, "link"})
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.path, b.path) })
+	h := sha256.New()
+	for _, e := range entries {
+		var b []byte
+		switch rl, ok := fsys.(fs.ReadLinkFS); {
+		case e.kind == "file":
+			if b, err = fs.ReadFile(fsys, e.path); err != nil {
+				return "", err
+			}
+		case ok:
+			target, err := rl.ReadLink(e.path)
+			if err != nil {
+				return "", err
+			}
+			b = []byte(target)
+		}
+		// Length-prefixed so that no two different trees hash the same bytes.
+		fmt.Fprintf(h, "%s %d:%s\n%d:", e.kind, len(e.path), e.path, len(b))
+		h.Write(b)
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

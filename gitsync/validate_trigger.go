@@ -1,0 +1,122 @@
+package gitsync
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/dayops/dayops"
+)
+
+var (
+	repoPattern      = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
+	labelNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	prEvents         = []string{"merged", "opened", "synchronize", "labeled"}
+)
+
+// defaultIncidentChannel is the channel pattern of an incident trigger that
+// names none; it matches the server's default incident channels.
+const defaultIncidentChannel = "^inc-"
+
+func (v *validator) triggers() {
+	t, out := v.raw.Triggers, &v.def.Triggers
+	for _, rt := range t.PullRequest {
+		out.PullRequest = append(out.PullRequest, v.prTrigger(rt))
+	}
+	for _, rt := range t.Incident {
+		it := dayops.IncidentTrigger{Auto: rt.Auto.v}
+		channel := defaultIncidentChannel
+		if rt.Channel.set() {
+			channel = rt.Channel.v
+		}
+		it.Channel = v.regexp(rt.Channel, channel, "incident channel")
+		if rt.Match.set() {
+			it.Match = v.regexp(rt.Match, rt.Match.v, "incident match")
+		}
+		out.Incident = append(out.Incident, it)
+	}
+	for _, rt := range t.Alert {
+		at := dayops.AlertTrigger{AlertName: rt.AlertName.v, Auto: rt.Auto.v}
+		switch {
+		case !rt.keys["alertname"] && isMapping(rt.node):
+			v.addf(rt.node, "alert trigger needs an alertname: the Alertmanager alertname label to react to")
+		case rt.AlertName.set() && strings.TrimSpace(rt.AlertName.v) == "":
+			v.addf(rt.AlertName.n, "alertname is empty: name the Alertmanager alert to react to")
+		}
+		for _, l := range rt.Labels {
+			if !labelNamePattern.MatchString(l.key.v) {
+				v.addf(l.key.n, "label name %q is not a Prometheus label name", truncate(l.key.v, 40))
+			}
+			if at.Labels == nil {
+				at.Labels = map[string]string{}
+			}
+			at.Labels[l.key.v] = l.val.v
+		}
+		out.Alert = append(out.Alert, at)
+	}
+	for _, s := range t.Schedule {
+		if _, err := ParseCron(s.v); err != nil {
+			v.addf(s.n, "schedule %q: %v", truncate(s.v, 40), err)
+		}
+		out.Schedule = append(out.Schedule, s.v)
+	}
+}
+
+func (v *validator) prTrigger(rt rawPRTrigger) dayops.PullRequestTrigger {
+	pt := dayops.PullRequestTrigger{Repo: rt.Repo.v, On: "merged", Environment: rt.Environment.v}
+	switch {
+	case !rt.keys["repo"] && isMapping(rt.node):
+		v.addf(rt.node, "pull_request trigger needs a repo: owner/name of the application repository")
+	case rt.Repo.set() && !repoPattern.MatchString(rt.Repo.v):
+		v.addf(rt.Repo.n, "repo %q must be owner/name", truncate(rt.Repo.v, 60))
+	}
+	if rt.On.set() {
+		pt.On = rt.On.v
+		if !slices.Contains(prEvents, rt.On.v) {
+			msg := fmt.Sprintf("on %q is not one of %s", truncate(rt.On.v, 40), strings.Join(prEvents, ", "))
+			if s := suggest(rt.On.v, prEvents); s != "" {
+				msg += fmt.Sprintf(" — did you mean %q?", s)
+			}
+			v.addf(rt.On.n, "%s", msg)
+		}
+	}
+	for _, b := range rt.Branches {
+		if strings.TrimSpace(b.v) == "" {
+			v.addf(b.n, "a branch name must not be empty")
+		}
+		pt.Branches = append(pt.Branches, b.v)
+	}
+	envs := v.def.EnvironmentNames()
+	switch {
+	case rt.Environment.set() && len(envs) == 0:
+		v.addf(rt.Environment.n, "environment %q: this definition declares no environments", truncate(rt.Environment.v, 40))
+	case rt.Environment.set() && !slices.Contains(envs, rt.Environment.v):
+		v.addf(rt.Environment.n, "environment %q is not declared: use one of %s", truncate(rt.Environment.v, 40), strings.Join(envs, ", "))
+	case !rt.keys["environment"] && len(envs) > 0 && isMapping(rt.node):
+		v.addf(rt.node, "pull_request trigger needs an environment: one of %s", strings.Join(envs, ", "))
+	}
+	given := map[string]bool{}
+	for _, p := range rt.Params {
+		given[p.key.v] = true
+		if !v.params[p.key.v] {
+			v.addf(p.key.n, "params %q is not a parameter of this definition %s", truncate(p.key.v, 40), v.paramHint())
+		}
+		pt.Params = append(pt.Params, dayops.EnvVar{Name: p.key.v, Value: v.template(p.val, scope{where: "trigger params", noParams: true})})
+	}
+	for _, p := range v.def.Params {
+		if p.Required && !p.HasDefault && !given[p.Name] && isMapping(rt.node) {
+			v.addf(rt.node, "pull_request trigger does not set the required parameter %s: add params: {%s: ...}", p.Name, p.Name)
+		}
+	}
+	return pt
+}
+
+func (v *validator) regexp(s str, expr, what string) *regexp.Regexp {
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		v.addf(s.n, "%s does not compile: %v", what, err)
+		return nil
+	}
+	return re
+}
