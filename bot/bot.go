@@ -1,0 +1,347 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dayops/dayops"
+	"github.com/dayops/dayops/commands"
+)
+
+// Engine starts and steers runs. The executor implements it.
+type Engine interface {
+	Plan(ctx context.Context, req dayops.RunRequest) (*dayops.Plan, error)
+	Start(ctx context.Context, req dayops.RunRequest) (*dayops.Run, error)
+	Approve(ctx context.Context, runID int64, who dayops.Actor, where dayops.Thread) (*dayops.Approval, error)
+	Deny(ctx context.Context, runID int64, who dayops.Actor, where dayops.Thread, reason string) error
+	Cancel(ctx context.Context, runID int64, who dayops.Actor, where dayops.Thread) error
+	Lock(ctx context.Context, env string, who dayops.Actor, where dayops.Thread, reason string) error
+	Unlock(ctx context.Context, env string, who dayops.Actor, where dayops.Thread) error
+	Rollback(ctx context.Context, service, env string, who dayops.Actor, where dayops.Thread) (*dayops.Run, error)
+}
+
+// Store is what the bot reads from the database, and where it writes the
+// audit rows of its decisions. The storage package implements it.
+type Store interface {
+	Run(ctx context.Context, id int64) (*dayops.Run, error)
+	Runs(ctx context.Context, f dayops.RunFilter) ([]*dayops.Run, error)
+	Logs(ctx context.Context, runID int64, afterSeq int64, limit int) ([]dayops.LogLine, error)
+	Approvals(ctx context.Context, runID int64, gate string) ([]dayops.Approval, error)
+	Audit(ctx context.Context, ev dayops.AuditEvent) error
+	EnvironmentLocks(ctx context.Context) ([]dayops.EnvLock, error)
+}
+
+// Catalogs gives the current catalog and syncs the ops repo on demand.
+type Catalogs interface {
+	Catalog() *dayops.Catalog
+	Sync(ctx context.Context) (dayops.SyncRecord, error)
+}
+
+// Door is one way in and out: it posts and updates messages in its threads.
+// Post returns an ID that Update takes to change that message in place.
+type Door interface {
+	Name() string
+	Post(ctx context.Context, thread dayops.Thread, m Message) (messageID string, err error)
+	Update(ctx context.Context, thread dayops.Thread, messageID string, m Message) error
+}
+
+// Paced is implemented by a door that wants run-message updates spaced
+// differently from Options.UpdateInterval (the terminal wants every change;
+// Slack allows about one update per second per message).
+type Paced interface {
+	MinUpdateInterval() time.Duration
+}
+
+// Request is a command someone typed: Text is what follows the prefix or
+// mention ("deploy web staging version=v1.2.0").
+type Request struct {
+	Actor  dayops.Actor
+	Thread dayops.Thread
+	Text   string
+}
+
+// Click is a button pressed on a message: Action is ActionApprove,
+// ActionDeny or ActionCancel and Value the run ID.
+type Click struct {
+	Actor  dayops.Actor
+	Thread dayops.Thread
+	Action string
+	Value  string
+}
+
+// Options configure a Bot.
+type Options struct {
+	Engine   Engine   // required
+	Store    Store    // required
+	Catalogs Catalogs // required
+	Policy   dayops.Policy
+	Redactor *dayops.Redactor // masks secrets in everything posted; nil strips URL credentials only
+	BaseURL  string           // public URL of the web UI; run messages link BaseURL/runs/ID
+	// UpdateInterval is the least time between two updates of one run
+	// message, for doors that do not implement Paced. Default 1s.
+	UpdateInterval time.Duration
+	// ClaimWait is how long a run started from chat waits for Handle to
+	// post its message before Notify posts one itself. Default 5s.
+	ClaimWait time.Duration
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+// Bot is the conversation pipeline. It is safe for concurrent use.
+type Bot struct {
+	engine   Engine
+	store    Store
+	catalogs Catalogs
+	policy   dayops.Policy
+	redactor *dayops.Redactor
+	baseURL  string
+	interval time.Duration
+	claim    time.Duration
+	now      func() time.Time
+	log      *slog.Logger
+
+	mu       sync.Mutex
+	doors    map[string]Door
+	trackers map[int64]*tracker
+	finished []int64                // trackers of final runs, oldest first, pruned beyond maxFinished
+	acking   map[string]*pendingAck // approvals being decided by a command
+	answered map[string]time.Time   // decisions a command has answered
+	busy     int                    // running workers
+	idleCh   chan struct{}          // closed when busy drops to 0
+	closing  bool
+	ctx      context.Context // for door calls of workers
+	cancel   context.CancelFunc
+}
+
+// New returns a Bot.
+func New(opts Options) (*Bot, error) {
+	if opts.Engine == nil || opts.Store == nil || opts.Catalogs == nil {
+		return nil, errors.New("bot: Engine, Store and Catalogs are required")
+	}
+	b := &Bot{
+		engine:   opts.Engine,
+		store:    opts.Store,
+		catalogs: opts.Catalogs,
+		policy:   opts.Policy,
+		redactor: opts.Redactor,
+		baseURL:  strings.TrimRight(opts.BaseURL, "/"),
+		interval: opts.UpdateInterval,
+		claim:    opts.ClaimWait,
+		now:      opts.Now,
+		log:      opts.Logger,
+		doors:    map[string]Door{},
+		trackers: map[int64]*tracker{},
+		acking:   map[string]*pendingAck{},
+		answered: map[string]time.Time{},
+	}
+	if b.interval <= 0 {
+		b.interval = time.Second
+	}
+	if b.claim <= 0 {
+		b.claim = 5 * time.Second
+	}
+	if b.now == nil {
+		b.now = time.Now
+	}
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	return b, nil
+}
+
+// Register adds a door; a later door with the same name replaces it.
+func (b *Bot) Register(d Door) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.doors[d.Name()] = d
+}
+
+func (b *Bot) door(name string) Door {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.doors[name]
+}
+
+// call is one command on its way through the pipeline.
+type call struct {
+	actor  dayops.Actor
+	thread dayops.Thread
+	cmd    *commands.Command
+}
+
+// Handle answers one typed command in its thread. It parses, authorises,
+// audits and plans or starts, then returns; a run reports on through Notify
+// and runs on the executor's context, never ctx. Most commands answer in
+// milliseconds, but sync fetches the ops repo and plan may read git: a door
+// that must answer its platform within a deadline (Slack's 3 s) acknowledges
+// first and calls Handle on its own goroutine.
+func (b *Bot) Handle(ctx context.Context, in Request) {
+	res := commands.Parse(in.Text)
+	switch {
+	case res.Ignore:
+		return
+	case res.Command == nil:
+		b.post(ctx, in.Thread, Message{Text: b.redact(res.Reply)})
+		return
+	}
+	b.dispatch(ctx, &call{actor: in.Actor, thread: in.Thread, cmd: res.Command})
+}
+
+// HandleClick answers a button press as the command it stands for, through
+// the same pipeline: the click is authorised and audited like typed text.
+func (b *Bot) HandleClick(ctx context.Context, c Click) {
+	verb := map[string]commands.Verb{
+		ActionApprove: commands.VerbApprove, ActionDeny: commands.VerbDeny, ActionCancel: commands.VerbCancel,
+	}[c.Action]
+	id, ok := parseRunID(c.Value)
+	if verb == "" || !ok {
+		b.log.Warn("unknown button", "action", c.Action, "value", c.Value, "actor", c.Actor.ID)
+		b.post(ctx, c.Thread, Message{Text: "that button is not one dayops knows; type the command instead"})
+		return
+	}
+	cmd := &commands.Command{Verb: verb, RunID: id, Text: string(verb) + " " + c.Value}
+	b.dispatch(ctx, &call{actor: c.Actor, thread: c.Thread, cmd: cmd})
+}
+
+// handler answers one verb. A nil Message with a nil error means the handler
+// has posted what it had to say itself.
+type handler func(b *Bot, ctx context.Context, c *call) (*Message, error)
+
+var handlers = map[commands.Verb]handler{
+	commands.VerbHelp:     (*Bot).help,
+	commands.VerbWhoami:   (*Bot).whoami,
+	commands.VerbList:     (*Bot).list,
+	commands.VerbDescribe: (*Bot).describe,
+	commands.VerbPlan:     (*Bot).plan,
+	commands.VerbStatus:   (*Bot).status,
+	commands.VerbHistory:  (*Bot).history,
+	commands.VerbSync:     (*Bot).sync,
+	commands.VerbStats:    (*Bot).stats,
+	commands.VerbRun:      (*Bot).run,
+	commands.VerbDeploy:   (*Bot).deploy,
+	commands.VerbRollback: (*Bot).rollback,
+	commands.VerbApprove:  (*Bot).approve,
+	commands.VerbDeny:     (*Bot).deny,
+	commands.VerbCancel:   (*Bot).cancelRun,
+	commands.VerbLock:     (*Bot).lock,
+	commands.VerbUnlock:   (*Bot).unlock,
+}
+
+func (b *Bot) dispatch(ctx context.Context, c *call) {
+	h, ok := handlers[c.cmd.Verb]
+	if !ok {
+		b.log.Error("no handler for verb", "verb", c.cmd.Verb)
+		b.post(ctx, c.thread, Message{Text: "dayops cannot do " + string(c.cmd.Verb) + " yet"})
+		return
+	}
+	m, err := h(b, ctx, c)
+	if err != nil {
+		b.post(ctx, c.thread, b.errorMessage(err, "", c))
+		return
+	}
+	if m != nil {
+		b.post(ctx, c.thread, *m)
+	}
+}
+
+// errorMessage is what the user sees of err: its user message, redacted.
+// Internal errors are logged whole and shown as a reference.
+func (b *Bot) errorMessage(err error, ref string, c *call) Message {
+	if dayops.KindOf(err) == dayops.KindInternal {
+		if ref == "" {
+			ref = "at " + b.now().UTC().Format(time.RFC3339)
+		}
+		b.log.Error("command failed", "verb", c.cmd.Verb, "actor", c.actor.ID, "where", c.thread.String(), "ref", ref, "err", err)
+	}
+	return Message{Text: b.redact(dayops.UserMessage(err, ref))}
+}
+
+// post sends m to the thread's door; a door fault is logged, never shown.
+func (b *Bot) post(ctx context.Context, t dayops.Thread, m Message) string {
+	d := b.door(t.Door)
+	if d == nil {
+		b.log.Warn("no door for thread", "door", t.Door, "where", t.String())
+		return ""
+	}
+	id, err := d.Post(ctx, t, b.redactMessage(m))
+	if err != nil {
+		b.log.Error("posting message", "door", t.Door, "where", t.String(), "err", err)
+	}
+	return id
+}
+
+func (b *Bot) redact(s string) string { return b.redactor.Redact(s) }
+
+// redactMessage masks every text of m. It is the last step before any door
+// sees a message, whatever its parts were built from.
+func (b *Bot) redactMessage(m Message) Message {
+	m.Text, m.Pre, m.Footer = b.redact(m.Text), b.redact(m.Pre), b.redact(m.Footer)
+	m.Fields = slices.Clone(m.Fields)
+	for i := range m.Fields {
+		m.Fields[i].Label, m.Fields[i].Value = b.redact(m.Fields[i].Label), b.redact(m.Fields[i].Value)
+	}
+	m.Buttons = slices.Clone(m.Buttons)
+	for i := range m.Buttons {
+		m.Buttons[i].Label = b.redact(m.Buttons[i].Label)
+	}
+	if m.Run != nil {
+		v := *m.Run
+		v.Title, v.Requester, v.Params, v.Note = b.redact(v.Title), b.redact(v.Requester), b.redact(v.Params), b.redact(v.Note)
+		v.Steps = slices.Clone(v.Steps)
+		for i := range v.Steps {
+			v.Steps[i].Name, v.Steps[i].Error = b.redact(v.Steps[i].Name), b.redact(v.Steps[i].Error)
+		}
+		v.Output = slices.Clone(v.Output)
+		for i := range v.Output {
+			v.Output[i] = b.redact(v.Output[i])
+		}
+		m.Run = &v
+	}
+	return m
+}
+
+// authorize decides whether c may do act, writes the audit row of the
+// decision, and returns a forbidden error when it is refused. A decision
+// that cannot be audited is refused: nothing happens unrecorded.
+func (b *Bot) authorize(ctx context.Context, c *call, act dayops.Action, target string, runID int64) error {
+	v := b.policy.Authorize(c.actor, c.thread, act)
+	return b.decide(ctx, c, v, target, runID)
+}
+
+// decide records a verdict and turns a refusal into an error.
+func (b *Bot) decide(ctx context.Context, c *call, v dayops.Verdict, target string, runID int64) error {
+	ev := dayops.AuditEvent{
+		Time:    b.now(),
+		Actor:   c.actor.ID,
+		Where:   c.thread.String(),
+		Action:  "command." + string(c.cmd.Verb),
+		Target:  target,
+		RunID:   runID,
+		Allowed: v.Allowed,
+		Reason:  v.Reason,
+	}
+	if err := b.store.Audit(ctx, ev); err != nil {
+		return fmt.Errorf("auditing %s %s: %w", c.cmd.Verb, target, err)
+	}
+	if !v.Allowed {
+		return dayops.Errorf(dayops.KindForbidden, "not allowed: %s", v.Reason)
+	}
+	return nil
+}
+
+// authorizeRead lets any role with read (or *) look.
+func (b *Bot) authorizeRead(ctx context.Context, c *call, target string) error {
+	return b.authorize(ctx, c, dayops.Action{Kind: dayops.ActRead}, target, 0)
+}
+
+// open records the decision for commands that need no role.
+func (b *Bot) open(ctx context.Context, c *call, target string) error {
+	return b.decide(ctx, c, dayops.Verdict{Allowed: true, Reason: string(c.cmd.Verb) + " needs no role"}, target, 0)
+}

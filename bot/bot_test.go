@@ -1,0 +1,290 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dayops/dayops"
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestHandle(t *testing.T) {
+	failedRun := func(w *world) {
+		r := &dayops.Run{Definition: "deploy-web", Environment: "staging", Phase: dayops.Day1, Service: "web", State: dayops.RunFailed,
+			Actor: alice, Revision: "feedfacecafe0000", Params: map[string]string{"version": "v1.2.0"},
+			StartedAt: testNow.Add(-time.Minute), EndedAt: testNow.Add(-50 * time.Second), Reason: "step Install failed: exit status 3",
+			Steps: []dayops.StepRun{
+				{Index: 0, Name: "Back up", State: dayops.StepSucceeded, StartedAt: testNow.Add(-time.Minute), EndedAt: testNow.Add(-59 * time.Second)},
+				{Index: 1, Name: "Install", State: dayops.StepFailed, Error: "exit status 3"},
+				{Index: 2, Name: "Roll back", State: dayops.StepSucceeded, Rollback: true},
+			}}
+		w.store.add(r)
+		for i := 1; i <= 15; i++ {
+			w.store.logs = append(w.store.logs, dayops.LogLine{RunID: 1, Step: 1, Seq: int64(i), Text: fmt.Sprintf("install line %d", i)})
+		}
+		w.store.logs = append(w.store.logs, dayops.LogLine{RunID: 1, Step: 2, Seq: 16, Text: "rollback output"})
+	}
+	waitingRun := func(by dayops.Actor) func(w *world) {
+		return func(w *world) {
+			w.store.add(&dayops.Run{Definition: "deploy-web", Environment: "production", Phase: dayops.Day1, Service: "web",
+				State: dayops.RunAwaitingApproval, Actor: by, Thread: here, Trigger: dayops.TriggerChat})
+		}
+	}
+	plan := &dayops.Plan{
+		Definition: &dayops.Definition{Name: "deploy-web", Phase: dayops.Day1}, Revision: "0123456789abcdef0123", Environment: "production",
+		Params: map[string]string{"version": "v1.2.0"}, Env: []dayops.EnvVar{{Name: "IMAGE", Value: "registry/web:v1.2.0"}, {Name: "TOKEN", Value: "hunter2-secret"}},
+		ConcurrencyKey: "deploy-web-production", Timeout: 30 * time.Minute,
+		Steps:     []dayops.PlannedStep{{Index: 0, Name: "Back up", Kind: dayops.StepKindRun, Detail: "./backup.sh", Retries: 2}},
+		Rollback:  []dayops.PlannedStep{{Index: 1, Name: "Roll back", Kind: dayops.StepKindRun, Detail: "./rollback.sh", Rollback: true}},
+		Approval:  &dayops.ApprovalRule{Count: 1, From: []string{"sre"}},
+		Approvers: []string{"console:alice", "console:bob"}, Secrets: []string{"KUBE_TOKEN"},
+		Changes: "--- a\n+++ b\n-timeout: 10m\n+timeout: 30m\n", ChangesSince: "aaaabbbbccccdddd",
+	}
+	tests := []struct {
+		name    string
+		who     dayops.Actor
+		text    string
+		setup   func(w *world)
+		want    []string // substrings of everything posted
+		notWant []string
+		calls   []string // engine calls, exactly
+		audit   string   // "allowed", "refused", or "" for no audit row
+	}{
+		{name: "help", who: dave, text: "help",
+			want: []string{"/ops deploy SERVICE ENV [VERSION] [key=value…]", "/ops whoami"}, audit: "allowed"},
+		{name: "help topic", who: dave, text: "help deploy", want: []string{"usage: /ops deploy SERVICE ENV", "example: /ops deploy web staging v1.2.0"}, audit: "allowed"},
+		{name: "unknown verb", who: alice, text: "deplyo web staging", want: []string{`unknown command "deplyo" — did you mean "deploy"?`}},
+		{name: "ignored", who: alice, text: "   "},
+		{name: "list", who: carol, text: "list",
+			want: []string{"3 definitions at revision 0123456789ab", "day0\n  preflight — Check tools and disk space",
+				"day1\n  deploy-web (service web) — Deploy the web service", "day2\n  restart-web — Restart the web service"},
+			audit: "allowed"},
+		{name: "list phase", who: carol, text: "list day2", want: []string{"1 day2 definition at revision", "restart-web"},
+			notWant: []string{"deploy-web"}, audit: "allowed"},
+		{name: "list without read", who: dave, text: "list",
+			want: []string{"not allowed: dave (console:dave) has no role that allows read"}, audit: "refused"},
+		{name: "describe", who: carol, text: "describe deploy-web",
+			want: []string{"deploy-web (day1) — Deploy the web service", "service: web",
+				"environments: staging; production (approvals: 1 from sre)",
+				`version (string, required, pattern ^v\d+\.\d+\.\d+$) — Image tag`,
+				"concurrency: deploy-web-${{ env }}", "timeout: 30m0s", "secrets: KUBE_TOKEN", "triggers: schedule 0 3 * * *",
+				"source: ops/day1/deploy-web.yaml@0123456789ab",
+				"1. Back up the database — run: ./scripts/backup-db.sh (timeout 10m0s, retries 2)",
+				"2. Verify — http: GET http://127.0.0.1/healthz", "rollback:\n  1. Roll back — run: ./scripts/rollback.sh"},
+			calls: []string{"plan deploy-web staging"}, audit: "allowed"},
+		{name: "describe typo", who: carol, text: "describe deplo-web",
+			want: []string{`no definition "deplo-web" — did you mean "deploy-web"?`}},
+		{name: "run a service name", who: alice, text: "run web staging",
+			want: []string{`no definition "web": service web is deployed by "deploy-web" (/ops deploy web ENV)`}},
+		{name: "plan", who: carol, text: "plan deploy-web production version=v1.2.0",
+			setup: func(w *world) { w.engine.plan = plan },
+			want: []string{"Plan for deploy-web production at revision 0123456789ab — nothing has run",
+				"params: version=v1.2.0", "lock key: deploy-web-production", "timeout: 30m0s",
+				"approvals: 1 from sre, never the requester; may approve: console:alice, console:bob",
+				"IMAGE=registry/web:v1.2.0", "TOKEN=***", "1. Back up — run: ./backup.sh (retries 2)", "rollback:\n  1. Roll back",
+				"changed since its last successful run at aaaabbbbcccc:\n--- a", "+timeout: 30m"},
+			notWant: []string{"hunter2"},
+			calls:   []string{"plan deploy-web production"}, audit: "allowed"},
+		{name: "plan needs the environment", who: carol, text: "plan deploy-web",
+			want: []string{"deploy-web needs an environment: one of staging, production"}},
+		{name: "deploy", who: carol, text: "deploy web staging v1.2.0",
+			want:  []string{"Run #1 deploy-web staging — pending", "asked by carol", "revision 0123456789ab", "version=v1.2.0", "[1] Cancel run 1", "https://dayops.example.com/runs/1"},
+			calls: []string{"start deploy-web staging"}, audit: "allowed"},
+		{name: "deploy refused", who: carol, text: "deploy web production v1.2.0",
+			want:  []string{"not allowed: carol (console:carol) has no role that allows run day1:deploy-web:production"},
+			audit: "refused"},
+		{name: "deploy unknown service", who: alice, text: "deploy wbe staging", want: []string{`no service "wbe" — did you mean "web"?`}},
+		{name: "deploy unknown environment", who: alice, text: "deploy web prod v1.2.0",
+			want: []string{`deploy-web has no environment "prod" — did you mean "production"?`}},
+		{name: "deploy without service", who: alice, text: "deploy staging",
+			want: []string{"missing SERVICE: only a pull request comment may leave it out\nusage: /ops deploy SERVICE ENV"}},
+		{name: "run", who: alice, text: "run restart-web production", want: []string{"Run #1 restart-web production — pending"},
+			calls: []string{"start restart-web production"}, audit: "allowed"},
+		{name: "engine refuses", who: alice, text: "deploy web staging latest",
+			setup: func(w *world) {
+				w.engine.startErr = dayops.Errorf(dayops.KindInvalid, `parameter version: "latest" does not match the pattern ^v\d+\.\d+\.\d+$`)
+			},
+			want:  []string{`parameter version: "latest" does not match the pattern ^v\d+\.\d+\.\d+$`},
+			calls: []string{"start deploy-web staging"}, audit: "allowed"},
+		{name: "internal errors hide details", who: alice, text: "run restart-web staging",
+			setup: func(w *world) { w.engine.startErr = errors.New("dial tcp: password hunter2-secret refused") },
+			want:  []string{"internal error (at 2025-03-01T12:05:00Z)"}, notWant: []string{"hunter2", "dial"},
+			calls: []string{"start restart-web staging"}, audit: "allowed"},
+		{name: "user errors are redacted", who: alice, text: "run restart-web staging",
+			setup: func(w *world) { w.engine.startErr = dayops.Errorf(dayops.KindInvalid, "bad token hunter2-secret") },
+			want:  []string{"bad token ***"}, notWant: []string{"hunter2"},
+			calls: []string{"start restart-web staging"}, audit: "allowed"},
+		{name: "approve as requester", who: alice, text: "approve 1", setup: func(w *world) {
+			waitingRun(alice)(w)
+			w.engine.approveErr = dayops.Errorf(dayops.KindForbidden, "alice asked for run 1 and cannot approve it")
+		}, want: []string{"alice asked for run 1 and cannot approve it"}, notWant: []string{"approved"},
+			calls: []string{"approve 1 console:alice"}, audit: "allowed"},
+		{name: "approve", who: bob, text: "approve #1", setup: waitingRun(alice),
+			want: []string{"bob approved run 1 (1 of 1)"}, calls: []string{"approve 1 console:bob"}, audit: "allowed"},
+		{name: "approve that does not count", who: bob, text: "approve 1", setup: func(w *world) {
+			waitingRun(alice)(w)
+			w.engine.approval = &dayops.Approval{RunID: 1, Actor: bob, Approved: true, Note: "bob has approved already"}
+		}, want: []string{"bob's approval of run 1 does not count: bob has approved already"},
+			calls: []string{"approve 1 console:bob"}, audit: "allowed"},
+		{name: "approve without the grant", who: carol, text: "approve 1", setup: waitingRun(alice),
+			want: []string{"not allowed: carol (console:carol) has no role that allows approve day1:deploy-web:production"}, audit: "refused"},
+		{name: "approve unknown run", who: bob, text: "approve 99", want: []string{"no run 99"}},
+		{name: "deny", who: bob, text: "deny 1 not during the sale", setup: waitingRun(alice),
+			want: []string{"bob denied run 1: not during the sale"}, calls: []string{"deny 1 console:bob not during the sale"}, audit: "allowed"},
+		{name: "requester cancels own run", who: carol, text: "cancel 1", setup: waitingRun(carol),
+			want: []string{"carol is cancelling run 1 deploy-web"}, calls: []string{"cancel 1 console:carol"}, audit: "allowed"},
+		{name: "cancel refused", who: dave, text: "cancel 1", setup: waitingRun(alice),
+			want: []string{"not allowed: dave (console:dave) has no role that allows cancel day1:deploy-web:production"}, audit: "refused"},
+		{name: "lock refused", who: carol, text: "lock production freeze",
+			want: []string{"not allowed: carol (console:carol) has no role that allows lock"}, audit: "refused"},
+		{name: "lock", who: carol, text: "lock staging release freeze",
+			want:  []string{"staging is locked by carol: release freeze. Deploys to staging wait until someone types: /ops unlock staging"},
+			calls: []string{"lock staging release freeze"}, audit: "allowed"},
+		{name: "lock typo", who: alice, text: "lock prod", want: []string{`no definition declares environment "prod" — did you mean "production"?`}},
+		{name: "unlock", who: carol, text: "unlock staging", want: []string{"staging is unlocked by carol"}, calls: []string{"unlock staging"}, audit: "allowed"},
+		{name: "status idle", who: carol, text: "status", want: []string{"no active runs"}, audit: "allowed"},
+		{name: "status active", who: carol, text: "status", setup: func(w *world) {
+			waitingRun(alice)(w)
+			w.store.locks = []dayops.EnvLock{{Environment: "production", Actor: bob, Reason: "sale", CreatedAt: testNow}}
+		}, want: []string{"1 active runs\n  #1 deploy-web production — awaiting approval · alice · 2025-03-01 12:00Z",
+			"production is locked by bob since 2025-03-01 12:05Z: sale"}, audit: "allowed"},
+		{name: "status of a failed run", who: carol, text: "status 1", setup: failedRun,
+			want: []string{"Run #1 deploy-web staging — failed", "step Install failed: exit status 3",
+				"succeeded         Back up  1.0s", "failed            Install  (exit status 3)", "rollback:\n  succeeded         Roll back",
+				"last output of Install:\n  | install line 6\n", "| install line 15", "https://dayops.example.com/runs/1"},
+			notWant: []string{"install line 5\n", "rollback output", "[1]"}, audit: "allowed"},
+		{name: "status of an awaiting run", who: carol, text: "status 1", setup: waitingRun(alice),
+			want:  []string{"needs 1 approval from sre (not alice, who asked): approve 1 or deny 1", "[1] Approve run 1  [2] Deny"},
+			audit: "allowed"},
+		{name: "history", who: carol, text: "history web", setup: failedRun,
+			want: []string{"last 1 runs\n  #1 deploy-web staging — failed · alice · 2025-03-01 12:00Z · 10.0s · version=v1.2.0"}, audit: "allowed"},
+		{name: "history typo", who: carol, text: "history deplo-web", want: []string{`did you mean "deploy-web"?`}, audit: "allowed"},
+		{name: "sync", who: carol, text: "sync", setup: func(w *world) {
+			w.cats.rec = dayops.SyncRecord{Revision: "9999aaaabbbbcccc", Serving: "0123456789abcdef", Outcome: dayops.SyncInvalid,
+				Errors: []string{"ops/x.yaml:3:1: unknown key foo"}}
+		}, want: []string{"revision 9999aaaabbbb is invalid, so dayops keeps serving 0123456789ab", "ops/x.yaml:3:1: unknown key foo"}, audit: "allowed"},
+		{name: "whoami", who: carol, text: "whoami", want: []string{"you are carol (console:carol)", "role dev allows: day1:*:staging, read"}, audit: "allowed"},
+		{name: "whoami without role", who: dave, text: "whoami", want: []string{"you have no role"}, audit: "allowed"},
+		{name: "rollback", who: alice, text: "rollback web production", want: []string{"Run #1 deploy-web production — pending", "rolls back run 1"},
+			calls: []string{"rollback web production"}, audit: "allowed"},
+		{name: "rollback unknown service", who: alice, text: "rollback wbe production", want: []string{`did you mean "web"?`}},
+		{name: "unaudited means refused", who: alice, text: "run restart-web staging",
+			setup: func(w *world) { w.store.auditErr = errors.New("disk full") },
+			want:  []string{"internal error"}, notWant: []string{"Run #"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			if tt.setup != nil {
+				tt.setup(w)
+			}
+			before := len(w.store.Audits())
+			w.say(tt.who, tt.text)
+			w.bot.Wait()
+			got := w.door.transcript()
+			for _, s := range tt.want {
+				if !strings.Contains(got, s) {
+					t.Errorf("reply lacks %q; got:\n%s", s, got)
+				}
+			}
+			for _, s := range tt.notWant {
+				if strings.Contains(got, s) {
+					t.Errorf("reply has %q; got:\n%s", s, got)
+				}
+			}
+			if tt.want == nil && got != "" {
+				t.Errorf("want no reply, got:\n%s", got)
+			}
+			if diff := cmp.Diff(tt.calls, w.engine.Calls()); diff != "" {
+				t.Errorf("engine calls (-want +got):\n%s", diff)
+			}
+			audits := w.store.Audits()[before:]
+			switch {
+			case tt.audit == "" && len(audits) > 0:
+				t.Errorf("want no audit row, got %+v", audits)
+			case tt.audit != "" && len(audits) != 1:
+				t.Errorf("want one audit row, got %+v", audits)
+			case tt.audit != "":
+				a := audits[0]
+				verb, _, _ := strings.Cut(tt.text, " ")
+				if a.Allowed != (tt.audit == "allowed") || a.Actor != tt.who.ID || a.Where != here.String() ||
+					a.Action != "command."+verb || a.Reason == "" || a.Target == "" {
+					t.Errorf("audit row %+v, want %s by %s at %s", a, tt.audit, tt.who.ID, here)
+				}
+			}
+		})
+	}
+}
+
+func TestDeployRequest(t *testing.T) {
+	w := newWorld(t)
+	w.say(carol, "deploy web staging VERSION=v1.2.0 ")
+	want := []dayops.RunRequest{{Definition: "deploy-web", Environment: "staging", Params: map[string]string{"version": "v1.2.0"},
+		Actor: carol, Thread: here, Trigger: dayops.TriggerChat}}
+	if diff := cmp.Diff(want, w.engine.requests); diff != "" {
+		t.Errorf("request (-want +got):\n%s", diff)
+	}
+}
+
+func TestClick(t *testing.T) {
+	w := newWorld(t)
+	w.store.add(&dayops.Run{Definition: "deploy-web", Environment: "production", Phase: dayops.Day1,
+		State: dayops.RunAwaitingApproval, Actor: alice, Thread: here})
+	ctx := context.Background()
+	w.bot.HandleClick(ctx, Click{Actor: bob, Thread: here, Action: ActionApprove, Value: "1"})
+	w.bot.HandleClick(ctx, Click{Actor: dave, Thread: here, Action: ActionCancel, Value: "1"})
+	w.bot.HandleClick(ctx, Click{Actor: bob, Thread: here, Action: "explode", Value: "1"})
+	if diff := cmp.Diff([]string{"approve 1 console:bob"}, w.engine.Calls()); diff != "" {
+		t.Errorf("engine calls (-want +got):\n%s", diff)
+	}
+	got := w.door.transcript()
+	for _, s := range []string{"bob approved run 1 (1 of 1)", "not allowed: dave", "that button is not one dayops knows"} {
+		if !strings.Contains(got, s) {
+			t.Errorf("transcript lacks %q:\n%s", s, got)
+		}
+	}
+	audits := w.store.Audits()
+	if len(audits) != 2 || !audits[0].Allowed || audits[1].Allowed || audits[1].Action != "command.cancel" {
+		t.Errorf("audits = %+v", audits)
+	}
+}
+
+func TestStats(t *testing.T) {
+	w := newWorld(t)
+	old := testNow.Add(-40 * 24 * time.Hour)
+	for _, r := range []*dayops.Run{
+		{State: dayops.RunSucceeded, Environment: "production", CreatedAt: old}, // outside the window
+		{State: dayops.RunSucceeded, Environment: "production"},
+		{State: dayops.RunFailed, Environment: "production"},
+		{State: dayops.RunSucceeded, Environment: "production"}, // rolled back by the next
+		{State: dayops.RunSucceeded, Environment: "production", RollbackOf: 4},
+		{State: dayops.RunDenied, Environment: "production"},
+		{State: dayops.RunSucceeded, Environment: "staging"},
+	} {
+		r.Definition, r.Service, r.Phase = "deploy-web", "web", dayops.Day1
+		if r.CreatedAt.IsZero() {
+			r.CreatedAt = testNow.Add(-time.Hour)
+		}
+		w.store.add(r)
+	}
+	w.say(carol, "stats web")
+	got := w.door.transcript()
+	for _, s := range []string{
+		"deployments in the last 30 days of web",
+		"web production: 2 deploys (0.5 a week), change failure rate 67% (2 of 3)",
+		"web staging: 1 deploy (0.2 a week), change failure rate 0% (0 of 1)",
+		"lead time for changes and time to restore need pull request and incident data",
+	} {
+		if !strings.Contains(got, s) {
+			t.Errorf("stats lack %q:\n%s", s, got)
+		}
+	}
+	w.say(carol, "stats wbe")
+	if got := w.door.transcript(); !strings.Contains(got, `no service "wbe" — did you mean "web"?`) {
+		t.Errorf("stats typo:\n%s", got)
+	}
+}

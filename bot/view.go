@@ -1,0 +1,175 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/dayops/dayops"
+)
+
+// logPage is how many log lines one Store.Logs call reads when looking for
+// the end of a step's output; maxLogPages bounds the search.
+const (
+	logPage     = 1000
+	maxLogPages = 200
+)
+
+// maxReasonRunes bounds the reason a run message quotes.
+const maxReasonRunes = 200
+
+// runMessage renders a run: its view and the buttons that fit its state.
+// tails holds output lines already seen per step; a failed step's lines
+// missing there are read from the store.
+func (b *Bot) runMessage(ctx context.Context, r *dayops.Run, tails map[int][]string) Message {
+	v := b.runView(r)
+	if failed := failingStep(r); failed != nil {
+		lines := tails[failed.Index]
+		if len(lines) == 0 {
+			lines = b.tailFromStore(ctx, r.ID, failed.Index)
+		}
+		for _, l := range lines {
+			v.Output = append(v.Output, b.redact(l))
+		}
+		v.OutputStep = failed.Name
+	}
+	return Message{Run: v, Buttons: runButtons(r)}
+}
+
+// runView is the door-neutral view of a run.
+func (b *Bot) runView(r *dayops.Run) *RunView {
+	title := fmt.Sprintf("Run #%d %s", r.ID, r.Definition)
+	if r.Environment != "" {
+		title += " " + r.Environment
+	}
+	title += " — " + StateText(r.State)
+	v := &RunView{
+		ID:          r.ID,
+		Title:       b.redact(title),
+		Definition:  r.Definition,
+		Environment: r.Environment,
+		State:       r.State,
+		Rollback:    r.Rollback,
+		Requester:   b.redact(r.Actor.String()),
+		Revision:    dayops.ShortRevision(r.Revision),
+		Params:      b.redact(formatParams(r.Params)),
+		Duration:    r.Duration(b.now()),
+	}
+	var notes []string
+	if r.RollbackOf != 0 {
+		notes = append(notes, fmt.Sprintf("rolls back run %d", r.RollbackOf))
+	}
+	switch {
+	case r.State == dayops.RunAwaitingApproval && r.Reason != "":
+		notes = append(notes, b.redact(dayops.Truncate(r.Reason, maxReasonRunes)), fmt.Sprintf("approve %d or deny %d", r.ID, r.ID))
+	case r.State == dayops.RunAwaitingApproval:
+		notes = append(notes, b.approvalNeed(r))
+	case r.Reason != "" && r.State.Final():
+		// Only an ended run's reason is sure to be current: a reason stays
+		// recorded while the run moves on through states that set none.
+		notes = append(notes, b.redact(dayops.Truncate(r.Reason, maxReasonRunes)))
+	}
+	v.Note = strings.Join(notes, "; ")
+	now := b.now()
+	for _, s := range r.Steps {
+		sv := StepView{Index: s.Index, Name: b.redact(s.Name), State: s.State, Rollback: s.Rollback, Error: b.redact(s.Error)}
+		switch {
+		case s.StartedAt.IsZero():
+		case s.EndedAt.IsZero():
+			sv.Duration = now.Sub(s.StartedAt)
+		default:
+			sv.Duration = s.EndedAt.Sub(s.StartedAt)
+		}
+		v.Steps = append(v.Steps, sv)
+	}
+	if b.baseURL != "" {
+		v.URL = b.baseURL + "/runs/" + strconv.FormatInt(r.ID, 10)
+	}
+	return v
+}
+
+// approvalNeed says what a waiting run needs: "needs 1 approval from sre".
+func (b *Bot) approvalNeed(r *dayops.Run) string {
+	rule := b.approvalRule(r)
+	if rule == nil {
+		return fmt.Sprintf("waiting for approval: approve %d or deny %d", r.ID, r.ID)
+	}
+	n := max(rule.Count, 1)
+	s := fmt.Sprintf("needs %d approval", n)
+	if n > 1 {
+		s += "s"
+	}
+	if len(rule.From) > 0 {
+		s += " from " + strings.Join(rule.From, " or ")
+	}
+	return s + fmt.Sprintf(" (not %s, who asked): approve %d or deny %d", r.Actor.String(), r.ID, r.ID)
+}
+
+// runButtons are the actions a run's state allows.
+func runButtons(r *dayops.Run) []Button {
+	id := strconv.FormatInt(r.ID, 10)
+	switch r.State {
+	case dayops.RunAwaitingApproval:
+		return []Button{
+			{Label: "Approve run " + id, Action: ActionApprove, Value: id, Style: StylePrimary},
+			{Label: "Deny", Action: ActionDeny, Value: id, Style: StyleDanger},
+		}
+	case dayops.RunRunning, dayops.RunQueued, dayops.RunPending:
+		return []Button{{Label: "Cancel run " + id, Action: ActionCancel, Value: id, Style: StyleDanger}}
+	}
+	return nil
+}
+
+// failingStep is the first main step that failed or timed out, for a run
+// that ended badly.
+func failingStep(r *dayops.Run) *dayops.StepRun {
+	if !r.State.Final() || r.State == dayops.RunSucceeded {
+		return nil
+	}
+	for i := range r.Steps {
+		s := &r.Steps[i]
+		if !s.Rollback && (s.State == dayops.StepFailed || s.State == dayops.StepTimedOut) {
+			return s
+		}
+	}
+	return nil
+}
+
+// tailFromStore reads the last output lines of one step from the store.
+func (b *Bot) tailFromStore(ctx context.Context, runID int64, step int) []string {
+	var tail []string
+	var after int64
+	for range maxLogPages {
+		lines, err := b.store.Logs(ctx, runID, after, logPage)
+		if err != nil {
+			b.log.Warn("reading run output", "run_id", runID, "err", err)
+			return tail
+		}
+		for _, l := range lines {
+			if l.Step == step {
+				tail = append(tail, dayops.Truncate(l.Text, maxLineRunes))
+			}
+		}
+		if len(tail) > MaxOutputLines {
+			tail = slices.Clone(tail[len(tail)-MaxOutputLines:])
+		}
+		if len(lines) < logPage {
+			break
+		}
+		after = lines[len(lines)-1].Seq
+	}
+	return tail
+}
+
+// formatParams renders parameters sorted: "a=1 version=v1.2.0".
+func formatParams(p map[string]string) string {
+	keys := slices.Sorted(maps.Keys(p))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + dayops.Truncate(p[k], 60)
+	}
+	return strings.Join(parts, " ")
+}
