@@ -92,8 +92,10 @@ func (s *Store) CreateRun(ctx context.Context, run *dayops.Run, ev dayops.AuditE
 
 // TransitionRun moves run id to state to, refusing (KindConflict) a move
 // that RunState.CanMoveTo forbids, such as any move of an ended run. The
-// first move to running sets StartedAt, a final state sets EndedAt, and a
-// non-empty reason replaces Reason. It returns the updated run with steps.
+// first move to running sets StartedAt, a final state sets EndedAt, and
+// reason replaces Reason: it says why the run is in its new state, so a
+// queued run's "waiting for …" never outlives the wait. It returns the
+// updated run with steps.
 func (s *Store) TransitionRun(ctx context.Context, id int64, to dayops.RunState, reason string, ev dayops.AuditEvent) (*dayops.Run, error) {
 	var out *dayops.Run
 	err := s.write(ctx, fmt.Sprintf("moving run %d to %s", id, to), func(tx *sql.Tx) error {
@@ -117,9 +119,7 @@ func (s *Store) TransitionRun(ctx context.Context, id int64, to dayops.RunState,
 		if to.Final() {
 			set, args = append(set, "ended_at = ?"), append(args, now.UnixNano())
 		}
-		if reason != "" {
-			set, args = append(set, "reason = ?"), append(args, reason)
-		}
+		set, args = append(set, "reason = ?"), append(args, reason)
 		// The state guard keeps the update honest on databases whose
 		// transactions do not lock the row at the read above.
 		res, err := tx.ExecContext(ctx, "UPDATE runs SET "+strings.Join(set, ", ")+" WHERE id = ? AND state = ?",

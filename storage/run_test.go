@@ -262,8 +262,8 @@ func testTransitionTimes(t *testing.T, open opener) {
 	if err != nil {
 		t.Fatalf("back to running: %v", err)
 	}
-	if !got.StartedAt.Equal(started) || got.Reason != "waiting for sre" {
-		t.Errorf("after resume: StartedAt %v Reason %q; want %v and the earlier reason kept", got.StartedAt, got.Reason, started)
+	if !got.StartedAt.Equal(started) || got.Reason != "" {
+		t.Errorf("after resume: StartedAt %v Reason %q; want %v and the wait's reason cleared", got.StartedAt, got.Reason, started)
 	}
 	clk.Advance(time.Minute)
 	got, err = s.TransitionRun(ctx, run.ID, dayops.RunFailed, "step Deploy exited 1", dayops.AuditEvent{})
