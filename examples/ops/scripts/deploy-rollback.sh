@@ -12,7 +12,10 @@ set -euo pipefail
 
 name="$(target_env)"
 dir="$(env_dir "$name")"
-[[ -d "$dir" ]] || die "environment folder $dir does not exist: nothing to roll back"
+if [[ ! -d "$dir" ]]; then
+  log "environment folder $dir does not exist: this run changed nothing, nothing to roll back"
+  exit 0
+fi
 
 # read_note KEY prints this run's note KEY, if there is one.
 read_note() {

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dayops/dayops"
+	"github.com/dayops/dayops/storage"
+)
+
+func openStore(ctx context.Context, io IO, path string) (*storage.Store, bool) {
+	st, err := storage.Open(ctx, path, storage.Options{})
+	if err != nil {
+		fmt.Fprintf(io.Stderr, "dayops: opening database %s: %s\n", path, dayops.UserMessage(err, err.Error()))
+		return nil, false
+	}
+	return st, true
+}
+
+func runHistory(ctx context.Context, io IO, args []string) int {
+	v, _ := findVerb("history")
+	fs := newFlags(v.name)
+	db := databaseFlag(fs, io)
+	limit := fs.Int("limit", 20, "how many runs to show")
+	pos, code, ok := parseArgs(io, v, fs, args, 0, 2)
+	if !ok {
+		return code
+	}
+	if !fileExists(*db) {
+		fmt.Fprintf(io.Stderr, "dayops history: no database at %s (set --database or DAYOPS_DATABASE)\n", *db)
+		return exitFail
+	}
+	st, ok := openStore(ctx, io, *db)
+	if !ok {
+		return exitFail
+	}
+	defer st.Close()
+	f := dayops.RunFilter{Limit: *limit}
+	if len(pos) > 0 {
+		f.Definition = pos[0]
+	}
+	if len(pos) > 1 {
+		f.Environment = pos[1]
+	}
+	runs, err := st.Runs(ctx, f)
+	if err != nil {
+		fmt.Fprintf(io.Stderr, "dayops history: %v\n", err)
+		return exitFail
+	}
+	if len(runs) == 0 {
+		fmt.Fprintln(io.Stdout, "no runs yet")
+		return exitOK
+	}
+	for _, r := range runs {
+		fmt.Fprintln(io.Stdout, historyLine(r, time.Now()))
+	}
+	return exitOK
+}
+
+// historyLine is one run as `history` lists it.
+func historyLine(r *dayops.Run, now time.Time) string {
+	target := r.Definition
+	if r.Environment != "" {
+		target += " " + r.Environment
+	}
+	when := r.CreatedAt.Local().Format("2006-01-02 15:04:05")
+	dur := ""
+	if d := r.Duration(now); d > 0 {
+		dur = " " + d.Round(time.Millisecond).String()
+	}
+	return fmt.Sprintf("#%-4d %-19s %-11s %-28s by %s @ %s%s", r.ID, when, r.State, target, r.Actor, dayops.ShortRevision(r.Revision), dur)
+}
+
+func runLogs(ctx context.Context, io IO, args []string) int {
+	v, _ := findVerb("logs")
+	fs := newFlags(v.name)
+	db := databaseFlag(fs, io)
+	pos, code, ok := parseArgs(io, v, fs, args, 1, 1)
+	if !ok {
+		return code
+	}
+	id, err := strconv.ParseInt(strings.TrimPrefix(pos[0], "#"), 10, 64)
+	if err != nil || id <= 0 {
+		fmt.Fprintf(io.Stderr, "dayops logs: %q is not a run number (e.g. 42)\n", pos[0])
+		return exitUsage
+	}
+	if !fileExists(*db) {
+		fmt.Fprintf(io.Stderr, "dayops logs: no database at %s (set --database or DAYOPS_DATABASE)\n", *db)
+		return exitFail
+	}
+	st, ok := openStore(ctx, io, *db)
+	if !ok {
+		return exitFail
+	}
+	defer st.Close()
+	run, err := st.Run(ctx, id)
+	if err != nil {
+		fmt.Fprintf(io.Stderr, "dayops logs: %s\n", dayops.UserMessage(err, ""))
+		return exitFail
+	}
+	lines, err := st.Logs(ctx, id, 0, 0)
+	if err != nil {
+		fmt.Fprintf(io.Stderr, "dayops logs: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintln(io.Stdout, historyLine(run, time.Now()))
+	if run.Reason != "" {
+		fmt.Fprintf(io.Stdout, "      %s\n", run.Reason)
+	}
+	names := map[int]string{}
+	for _, s := range run.Steps {
+		names[s.Index] = s.Name
+		fmt.Fprintf(io.Stdout, "  %-10s %s%s\n", s.State, s.Name, stepSuffix(s))
+	}
+	fmt.Fprintln(io.Stdout)
+	for _, l := range lines {
+		fmt.Fprintf(io.Stdout, "%s %-20s %s %s\n", l.Time.Local().Format("15:04:05.000"), dayops.Truncate(names[l.Step], 20), streamMark(l.Stream), l.Text)
+	}
+	return exitOK
+}
+
+func stepSuffix(s dayops.StepRun) string {
+	var parts []string
+	if s.Rollback {
+		parts = append(parts, "rollback")
+	}
+	if !s.StartedAt.IsZero() && !s.EndedAt.IsZero() {
+		parts = append(parts, s.EndedAt.Sub(s.StartedAt).Round(time.Millisecond).String())
+	}
+	if s.Attempts > 1 {
+		parts = append(parts, fmt.Sprintf("%d attempts", s.Attempts))
+	}
+	if s.Error != "" {
+		parts = append(parts, s.Error)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+func streamMark(s dayops.Stream) string {
+	switch s {
+	case dayops.Stderr:
+		return "!"
+	case dayops.System:
+		return "*"
+	}
+	return "|"
+}
+
+func runBackup(ctx context.Context, io IO, args []string) int {
+	v, _ := findVerb("backup")
+	fs := newFlags(v.name)
+	db := databaseFlag(fs, io)
+	pos, code, ok := parseArgs(io, v, fs, args, 1, 1)
+	if !ok {
+		return code
+	}
+	if !fileExists(*db) {
+		fmt.Fprintf(io.Stderr, "dayops backup: no database at %s (set --database or DAYOPS_DATABASE)\n", *db)
+		return exitFail
+	}
+	st, ok := openStore(ctx, io, *db)
+	if !ok {
+		return exitFail
+	}
+	defer st.Close()
+	start := time.Now()
+	if err := st.Backup(ctx, pos[0]); err != nil {
+		fmt.Fprintf(io.Stderr, "dayops backup: %s\n", dayops.UserMessage(err, err.Error()))
+		return exitFail
+	}
+	fmt.Fprintf(io.Stdout, "backed up %s to %s in %s\n", *db, pos[0], time.Since(start).Round(time.Millisecond))
+	return exitOK
+}
+
+func runRestore(ctx context.Context, io IO, args []string) int {
+	v, _ := findVerb("restore")
+	fs := newFlags(v.name)
+	db := databaseFlag(fs, io)
+	force := fs.Bool("force", false, "replace an existing database (the server must be stopped)")
+	pos, code, ok := parseArgs(io, v, fs, args, 1, 1)
+	if !ok {
+		return code
+	}
+	if err := restore(ctx, pos[0], *db, *force); err != nil {
+		fmt.Fprintf(io.Stderr, "dayops restore: %s\n", dayops.UserMessage(err, err.Error()))
+		return exitFail
+	}
+	fmt.Fprintf(io.Stdout, "restored %s into %s\n", pos[0], *db)
+	return exitOK
+}
+
+// restore checks that the backup opens as a dayops database, then copies it
+// next to the target and renames it into place, so a crash leaves either the
+// old database or the new one, never half of one. Stale WAL files of the old
+// database are removed first: they belong to the old content.
+func restore(ctx context.Context, backup, target string, force bool) error {
+	if !fileExists(backup) {
+		return dayops.Errorf(dayops.KindNotFound, "no backup at %s", backup)
+	}
+	if fileExists(target) && !force {
+		return dayops.Errorf(dayops.KindConflict, "%s exists: stop the server and pass --force to replace it", target)
+	}
+	check, err := storage.Open(ctx, backup, storage.Options{})
+	if err != nil {
+		return fmt.Errorf("%s is not a usable dayops database: %w", backup, err)
+	}
+	if err := check.Ping(ctx); err != nil {
+		check.Close()
+		return err
+	}
+	check.Close()
+	data, err := os.ReadFile(backup)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(target), ".restore-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := errors.Join(tmp.Sync(), tmp.Close()); err != nil {
+		return err
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Remove(target + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return os.Rename(tmp.Name(), target)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestLayering keeps the import table of DESIGN.md true: who may import
+// whom inside dayops, and which package alone may use each big dependency.
+func TestLayering(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go command not available")
+	}
+	const mod = "github.com/dayops/dayops"
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", mod+"/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	may := map[string][]string{
+		"":         {},
+		"commands": {""},
+		"config":   {""},
+		"storage":  {""},
+		"gitsync":  {""},
+		"executor": {""},
+		"web":      {""},
+		"examples": {},
+		"bot":      {"", "commands"},
+	}
+	owners := map[string]string{
+		"github.com/slack-go/slack":    "bot/slack",
+		"github.com/google/go-github/": "bot/github",
+		"github.com/go-git/go-git/":    "gitsync",
+		"modernc.org/sqlite":           "storage",
+	}
+	rel := func(p string) (string, bool) {
+		if p == mod {
+			return "", true
+		}
+		r, ok := strings.CutPrefix(p, mod+"/")
+		return r, ok
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg, _ := rel(fields[0])
+		free := strings.HasPrefix(pkg, "cmd/") || strings.HasPrefix(pkg, "bench") || strings.HasPrefix(pkg, "internal/")
+		for _, imp := range fields[1:] {
+			if dep, ok := rel(imp); ok && !free && dep != pkg && !strings.HasPrefix(dep, "internal/") {
+				allowed, known := may[pkg]
+				if strings.HasPrefix(pkg, "bot/") {
+					allowed, known = []string{"", "commands", "bot"}, true
+				}
+				if !known {
+					t.Errorf("package %q is not in the layering table of DESIGN.md", pkg)
+					continue
+				}
+				if !contains(allowed, dep) {
+					t.Errorf("%s imports %s: DESIGN.md allows only %q", pkg, dep, allowed)
+				}
+			}
+			for prefix, owner := range owners {
+				if strings.HasPrefix(imp, prefix) && pkg != owner && !strings.HasPrefix(pkg, owner+"/") && !free {
+					t.Errorf("%s imports %s: only %s may", pkg, imp, owner)
+				}
+			}
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,295 @@
+// Command dayops is the ChatOps bot for Day-0, Day-1 and Day-2 operations:
+// it keeps phase definitions from an ops repo, runs them from chat and
+// records everything. See README.md and `dayops help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/dayops/dayops/executor"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// Exit codes (SPEC §1).
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// IO is what a verb reads and writes; Main takes it so tests can drive the
+// real binary's code in process.
+type IO struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+	// Interactive is true when Stdin is a terminal.
+	Interactive bool
+}
+
+type verb struct {
+	name    string
+	usage   string // arguments after the verb
+	summary string
+	run     func(ctx context.Context, io IO, args []string) int
+}
+
+func verbs() []verb {
+	return []verb{
+		{"demo", "[--data DIR] [--listen ADDR]", "the whole bot on this machine: example ops repo, terminal chat, demo endpoint", runDemo},
+		{"validate", "[DIR] [--format text|json]", "validate a definitions tree; errors as file:line:col: message", runValidate},
+		{"plan", "NAME [ENV] [key=value…] [--dir DIR]", "print what a run would do, running nothing", runPlan},
+		{"run", "NAME [ENV] [key=value…] [--dir DIR] [--database PATH]", "run one definition here with live output, and record it", runRun},
+		{"sync", "--repo URL [--branch B] [--path P] [--cache DIR] [--database PATH]", "one sync of an ops repo: revision, definition count, errors", runSync},
+		{"history", "[NAME] [ENV] [--limit N] [--database PATH]", "recent runs from the database", runHistory},
+		{"logs", "RUN [--database PATH]", "the steps and full log of one run", runLogs},
+		{"backup", "PATH [--database PATH]", "consistent online backup of the database (VACUUM INTO)", runBackup},
+		{"restore", "PATH [--database PATH] [--force]", "restore a backup into a stopped server's database path", runRestore},
+		{"version", "", "version, commit and Go version", runVersion},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	io := IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Interactive: isTerminal(os.Stdin)}
+	os.Exit(Main(ctx, os.Args[1:], io))
+}
+
+// Main runs the dayops command line and returns its exit code.
+func Main(ctx context.Context, args []string, io IO) int {
+	if io.Getenv == nil {
+		io.Getenv = func(string) string { return "" }
+	}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		if len(args) > 1 {
+			if v, ok := findVerb(args[1]); ok {
+				printVerbHelp(io.Stdout, v, nil)
+				return exitOK
+			}
+		}
+		printUsage(io.Stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	v, ok := findVerb(args[0])
+	if !ok {
+		fmt.Fprintf(io.Stderr, "dayops: unknown command %q%s\nRun 'dayops help' for the list.\n", args[0], didYouMean(args[0]))
+		return exitUsage
+	}
+	return v.run(ctx, io, args[1:])
+}
+
+func findVerb(name string) (verb, bool) {
+	for _, v := range verbs() {
+		if v.name == name {
+			return v, true
+		}
+	}
+	return verb{}, false
+}
+
+func didYouMean(word string) string {
+	best, bestD := "", 3
+	for _, v := range verbs() {
+		if d := editDistance(word, v.name); d < bestD {
+			best, bestD = v.name, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" — did you mean %q?", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "dayops — Day-0, Day-1 and Day-2 operations from a git repo, run from chat")
+	fmt.Fprintln(w, "\nUsage:")
+	for _, v := range verbs() {
+		fmt.Fprintf(w, "  dayops %-9s %s\n", v.name, v.usage)
+	}
+	fmt.Fprintln(w, "\nRun 'dayops COMMAND --help' for details. Exit codes: 0 success, 1 failure, 2 usage error.")
+}
+
+func printVerbHelp(w io.Writer, v verb, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: dayops %s %s\n\n%s.\n", v.name, v.usage, capitalise(v.summary))
+	if fs != nil {
+		has := false
+		fs.VisitAll(func(*flag.Flag) { has = true })
+		if has {
+			fmt.Fprintln(w, "\nFlags:")
+			fs.SetOutput(w)
+			fs.PrintDefaults()
+		}
+	}
+}
+
+func capitalise(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// errUsage marks a command-line mistake (exit 2).
+var errUsage = errors.New("usage")
+
+// parseArgs parses flags anywhere among the positional arguments (Go's flag
+// package stops at the first positional) and checks the positional count.
+// --help prints the verb's help.
+func parseArgs(io IO, v verb, fs *flag.FlagSet, args []string, minPos, maxPos int) ([]string, int, bool) {
+	fs.SetOutput(io.Stderr)
+	fs.Usage = func() {}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				printVerbHelp(io.Stdout, v, fs)
+				return nil, exitOK, false
+			}
+			fmt.Fprintf(io.Stderr, "usage: dayops %s %s\n", v.name, v.usage)
+			return nil, exitUsage, false
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			pos = append(pos, args[1:]...)
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if len(pos) < minPos || (maxPos >= 0 && len(pos) > maxPos) {
+		what := "missing arguments"
+		if len(pos) > minPos {
+			what = fmt.Sprintf("unexpected argument %q", pos[len(pos)-1])
+		}
+		fmt.Fprintf(io.Stderr, "dayops %s: %s\nusage: dayops %s %s\n", v.name, what, v.name, v.usage)
+		return nil, exitUsage, false
+	}
+	return pos, 0, true
+}
+
+func newFlags(name string) *flag.FlagSet {
+	return flag.NewFlagSet(name, flag.ContinueOnError)
+}
+
+// databaseFlag adds --database with the SPEC default (DAYOPS_DATABASE, else dayops.db).
+func databaseFlag(fs *flag.FlagSet, io IO) *string {
+	def := io.Getenv("DAYOPS_DATABASE")
+	if def == "" {
+		def = "dayops.db"
+	}
+	return fs.String("database", def, "SQLite database `path` (env DAYOPS_DATABASE)")
+}
+
+func runVersion(ctx context.Context, io IO, args []string) int {
+	v, _ := findVerb("version")
+	if _, code, ok := parseArgs(io, v, newFlags("version"), args, 0, 0); !ok {
+		return code
+	}
+	commit, modified := "unknown", ""
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					modified = " (modified)"
+				}
+			}
+		}
+	}
+	fmt.Fprintf(io.Stdout, "dayops %s\ncommit %s%s\n%s %s/%s\n", version, commit, modified, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return exitOK
+}
+
+// splitParams separates key=value words from positional words.
+func splitParams(words []string) (pos []string, params map[string]string, err error) {
+	for _, w := range words {
+		k, val, ok := strings.Cut(w, "=")
+		if !ok {
+			pos = append(pos, w)
+			continue
+		}
+		if k == "" {
+			return nil, nil, fmt.Errorf("%q: a parameter needs a name before '='", w)
+		}
+		if params == nil {
+			params = map[string]string{}
+		}
+		if _, dup := params[k]; dup {
+			return nil, nil, fmt.Errorf("parameter %s is given twice", k)
+		}
+		params[k] = val
+	}
+	return pos, params, nil
+}
+
+// envWithPrefix collects NAME→value from variables PREFIX_NAME.
+func envWithPrefix(prefix string) map[string]string {
+	out := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if name, ok := strings.CutPrefix(k, prefix); ok && name != "" {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+type atomicNotifier = atomic.Pointer[executor.Notifier]

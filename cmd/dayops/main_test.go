@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cli runs Main in process, as the binary would, and returns its exit
+// code and output.
+func cli(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	env := map[string]string{}
+	code = Main(ctx, args, IO{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return env[k] }})
+	return code, out.String(), errOut.String()
+}
+
+func TestUsageAndVersion(t *testing.T) {
+	if code, _, _ := cli(t, ""); code != exitUsage {
+		t.Errorf("no arguments: exit %d, want %d", code, exitUsage)
+	}
+	code, _, stderr := cli(t, "", "valdate")
+	if code != exitUsage || !strings.Contains(stderr, `did you mean "validate"`) {
+		t.Errorf("unknown verb: exit %d, stderr %q", code, stderr)
+	}
+	if code, out, _ := cli(t, "", "version"); code != exitOK || !strings.Contains(out, "go1.") {
+		t.Errorf("version: exit %d, %q", code, out)
+	}
+	for _, v := range verbs() {
+		code, out, _ := cli(t, "", v.name, "--help")
+		if code != exitOK || !strings.Contains(out, "Usage: dayops "+v.name) {
+			t.Errorf("%s --help: exit %d, %q", v.name, code, out)
+		}
+	}
+	if code, _, _ := cli(t, "", "logs"); code != exitUsage {
+		t.Errorf("logs without RUN: exit %d", code)
+	}
+	if code, _, _ := cli(t, "", "validate", "--format", "xml", "."); code != exitUsage {
+		t.Errorf("bad --format: exit %d", code)
+	}
+}
+
+func TestValidateExamples(t *testing.T) {
+	code, out, stderr := cli(t, "", "validate", "../../examples/ops")
+	if code != exitOK || !strings.Contains(out, "8 definitions valid") {
+		t.Fatalf("validate examples: exit %d\n%s%s", code, out, stderr)
+	}
+	// A copy with two broken files: every problem, as file:line:col: message.
+	dir := t.TempDir()
+	copyDir(t, "../../examples/ops", dir)
+	deploy := filepath.Join(dir, "day1", "deploy-web.yaml")
+	b, _ := os.ReadFile(deploy)
+	broken := strings.Replace(string(b), "steps:", "stpes:", 1)
+	os.WriteFile(deploy, []byte(broken), 0o644)
+	os.WriteFile(filepath.Join(dir, "day2", "bad.yaml"), []byte("apiVersion: dayops/v1\nphase: day9\nname: Bad_Name\nsteps:\n  - run: echo ${{ params.x }}\n"), 0o644)
+	code, out, _ = cli(t, "", "validate", dir)
+	if code != exitFail {
+		t.Fatalf("broken copy: exit %d, want 1\n%s", code, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	pos := regexp.MustCompile(`^.+\.yaml:\d+:\d+: .+`)
+	for _, l := range lines {
+		if !pos.MatchString(l) {
+			t.Errorf("not file:line:col: message: %q", l)
+		}
+	}
+	for _, want := range []string{"deploy-web.yaml:", `"stpes"`, "bad.yaml:2:", "day9", "bad.yaml:3:", "bad.yaml:5:", "expressions are not expanded in run scripts"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("validate output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = cli(t, "", "validate", "--format", "json", dir)
+	if code != exitFail || !strings.Contains(out, `"valid": false`) || !strings.Contains(out, `"line": 2`) {
+		t.Errorf("json: exit %d\n%s", code, out)
+	}
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.Walk(from, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		target := filepath.Join(to, rel)
+		if info.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, info.Mode())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeDefs writes a folder of definitions and scripts for plan/run tests.
+func writeDefs(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(name, ".sh") {
+			mode = 0o755
+		}
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+const releaseDef = `apiVersion: dayops/v1
+phase: day1
+name: release
+description: Release a version
+service: app
+environments:
+  staging: {}
+params:
+  version: {type: string, pattern: '^v\d+\.\d+\.\d+$', required: true}
+  note: {type: string}
+concurrency: release-${{ env }}
+env:
+  MARKER_DIR: ${{ vars.MARKER_DIR }}
+steps:
+  - name: Show
+    run: ./scripts/show.sh
+  - name: Fail when asked
+    run: |
+      echo "about to decide"
+      if [ "$DAYOPS_PARAM_NOTE" = fail ]; then echo "the last words" >&2; exit 3; fi
+rollback:
+  - name: Undo
+    run: echo "rollback ran" > "$MARKER_DIR/rolled-back"
+`
+
+func TestRunAndPlanOnAFolder(t *testing.T) {
+	markers := t.TempDir()
+	t.Setenv("DAYOPS_VAR_MARKER_DIR", markers)
+	dir := writeDefs(t, map[string]string{
+		"release.yaml":    releaseDef,
+		"scripts/show.sh": "#!/usr/bin/env bash\nset -euo pipefail\nprintf 'version=%s note=%s\\n' \"$DAYOPS_PARAM_VERSION\" \"${DAYOPS_PARAM_NOTE:-}\"\n",
+	})
+	db := filepath.Join(t.TempDir(), "d.db")
+
+	code, out, stderr := cli(t, "", "plan", "release", "staging", "version=v1.0.0", "--dir", dir)
+	if code != exitOK || !strings.Contains(out, "lock key: release-staging") || !strings.Contains(out, "nothing was run") {
+		t.Fatalf("plan: exit %d\n%s%s", code, out, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(markers, "rolled-back")); err == nil {
+		t.Fatal("plan ran something")
+	}
+
+	code, out, stderr = cli(t, "", "run", "release", "staging", "version=v1.0.0", "--dir", dir, "--database", db)
+	if code != exitOK || !strings.Contains(out, "version=v1.0.0") || !strings.Contains(out, "succeeded") {
+		t.Fatalf("run: exit %d\n%s%s", code, out, stderr)
+	}
+
+	// Refused before anything runs, naming the parameter and its pattern.
+	code, _, stderr = cli(t, "", "run", "release", "staging", "version=latest", "--dir", dir, "--database", db)
+	if code != exitFail || !strings.Contains(stderr, "version") || !strings.Contains(stderr, `^v\d+\.\d+\.\d+$`) {
+		t.Errorf("bad version: exit %d, %q", code, stderr)
+	}
+
+	// A failing step: rollback runs, the run ends failed with the last lines.
+	code, out, _ = cli(t, "", "run", "release", "staging", "version=v1.0.1", "note=fail", "--dir", dir, "--database", db)
+	if code != exitFail || !strings.Contains(out, "failed") || !strings.Contains(out, "the last words") {
+		t.Errorf("failing run: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(markers, "rolled-back")); err != nil {
+		t.Errorf("rollback did not run: %v", err)
+	}
+
+	code, out, _ = cli(t, "", "history", "--database", db)
+	if code != exitOK || strings.Count(out, "release staging") != 2 || !strings.Contains(out, "succeeded") || !strings.Contains(out, "failed") {
+		t.Errorf("history: exit %d\n%s", code, out)
+	}
+	code, out, _ = cli(t, "", "logs", "1", "--database", db)
+	if code != exitOK || !strings.Contains(out, "version=v1.0.0 note=") {
+		t.Errorf("logs: exit %d\n%s", code, out)
+	}
+
+	// Backup, then restore into a new path, and read the runs back.
+	backup := filepath.Join(t.TempDir(), "b.db")
+	if code, out, stderr := cli(t, "", "backup", backup, "--database", db); code != exitOK {
+		t.Fatalf("backup: exit %d %s%s", code, out, stderr)
+	}
+	if code, _, _ := cli(t, "", "backup", backup, "--database", db); code != exitFail {
+		t.Errorf("backup over an existing file: exit %d, want 1", code)
+	}
+	restored := filepath.Join(t.TempDir(), "r.db")
+	if code, out, stderr := cli(t, "", "restore", backup, "--database", restored); code != exitOK {
+		t.Fatalf("restore: exit %d %s%s", code, out, stderr)
+	}
+	if code, out, _ := cli(t, "", "history", "--database", restored); code != exitOK || strings.Count(out, "release staging") != 2 {
+		t.Errorf("history of the restored database: %s", out)
+	}
+}
+
+// TestInjectionIsData sends shell syntax through parameters: it must reach the
+// script as data or be refused, and nothing in it may execute.
+func TestInjectionIsData(t *testing.T) {
+	pwned := filepath.Join(t.TempDir(), "pwned")
+	dir := writeDefs(t, map[string]string{
+		"echo.yaml": "apiVersion: dayops/v1\nphase: day2\nname: echo\nparams:\n  text: {type: string}\nenv:\n  TEXT: 'got ${{ params.text }}'\nsteps:\n  - run: printf '%s\\n' \"$DAYOPS_PARAM_TEXT\" \"$TEXT\"\n",
+	})
+	db := filepath.Join(t.TempDir(), "d.db")
+	for _, evil := range []string{
+		"v1.2.0; touch " + pwned,
+		"$(touch " + pwned + ")",
+		"`touch " + pwned + "`",
+		"' ; touch " + pwned + " ; '",
+		"${{ params.text }}$(touch " + pwned + ")",
+	} {
+		code, out, stderr := cli(t, "", "run", "echo", "text="+evil, "--dir", dir, "--database", db)
+		if code != exitOK || !strings.Contains(out, evil) {
+			t.Errorf("text=%q: exit %d\n%s%s", evil, code, out, stderr)
+		}
+		if _, err := os.Stat(pwned); err == nil {
+			t.Fatalf("text=%q executed code", evil)
+		}
+	}
+}
+
+func TestDemoScript(t *testing.T) {
+	data := t.TempDir()
+	code, out, stderr := cli(t, "/ops list\n/ops deploy web staging version=v1.2.0\n/ops history\n", "demo", "--data", data)
+	if code != exitOK {
+		t.Fatalf("demo: exit %d\n%s%s", code, out, stderr)
+	}
+	for _, want := range []string{"deploy-web", "diagnose-web", "Verify over HTTP", "Run #3 deploy-web staging - succeeded", "#3 deploy-web staging"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo transcript lacks %q:\n%s", want, out)
+		}
+	}
+
+	// Same data folder again: the repo is reused, refusals and did-you-mean.
+	code, out, _ = cli(t, "/ops deploy web staging version=latest\n/ops deplyo web staging\n/ops history\n", "demo", "--data", data)
+	if code != exitOK {
+		t.Fatalf("second demo: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{`parameter version: "latest" does not match the pattern ^v\d+\.\d+\.\d+$`, `did you mean "deploy"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo transcript lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "#4 ") {
+		t.Errorf("a refused request created a run:\n%s", out)
+	}
+}
+
+func TestDemoRollbackAndApproval(t *testing.T) {
+	script := strings.Join([]string{
+		"/ops deploy web staging version=v1.0.0",
+		"/ops deploy web staging version=v1.1.0 simulate_failure=true",
+		"/ops deploy web production version=v1.0.0",
+		"/ops approve 5",
+		"/as carol",
+		"/ops approve 5",
+		"/as bob",
+		"/ops approve 5",
+	}, "\n") + "\n"
+	code, out, stderr := cli(t, script, "demo", "--data", t.TempDir())
+	if code != exitOK {
+		t.Fatalf("demo: exit %d\n%s%s", code, out, stderr)
+	}
+	for _, want := range []string{
+		"Run #3 deploy-web staging - succeeded",
+		"Run #4 deploy-web staging - failed",
+		"rolled back",
+		"Run #5 deploy-web production - awaiting approval",
+		"Run #5 deploy-web production - succeeded",
+		"alice requested run 5 and cannot approve it",
+		"carol (console:carol) has no role that allows approve",
+		"bob approved run 5 (1 of 1)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("transcript lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("transcript:\n%s", out)
+	}
+}

@@ -1,0 +1,461 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sourcegraph/conc"
+	"github.com/sourcegraph/conc/pool"
+
+	"github.com/dayops/dayops"
+)
+
+// Store is the part of storage the executor uses. Every method owns its
+// transaction; audit rows are written in the same transaction as the change.
+type Store interface {
+	CreateRun(ctx context.Context, run *dayops.Run, ev dayops.AuditEvent) error
+	TransitionRun(ctx context.Context, id int64, to dayops.RunState, reason string, ev dayops.AuditEvent) (*dayops.Run, error)
+	SetRollbackState(ctx context.Context, id int64, st dayops.RollbackState, ev dayops.AuditEvent) error
+	UpdateStep(ctx context.Context, st dayops.StepRun) error
+	SetOwner(ctx context.Context, id int64, owner string, at time.Time) error
+	Heartbeat(ctx context.Context, owner string, at time.Time) (int64, error)
+	Run(ctx context.Context, id int64) (*dayops.Run, error)
+	Runs(ctx context.Context, f dayops.RunFilter) ([]*dayops.Run, error)
+	LastSucceeded(ctx context.Context, definition, environment string, beforeID int64) (*dayops.Run, error)
+	Enqueue(ctx context.Context, key string, runID int64) error
+	QueueHead(ctx context.Context, key string) (int64, error)
+	Dequeue(ctx context.Context, runID int64) error
+	LockEnvironment(ctx context.Context, l dayops.EnvLock, ev dayops.AuditEvent) error
+	UnlockEnvironment(ctx context.Context, env string, ev dayops.AuditEvent) error
+	EnvironmentLock(ctx context.Context, env string) (*dayops.EnvLock, error)
+	AddApproval(ctx context.Context, a *dayops.Approval, ev dayops.AuditEvent) error
+	Approvals(ctx context.Context, runID int64, gate string) ([]dayops.Approval, error)
+	AppendLogs(ctx context.Context, lines []dayops.LogLine) error
+	Logs(ctx context.Context, runID int64, afterSeq int64, limit int) ([]dayops.LogLine, error)
+	Audit(ctx context.Context, ev dayops.AuditEvent) error
+}
+
+// Catalogs gives the current catalog and definitions at older revisions.
+type Catalogs interface {
+	// Catalog is the current catalog (nil before the first valid load).
+	Catalog() *dayops.Catalog
+	// DefinitionAt returns a definition at revision; KindNotFound when the
+	// revision or the definition is unknown.
+	DefinitionAt(ctx context.Context, revision, name string) (*dayops.Definition, error)
+}
+
+// Workspace gives the ops-repo tree at a revision, read-only for the run.
+type Workspace interface {
+	Checkout(ctx context.Context, revision string) (dir string, release func(), err error)
+}
+
+// Notifier receives run events. Notify must not block; the executor calls it
+// from one goroutine of its own, in order, and never waits for the doors.
+type Notifier interface {
+	Notify(ev dayops.RunEvent)
+}
+
+// Options configure an Executor. Store, Catalogs and Workspace are required.
+type Options struct {
+	Store     Store
+	Catalogs  Catalogs
+	Workspace Workspace
+	Notifier  Notifier // nil: events go only to subscribers
+	Policy    dayops.Policy
+	Secrets   map[string]string // NAME -> value, handed to steps as DAYOPS_SECRET_NAME
+	Vars      map[string]string // NAME -> value for ${{ vars.NAME }}
+	Runner    Runner            // nil: LocalRunner
+	Now       func() time.Time
+	Logger    *slog.Logger
+	Owner     string // "host:pid:startUnixNano"; empty: this process
+	// MaxParallel is how many runs may run at once (default 8). Runs beyond it
+	// wait, first come first served.
+	MaxParallel       int
+	DefaultTimeout    time.Duration // a run without timeout: (default 1h)
+	ApprovalTTL       time.Duration // how long a gate waits (default 24h)
+	KillGrace         time.Duration // SIGTERM to SIGKILL (default 5s)
+	HeartbeatInterval time.Duration // default 5s; a run's owner is dead after 3 missed beats
+	// RefuseWhenLocked makes runs in a locked environment fail at once
+	// instead of queueing until it is unlocked.
+	RefuseWhenLocked bool
+	// HTTPClient is used by http steps; nil: a client of its own. Redirects
+	// are always restricted to http and https.
+	HTTPClient *http.Client
+}
+
+// Executor runs definitions. It is safe for concurrent use.
+type Executor struct {
+	opts      Options
+	store     Store
+	catalogs  Catalogs
+	workspace Workspace
+	runner    Runner
+	now       func() time.Time
+	logger    *slog.Logger
+	owner     string
+	redactor  *dayops.Redactor // every configured secret
+	forms     []string
+	http      *http.Client
+
+	ctx      context.Context // the executor's own: runs live on it, not on a request's
+	cancel   context.CancelFunc
+	bg       conc.WaitGroup // heartbeat, dispatcher, notifier
+	drivers  conc.WaitGroup // one per run driven here
+	logs     *logWriter
+	events   chan dayops.RunEvent
+	notified chan struct{} // closed when the notifier has had every event
+	pool     *pool.Pool
+	jobs     chan func() // FIFO into the pool
+
+	mu        sync.Mutex
+	closed    bool
+	evClosed  bool
+	runs      map[int64]*runExec // runs driven here that have not ended
+	active    int                // of them, the ones not waiting for an approval
+	idle      chan struct{}      // closed and replaced when active drops to 0
+	queueWake chan struct{}      // closed and replaced when a key or lock is released
+	subs      map[int64]map[*subscriber]struct{}
+	summaries map[int64]*runLog
+	kept      []int64 // ended runs whose summaries are kept, oldest first
+}
+
+const keepSummaries = 256
+
+type subscriber struct {
+	ch chan dayops.RunEvent
+}
+
+// New returns an executor. It starts heartbeating its runs at once; Close
+// stops it.
+func New(opts Options) (*Executor, error) {
+	if opts.Store == nil || opts.Catalogs == nil || opts.Workspace == nil {
+		return nil, errors.New("executor: Store, Catalogs and Workspace are required")
+	}
+	if opts.Runner == nil {
+		opts.Runner = LocalRunner{}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Owner == "" {
+		opts.Owner = ProcessOwner()
+	}
+	if opts.MaxParallel <= 0 {
+		opts.MaxParallel = 8
+	}
+	if opts.DefaultTimeout <= 0 {
+		opts.DefaultTimeout = time.Hour
+	}
+	if opts.ApprovalTTL <= 0 {
+		opts.ApprovalTTL = 24 * time.Hour
+	}
+	if opts.KillGrace <= 0 {
+		opts.KillGrace = 5 * time.Second
+	}
+	if opts.HeartbeatInterval <= 0 {
+		opts.HeartbeatInterval = 5 * time.Second
+	}
+	opts.Secrets = maps.Clone(opts.Secrets)
+	opts.Vars = maps.Clone(opts.Vars)
+	values := slices.Sorted(maps.Values(opts.Secrets))
+	e := &Executor{
+		opts: opts, store: opts.Store, catalogs: opts.Catalogs, workspace: opts.Workspace,
+		runner: opts.Runner, now: opts.Now, logger: opts.Logger, owner: opts.Owner,
+		redactor: dayops.NewRedactor(values...), forms: secretForms(values),
+		http:   opts.HTTPClient,
+		events: make(chan dayops.RunEvent, 4096),
+		pool:   pool.New().WithMaxGoroutines(opts.MaxParallel),
+		jobs:   make(chan func()),
+		runs:   map[int64]*runExec{}, idle: make(chan struct{}), queueWake: make(chan struct{}),
+		subs: map[int64]map[*subscriber]struct{}{}, summaries: map[int64]*runLog{},
+	}
+	close(e.idle)
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.logs = newLogWriter(e.store, e.logger, e.publishLines)
+	e.notified = make(chan struct{})
+	go e.notifyLoop()
+	e.bg.Go(e.dispatch)
+	e.bg.Go(e.heartbeatLoop)
+	return e, nil
+}
+
+// Owner is the identity this executor records on its runs.
+func (e *Executor) Owner() string { return e.owner }
+
+// dispatch hands run segments to the pool one at a time, in the order they
+// were submitted: when every slot is taken the next one waits at the front.
+func (e *Executor) dispatch() {
+	for job := range e.jobs {
+		e.pool.Go(job)
+	}
+	e.pool.Wait()
+}
+
+// submit runs job in the pool and waits for it.
+func (e *Executor) submit(job func()) {
+	done := make(chan struct{})
+	e.jobs <- func() {
+		defer close(done)
+		job()
+	}
+	<-done
+}
+
+// Wait returns when no run is active (runs waiting for an approval do not
+// count) or ctx is done.
+func (e *Executor) Wait(ctx context.Context) error {
+	for {
+		e.mu.Lock()
+		idle, n := e.idle, e.active
+		e.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// setActive moves a run in or out of the active count.
+func (e *Executor) setActive(x *runExec, active bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if x.active == active {
+		return
+	}
+	x.active = active
+	if active {
+		if e.active == 0 {
+			e.idle = make(chan struct{})
+		}
+		e.active++
+		return
+	}
+	e.active--
+	if e.active == 0 {
+		close(e.idle)
+	}
+}
+
+// Serve does the executor's periodic work — approval expiry against the
+// injected clock, queue wake-ups for changes made by other processes — until
+// ctx is done. Heartbeats run from New to Close whether or not Serve runs.
+func (e *Executor) Serve(ctx context.Context) error {
+	t := time.NewTicker(min(e.opts.HeartbeatInterval, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.ctx.Done():
+			return nil
+		case <-t.C:
+			e.wakeAll()
+		}
+	}
+}
+
+// wakeAll makes every waiting run look again at its gate, queue and lock.
+func (e *Executor) wakeAll() {
+	e.mu.Lock()
+	runs := slices.Collect(maps.Values(e.runs))
+	e.mu.Unlock()
+	for _, x := range runs {
+		x.poke()
+	}
+	e.releaseQueue()
+}
+
+// releaseQueue wakes the runs waiting for a concurrency key or a lock.
+func (e *Executor) releaseQueue() {
+	e.mu.Lock()
+	close(e.queueWake)
+	e.queueWake = make(chan struct{})
+	e.mu.Unlock()
+}
+
+func (e *Executor) queueSignal() <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.queueWake
+}
+
+// Close cancels the active runs (their rollbacks run), ends the queued ones,
+// waits for all of them and stops. Runs waiting for an approval stay waiting
+// in the store; the next executor takes them over in Recover.
+func (e *Executor) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	runs := slices.Collect(maps.Values(e.runs))
+	e.mu.Unlock()
+	for _, x := range runs {
+		if x.state() != dayops.RunAwaitingApproval {
+			x.requestCancel(systemActor, "cancelled: dayops is shutting down")
+		}
+	}
+	e.cancel()
+	e.drivers.Wait()
+	close(e.jobs)
+	e.logs.close()
+	e.mu.Lock()
+	e.evClosed = true
+	close(e.events)
+	e.mu.Unlock()
+	e.bg.Wait()
+	// A notifier that breaks its promise not to block must not keep dayops
+	// from stopping.
+	select {
+	case <-e.notified:
+	case <-time.After(min(5*time.Second, max(5*e.opts.KillGrace, time.Second))):
+		e.logger.Warn("the notifier did not return; stopping without it")
+	}
+	return nil
+}
+
+// goDriver starts a run's driver unless the executor is closing.
+func (e *Executor) goDriver(x *runExec) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return false
+	}
+	e.runs[x.id] = x
+	if x.state() != dayops.RunAwaitingApproval && !x.active {
+		// Counted before Start returns, so that Wait waits for it.
+		x.active = true
+		if e.active == 0 {
+			e.idle = make(chan struct{})
+		}
+		e.active++
+	}
+	e.drivers.Go(x.drive)
+	return true
+}
+
+// Summary returns the first and the last lines of a run's output, as kept in
+// memory for chat summaries (empty for runs this executor did not run, or ran
+// long ago).
+func (e *Executor) Summary(runID int64) (head, tail []dayops.LogLine) {
+	e.mu.Lock()
+	l := e.summaries[runID]
+	e.mu.Unlock()
+	if l == nil {
+		return nil, nil
+	}
+	return l.summary()
+}
+
+func (e *Executor) keepSummary(id int64, l *runLog) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.summaries[id] = l
+}
+
+func (e *Executor) forgetSummaryLater(id int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.kept = append(e.kept, id)
+	for len(e.kept) > keepSummaries {
+		delete(e.summaries, e.kept[0])
+		e.kept = e.kept[1:]
+	}
+}
+
+// Subscribe returns live events of one run and a function that ends the
+// subscription. A subscriber that falls behind loses events (it should then
+// re-read the run and its logs from the store); the run never waits for it.
+func (e *Executor) Subscribe(runID int64) (<-chan dayops.RunEvent, func()) {
+	s := &subscriber{ch: make(chan dayops.RunEvent, 256)}
+	e.mu.Lock()
+	if e.subs[runID] == nil {
+		e.subs[runID] = map[*subscriber]struct{}{}
+	}
+	e.subs[runID][s] = struct{}{}
+	e.mu.Unlock()
+	var once sync.Once
+	return s.ch, func() {
+		once.Do(func() {
+			e.mu.Lock()
+			delete(e.subs[runID], s)
+			if len(e.subs[runID]) == 0 {
+				delete(e.subs, runID)
+			}
+			e.mu.Unlock()
+		})
+	}
+}
+
+// emit publishes ev to the run's subscribers and, unless it is a log line, to
+// the notifier. It never blocks.
+func (e *Executor) emit(ev dayops.RunEvent) {
+	if ev.Time.IsZero() {
+		ev.Time = e.now()
+	}
+	if ev.Run != nil {
+		e.toSubscribers(ev.Run.ID, ev)
+	}
+	if ev.Kind == dayops.EventLog || e.opts.Notifier == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.evClosed {
+		return
+	}
+	select {
+	case e.events <- ev:
+	default:
+		e.logger.Warn("notifier is behind, dropping an event", "kind", ev.Kind)
+	}
+}
+
+func (e *Executor) toSubscribers(runID int64, ev dayops.RunEvent) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for s := range e.subs[runID] {
+		select {
+		case s.ch <- ev:
+		default: // a slow reader re-reads the store
+		}
+	}
+}
+
+func (e *Executor) publishLines(lines []dayops.LogLine) {
+	e.mu.Lock()
+	n := len(e.subs)
+	e.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	now := e.now()
+	for i := range lines {
+		l := lines[i]
+		e.toSubscribers(l.RunID, dayops.RunEvent{Kind: dayops.EventLog, Run: &dayops.Run{ID: l.RunID}, Line: &l, Time: now})
+	}
+}
+
+func (e *Executor) notifyLoop() {
+	defer close(e.notified)
+	for ev := range e.events {
+		if e.opts.Notifier != nil {
+			e.opts.Notifier.Notify(ev)
+		}
+	}
+}

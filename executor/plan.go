@@ -1,0 +1,244 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dayops/dayops"
+)
+
+// prepared is a validated request: what Plan shows and Start records.
+type prepared struct {
+	def  *dayops.Definition
+	cat  *dayops.Catalog // the catalog def was taken from, pinned for uses: steps
+	req  dayops.RunRequest
+	plan *dayops.Plan
+}
+
+// Plan validates req against the current catalog and returns what a run would
+// do, with nothing recorded and nothing run.
+func (e *Executor) Plan(ctx context.Context, req dayops.RunRequest) (*dayops.Plan, error) {
+	p, err := e.prepare(e.catalogs.Catalog(), req)
+	if err != nil {
+		return nil, err
+	}
+	e.addChanges(ctx, p)
+	return p.plan, nil
+}
+
+// prepare validates req against cat: the definition, the environment, the
+// parameters and the secrets it declares. Nothing runs when it fails.
+func (e *Executor) prepare(cat *dayops.Catalog, req dayops.RunRequest) (*prepared, error) {
+	if cat == nil {
+		return nil, dayops.Errorf(dayops.KindUnavailable, "no valid definitions are loaded yet: run sync and fix the errors it reports")
+	}
+	def, err := cat.Get(req.Definition)
+	if err != nil {
+		return nil, err
+	}
+	return e.prepareDef(cat.Revision(), cat, def, req)
+}
+
+// prepareDef validates req for def at revision; cat (nil for a run taken
+// over after a restart) is pinned for the run's uses: steps.
+func (e *Executor) prepareDef(revision string, cat *dayops.Catalog, def *dayops.Definition, req dayops.RunRequest) (*prepared, error) {
+	if err := def.CheckEnvironment(req.Environment); err != nil {
+		return nil, err
+	}
+	params, err := def.ResolveParams(req.Params)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range req.PR {
+		if !validValue(v) || len(v) > 4096 {
+			return nil, dayops.Errorf(dayops.KindInvalid, "pull request field %s is not valid text", dayops.Truncate(k, 40))
+		}
+	}
+	var missing []string
+	for _, name := range def.Secrets {
+		if _, ok := e.opts.Secrets[name]; !ok {
+			missing = append(missing, fmt.Sprintf("secret %s is not configured: set DAYOPS_SECRET_%s", name, name))
+		}
+	}
+	if len(missing) > 0 {
+		return nil, dayops.Errorf(dayops.KindInvalid, "%s", strings.Join(missing, "; "))
+	}
+	if revision == "" {
+		revision = def.Source.Revision
+	}
+	scope := dayops.Scope{
+		Params: params, Environment: req.Environment, Vars: e.opts.Vars, PR: req.PR,
+		Run: map[string]string{"actor": req.Actor.ID, "revision": revision, "definition": def.Name},
+	}
+	if req.Trigger == "" {
+		req.Trigger = dayops.TriggerChat
+	}
+	req.Params = params
+	plan := &dayops.Plan{
+		Definition: def, Revision: revision, Environment: req.Environment, Params: params,
+		Secrets: slices.Clone(def.Secrets), Timeout: def.Timeout,
+		Hash: dayops.PlanHash(revision, def, req.Environment, params),
+	}
+	if plan.Timeout <= 0 {
+		plan.Timeout = e.opts.DefaultTimeout
+	}
+	if plan.ConcurrencyKey, err = dayops.Expand(def.Concurrency, scope); err != nil {
+		return nil, fmt.Errorf("expanding concurrency of %s: %w", def.Name, err)
+	}
+	for _, v := range def.Env {
+		val, err := dayops.Expand(v.Value, scope)
+		if err != nil {
+			return nil, fmt.Errorf("expanding env %s of %s: %w", v.Name, def.Name, err)
+		}
+		plan.Env = append(plan.Env, dayops.EnvVar{Name: v.Name, Value: e.redactor.Redact(val)})
+	}
+	placeholders := stepPlaceholders(def)
+	scope.Steps = placeholders
+	scope.Run["id"] = "${{ run.id }}"
+	for i, st := range def.Steps {
+		plan.Steps = append(plan.Steps, e.plannedStep(i, st, false, scope))
+	}
+	for i, st := range def.Rollback {
+		plan.Rollback = append(plan.Rollback, e.plannedStep(len(def.Steps)+i, st, true, scope))
+	}
+	if env, ok := def.Environment(req.Environment); ok && env.Approvals != nil {
+		rule := *env.Approvals
+		rule.From = slices.Clone(rule.From)
+		plan.Approval = &rule
+		plan.Approvers = e.opts.Policy.Members(e.approverRoles(def, req.Environment, &rule))
+	}
+	return &prepared{def: def, cat: cat, req: req, plan: plan}, nil
+}
+
+// stepPlaceholders makes step outputs show as their expressions in a plan,
+// where they are not known yet.
+func stepPlaceholders(def *dayops.Definition) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	add := func(s string) {
+		t, err := dayops.ParseTemplate(s)
+		if err != nil {
+			return
+		}
+		for _, r := range t.Refs() {
+			if r.Root == "steps" {
+				if out[r.Path[0]] == nil {
+					out[r.Path[0]] = map[string]string{}
+				}
+				out[r.Path[0]][r.Path[2]] = "${{ " + r.String() + " }}"
+			}
+		}
+	}
+	for _, list := range [][]dayops.Step{def.Steps, def.Rollback} {
+		for _, st := range list {
+			for _, v := range append(slices.Clone(st.Env), st.With...) {
+				add(v.Value)
+			}
+			add(st.Approval)
+			if st.HTTP != nil {
+				add(st.HTTP.URL)
+				add(st.HTTP.BodyContains)
+			}
+		}
+	}
+	return out
+}
+
+func (e *Executor) plannedStep(i int, st dayops.Step, rollback bool, scope dayops.Scope) dayops.PlannedStep {
+	ps := dayops.PlannedStep{Index: i, StepID: st.ID, Name: st.Name, Kind: st.Kind, If: st.If,
+		Timeout: st.Timeout, Retries: st.Retries, Rollback: rollback}
+	switch st.Kind {
+	case dayops.StepKindRun:
+		first, _, _ := strings.Cut(strings.TrimSpace(st.Run), "\n")
+		ps.Detail = dayops.Truncate(first, 120)
+	case dayops.StepKindHTTP:
+		if st.HTTP != nil {
+			u, _ := dayops.Expand(st.HTTP.URL, scope)
+			ps.Detail = httpMethod(st.HTTP) + " " + u
+		}
+	case dayops.StepKindApproval:
+		ps.Detail, _ = dayops.Expand(st.Approval, scope)
+	case dayops.StepKindUses:
+		var with []string
+		for _, w := range st.With {
+			v, _ := dayops.Expand(w.Value, scope)
+			with = append(with, w.Name+"="+strconv.Quote(v))
+		}
+		ps.Detail = st.Uses
+		if len(with) > 0 {
+			ps.Detail += " with " + strings.Join(with, " ")
+		}
+	}
+	ps.Detail = e.redactor.Redact(ps.Detail)
+	return ps
+}
+
+// approverRoles are the roles whose members may approve a gate of def in env:
+// the rule's roles, or every role that may run it.
+func (e *Executor) approverRoles(def *dayops.Definition, env string, rule *dayops.ApprovalRule) []string {
+	if rule != nil && len(rule.From) > 0 {
+		return rule.From
+	}
+	act := dayops.Action{Kind: dayops.ActRun, Phase: def.Phase, Name: def.Name, Environment: env}
+	var roles []string
+	for _, r := range e.opts.Policy.Roles {
+		probe := dayops.Policy{Roles: []dayops.Role{{Name: r.Name, Members: []string{"probe:x"}, Allow: r.Allow}}}
+		if probe.Authorize(dayops.Actor{ID: "probe:x"}, dayops.Thread{}, act).Allowed {
+			roles = append(roles, r.Name)
+		}
+	}
+	return roles
+}
+
+// addChanges fills the plan's diff of the definition since its last
+// successful run in the same environment. Failing to tell is not an error.
+func (e *Executor) addChanges(ctx context.Context, p *prepared) {
+	last, err := e.store.LastSucceeded(ctx, p.def.Name, p.req.Environment, 0)
+	if err != nil || last == nil || last.Revision == p.plan.Revision {
+		if err != nil {
+			e.logger.Warn("finding the last successful run for a plan", "definition", p.def.Name, "err", err)
+		}
+		return
+	}
+	old, err := e.catalogs.DefinitionAt(ctx, last.Revision, p.def.Name)
+	if err != nil {
+		if dayops.KindOf(err) != dayops.KindNotFound {
+			e.logger.Warn("reading a definition at an old revision", "definition", p.def.Name, "revision", last.Revision, "err", err)
+		}
+		return
+	}
+	p.plan.ChangesSince = last.Revision
+	p.plan.Changes = e.redactor.Redact(dayops.UnifiedDiff(
+		old.Source.File+"@"+dayops.ShortRevision(last.Revision),
+		p.def.Source.File+"@"+dayops.ShortRevision(p.plan.Revision),
+		old.Source.Content, p.def.Source.Content, 3))
+}
+
+func httpMethod(h *dayops.HTTPCheck) string {
+	if h.Method == "" {
+		return "GET"
+	}
+	return strings.ToUpper(h.Method)
+}
+
+// validValue reports whether s may become an environment value: valid UTF-8
+// without NUL or other control characters except tab.
+func validValue(s string) bool {
+	for _, r := range s {
+		if r == '\uFFFD' || (r < 0x20 && r != '\t') || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// planTimeout is the run's time budget.
+func (e *Executor) planTimeout(def *dayops.Definition) time.Duration {
+	if def.Timeout > 0 {
+		return def.Timeout
+	}
+	return e.opts.DefaultTimeout
+}

@@ -1,0 +1,315 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/dayops/dayops"
+)
+
+var (
+	ownerOnce sync.Once
+	ownerID   string
+)
+
+// ProcessOwner is this process's identity on the runs it drives:
+// "host:pid:startUnixNano". Another process on the same host can tell from it
+// whether this one still lives, even after the pid is reused.
+func ProcessOwner() string {
+	ownerOnce.Do(func() {
+		host, _ := os.Hostname()
+		pid := os.Getpid()
+		start, err := processStart(pid)
+		if err != nil {
+			start = time.Now().UnixNano()
+		}
+		ownerID = fmt.Sprintf("%s:%d:%d", host, pid, start)
+	})
+	return ownerID
+}
+
+// processStart is when process pid started, in unix nanoseconds, from /proc
+// (precise to the kernel's clock tick).
+func processStart(pid int) (int64, error) {
+	st, err := procStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			boot, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return 0, err
+			}
+			const ticksPerSecond = 100 // USER_HZ on Linux
+			return boot*int64(time.Second) + int64(st.startTime)*int64(time.Second/ticksPerSecond), nil
+		}
+	}
+	return 0, errors.New("no btime in /proc/stat")
+}
+
+// ownerDead reports whether the process that owns run has stopped: on this
+// host, its pid is gone or is another process now; anywhere, it has not
+// heartbeaten for three intervals.
+func (e *Executor) ownerDead(run *dayops.Run) bool {
+	if run.Owner == e.owner {
+		return false
+	}
+	if e.now().Sub(run.Heartbeat) > 3*e.opts.HeartbeatInterval {
+		return true
+	}
+	host, pid, start, ok := parseOwner(run.Owner)
+	if !ok {
+		return false // unknown format: only the heartbeat can tell
+	}
+	if me, _ := os.Hostname(); host != me {
+		return false
+	}
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return true
+	}
+	st, err := procStat(pid)
+	if err != nil {
+		return false
+	}
+	if st.state == "Z" || st.state == "X" {
+		return true
+	}
+	if began, err := processStart(pid); err == nil {
+		d := time.Duration(began - start)
+		if d > 2*time.Second || d < -2*time.Second {
+			return true // the pid belongs to another process now
+		}
+	}
+	return false
+}
+
+func parseOwner(owner string) (host string, pid int, start int64, ok bool) {
+	i := strings.LastIndexByte(owner, ':')
+	if i < 0 {
+		return "", 0, 0, false
+	}
+	j := strings.LastIndexByte(owner[:i], ':')
+	if j < 0 {
+		return "", 0, 0, false
+	}
+	pid, err1 := strconv.Atoi(owner[j+1 : i])
+	start, err2 := strconv.ParseInt(owner[i+1:], 10, 64)
+	if err1 != nil || err2 != nil || pid <= 0 {
+		return "", 0, 0, false
+	}
+	return owner[:j], pid, start, true
+}
+
+func (e *Executor) heartbeatLoop() {
+	t := time.NewTicker(e.opts.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-t.C:
+			ctx, cancel := storeCtx()
+			if _, err := e.store.Heartbeat(ctx, e.owner, e.now()); err != nil {
+				e.logger.Warn("heartbeat", "owner", e.owner, "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// Recover is run at start-up. Every run left pending, queued or running by a
+// process that is gone is marked interrupted (its queue position released and
+// an EventInterrupted published so its door can tell its thread); runs that
+// wait for an approval are taken over and keep waiting. Runs of live
+// processes — a `dayops run` beside the server — are left alone. It returns
+// the runs it interrupted.
+func (e *Executor) Recover(ctx context.Context) ([]*dayops.Run, error) {
+	states := []dayops.RunState{dayops.RunPending, dayops.RunAwaitingApproval, dayops.RunQueued, dayops.RunRunning}
+	var out []*dayops.Run
+	const page = 200
+	before := int64(0)
+	for {
+		runs, err := e.store.Runs(ctx, dayops.RunFilter{States: states, BeforeID: before, Limit: page})
+		if err != nil {
+			return out, fmt.Errorf("listing unfinished runs: %w", err)
+		}
+		for _, run := range runs {
+			if run.Owner == e.owner || !e.ownerDead(run) {
+				continue
+			}
+			if run.State == dayops.RunAwaitingApproval && run.ParentID == 0 {
+				full, err := e.store.Run(ctx, run.ID)
+				if err == nil {
+					err = e.adopt(ctx, full)
+				}
+				if err == nil {
+					continue
+				}
+				e.logger.Error("taking over a run waiting for approval", "run_id", run.ID, "err", err)
+			}
+			r, err := e.interrupt(ctx, run)
+			if err != nil {
+				if dayops.KindOf(err) == dayops.KindConflict {
+					continue // another process got there first
+				}
+				return out, err
+			}
+			out = append(out, r)
+		}
+		if len(runs) < page {
+			break
+		}
+		before = runs[len(runs)-1].ID
+	}
+	e.releaseQueue()
+	return sortedRuns(out), nil
+}
+
+// interrupt ends a run whose process is gone.
+func (e *Executor) interrupt(ctx context.Context, run *dayops.Run) (*dayops.Run, error) {
+	full, err := e.store.Run(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	reason := "interrupted: the dayops process running it stopped"
+	if full.CurrentStep != "" && full.State == dayops.RunRunning {
+		reason += " during step " + full.CurrentStep
+	}
+	reason += "; check what it left behind before running it again"
+	ev := dayops.AuditEvent{Time: e.now(), Actor: systemActor.ID, Where: full.Thread.String(), Action: "run.state",
+		Target: fmt.Sprintf("run %d", run.ID), RunID: run.ID, Allowed: true,
+		Reason: fmt.Sprintf("%s → %s: owner %s is gone", full.State, dayops.RunInterrupted, full.Owner)}
+	r, err := e.store.TransitionRun(ctx, run.ID, dayops.RunInterrupted, reason, ev)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range full.Steps {
+		if st.State == dayops.StepRunning || st.State == dayops.StepAwaitingApproval {
+			st.State, st.Error, st.EndedAt = dayops.StepFailed, "interrupted", e.now()
+			if err := e.store.UpdateStep(ctx, st); err != nil {
+				e.logger.Error("marking an interrupted step", "run_id", run.ID, "err", err)
+			}
+		}
+	}
+	if err := e.store.Dequeue(ctx, run.ID); err != nil {
+		e.logger.Error("releasing the queue of an interrupted run", "run_id", run.ID, "err", err)
+	}
+	e.releaseQueue()
+	if r2, err := e.store.Run(ctx, run.ID); err == nil {
+		r = r2
+	}
+	e.emit(dayops.RunEvent{Kind: dayops.EventInterrupted, Run: r, Message: reason})
+	return r, nil
+}
+
+// adopt takes over a run that waits for an approval and whose process is
+// gone: this executor becomes its owner and drives it on from its gate.
+func (e *Executor) adopt(ctx context.Context, run *dayops.Run) error {
+	if e.local(run.ID) != nil {
+		return nil
+	}
+	def := e.definitionFor(run)
+	if def == nil {
+		return fmt.Errorf("definition %s at %s is not available", run.Definition, run.Revision)
+	}
+	if usesPR(def) {
+		return fmt.Errorf("run %d reads pull request values, which are not stored", run.ID)
+	}
+	if err := e.store.SetOwner(ctx, run.ID, e.owner, e.now()); err != nil {
+		return fmt.Errorf("taking over run %d: %w", run.ID, err)
+	}
+	run.Owner = e.owner
+	x := e.newRunExec(run, def, nil, nil)
+	x.scope = dayops.Scope{Params: run.Params, Environment: run.Environment, Vars: e.opts.Vars,
+		Run: x.runFields(), Steps: map[string]map[string]string{}}
+	for _, v := range def.Env {
+		val, _ := dayops.Expand(v.Value, x.scope)
+		x.defEnv = append(x.defEnv, dayops.EnvVar{Name: v.Name, Value: val})
+	}
+	spent := time.Duration(0)
+	for _, st := range run.Steps {
+		if st.Rollback || st.Index >= len(def.Steps) {
+			continue
+		}
+		if st.StepID != "" && len(st.Outputs) > 0 {
+			x.scope.Steps[st.StepID] = st.Outputs
+		}
+		switch st.State {
+		case dayops.StepPending, dayops.StepSkipped, dayops.StepAwaitingApproval:
+		default:
+			if st.Kind != dayops.StepKindApproval {
+				x.started = true
+			}
+			if !st.EndedAt.IsZero() && !st.StartedAt.IsZero() && st.Kind != dayops.StepKindApproval {
+				spent += st.EndedAt.Sub(st.StartedAt)
+			}
+		}
+		if (st.State == dayops.StepFailed || st.State == dayops.StepTimedOut) && !def.Steps[st.Index].ContinueOnError && x.first == nil {
+			x.failed = true
+			x.first = &stepResult{state: st.State, exit: st.ExitCode, message: st.Error}
+		}
+	}
+	x.budget -= spent
+	x.log.seq = e.lastSeq(ctx, run.ID)
+	if !e.goDriver(x) {
+		return errors.New("the executor is closing")
+	}
+	e.logger.Info("took over a run waiting for approval", "run_id", run.ID)
+	return nil
+}
+
+// usesPR reports whether def reads pull request values anywhere after start.
+func usesPR(def *dayops.Definition) bool {
+	var all []string
+	for _, v := range def.Env {
+		all = append(all, v.Value)
+	}
+	for _, list := range [][]dayops.Step{def.Steps, def.Rollback} {
+		for _, st := range list {
+			all = append(all, st.Approval)
+			for _, v := range append(append([]dayops.EnvVar(nil), st.Env...), st.With...) {
+				all = append(all, v.Value)
+			}
+			if st.HTTP != nil {
+				all = append(all, st.HTTP.URL, st.HTTP.BodyContains)
+			}
+		}
+	}
+	for _, s := range all {
+		if t, err := dayops.ParseTemplate(s); err == nil {
+			for _, r := range t.Refs() {
+				if r.Root == "pr" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// lastSeq is the last log line number of a run, to go on numbering after it.
+func (e *Executor) lastSeq(ctx context.Context, runID int64) int64 {
+	var last int64
+	for {
+		lines, err := e.store.Logs(ctx, runID, last, 1000)
+		if err != nil || len(lines) == 0 {
+			return last
+		}
+		last = lines[len(lines)-1].Seq
+		if len(lines) < 1000 {
+			return last
+		}
+	}
+}

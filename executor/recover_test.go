@@ -1,0 +1,175 @@
+package executor_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dayops/dayops"
+	"github.com/dayops/dayops/executor"
+	"github.com/dayops/dayops/gitsync"
+	"github.com/dayops/dayops/storage"
+)
+
+const longRun = `
+concurrency: the-key
+steps:
+  - name: Long step
+    run: |
+      echo $$ > long.pid
+      sleep 300
+`
+
+// TestHelperProcess is not a test: crash tests run it as a separate process
+// (the test binary again) that starts runs and is then killed with SIGKILL.
+func TestHelperProcess(t *testing.T) {
+	if os.Getenv("DAYOPS_EXECUTOR_HELPER") != "1" {
+		t.Skip("helper process for the crash recovery tests")
+	}
+	ctx := context.Background()
+	st, err := storage.Open(ctx, os.Getenv("DAYOPS_HELPER_DB"), storage.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	dir := os.Getenv("DAYOPS_HELPER_DIR")
+	cat, problems, err := gitsync.LoadDir(dir)
+	if err != nil || len(problems) > 0 {
+		fmt.Fprintln(os.Stderr, err, problems)
+		os.Exit(2)
+	}
+	cats := &catalogs{}
+	cats.set(cat)
+	e, err := executor.New(executor.Options{Store: st, Catalogs: cats, Workspace: workspace{dir}, Policy: testPolicy,
+		Secrets: map[string]string{"KUBE_TOKEN": "kube-s3cr3t-token-value"}, HeartbeatInterval: 200 * time.Millisecond})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	for _, req := range []dayops.RunRequest{
+		{Definition: "long", Actor: actor("alice"), Thread: thread},
+		{Definition: "deploy-web", Environment: "production", Params: map[string]string{"version": "v1.2.0"}, Actor: actor("alice"), Thread: thread},
+	} {
+		if _, err := e.Start(ctx, req); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+	}
+	select {} // until killed
+}
+
+func TestRecoverAfterKill9(t *testing.T) {
+	h := newHarness(t, map[string]string{"long.yaml": def("long", longRun), "deploy.yaml": deployWeb}, nil)
+	ctx := context.Background()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+	cmd.Env = append(os.Environ(), "DAYOPS_EXECUTOR_HELPER=1", "DAYOPS_HELPER_DB="+h.db, "DAYOPS_HELPER_DIR="+h.dir)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	stepPid := readPid(t, filepath.Join(h.dir, "long.pid"))
+	long := h.wait(1, dayops.RunRunning)
+	h.wait(2, dayops.RunAwaitingApproval)
+	if long.Owner == h.exec.Owner() || !strings.Contains(long.Owner, fmt.Sprintf(":%d:", cmd.Process.Pid)) {
+		t.Fatalf("owner of the helper's run: %q", long.Owner)
+	}
+	// While the helper lives, nothing is interrupted.
+	if runs, err := h.exec.Recover(ctx); err != nil || len(runs) != 0 {
+		t.Fatalf("recover beside a live process: %v %v", runs, err)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	syscall.Kill(-stepPid, syscall.SIGKILL) // the orphaned step group; dayops cannot reach it any more
+
+	// A restart: a new executor recovers.
+	h.close()
+	h.exec = h.newExecutor(h.opts)
+	h.closed = false
+	runs, err := h.exec.Recover(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].ID != 1 || runs[0].State != dayops.RunInterrupted ||
+		!strings.Contains(runs[0].Reason, "stopped during step Long step") {
+		t.Fatalf("recovered: %+v", runs)
+	}
+	interrupted := false
+	for deadline := time.Now().Add(5 * time.Second); !interrupted && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for _, ev := range h.notes.all() {
+			interrupted = interrupted || (ev.Kind == dayops.EventInterrupted && ev.Run.ID == 1)
+		}
+	}
+	if !interrupted {
+		t.Error("no EventInterrupted")
+	}
+	// Its concurrency key is free.
+	next := h.start(dayops.RunRequest{Definition: "long"})
+	h.wait(next.ID, dayops.RunRunning)
+	if err := h.exec.Cancel(ctx, next.ID, actor("alice"), thread); err != nil {
+		t.Fatal(err)
+	}
+	h.done(next.ID)
+	os.Remove(filepath.Join(h.dir, "long.pid"))
+
+	// The run that waited for an approval survived and was taken over.
+	r := h.wait(2, dayops.RunAwaitingApproval)
+	if r.Owner != h.exec.Owner() {
+		t.Errorf("owner after recovery %q, want %q", r.Owner, h.exec.Owner())
+	}
+	if _, err := h.exec.Approve(ctx, 2, actor("bob"), thread); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.done(2); got.State != dayops.RunSucceeded {
+		t.Errorf("taken-over run: %s %q", got.State, got.Reason)
+	}
+}
+
+func TestTwoLiveExecutorsShareADatabase(t *testing.T) {
+	h := newHarness(t, map[string]string{"long.yaml": def("long", strings.Replace(longRun, "concurrency: the-key\n", "", 1))}, nil)
+	ctx := context.Background()
+	opts := h.opts
+	opts.Owner = "cli-host:4242:1"
+	opts.Notifier = nil
+	other := h.newExecutor(opts)
+	defer other.Close()
+
+	a := h.start(dayops.RunRequest{Definition: "long"})
+	b, err := other.Start(ctx, dayops.RunRequest{Definition: "long", Actor: actor("bob")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.wait(a.ID, dayops.RunRunning)
+	h.wait(b.ID, dayops.RunRunning)
+	for i := 0; i < 4; i++ {
+		time.Sleep(h.opts.HeartbeatInterval) // several intervals: heartbeats keep both alive
+		for _, e := range []*executor.Executor{h.exec, other} {
+			if runs, err := e.Recover(ctx); err != nil || len(runs) != 0 {
+				t.Fatalf("recover by %s interrupted %v (%v)", e.Owner(), runs, err)
+			}
+		}
+	}
+	if err := other.Cancel(ctx, a.ID, actor("bob"), thread); dayops.KindOf(err) != dayops.KindConflict {
+		t.Errorf("cancel of another live process's run: %v", err)
+	}
+	for _, c := range []struct {
+		e  *executor.Executor
+		id int64
+	}{{h.exec, a.ID}, {other, b.ID}} {
+		if err := c.e.Cancel(ctx, c.id, actor("bob"), thread); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.done(c.id); got.State != dayops.RunCancelled {
+			t.Errorf("run %d: %s", c.id, got.State)
+		}
+	}
+}
