@@ -24,6 +24,9 @@ type Engine interface {
 	Lock(ctx context.Context, env string, who dayops.Actor, where dayops.Thread, reason string) error
 	Unlock(ctx context.Context, env string, who dayops.Actor, where dayops.Thread) error
 	Rollback(ctx context.Context, service, env string, who dayops.Actor, where dayops.Thread) (*dayops.Run, error)
+	// Changes is the diff of a definition since its last successful run in
+	// env ("" = any environment), and that run's revision; "" when none.
+	Changes(ctx context.Context, name, env string) (since, diff string, err error)
 }
 
 // Store is what the bot reads from the database, and where it writes the

@@ -75,7 +75,13 @@ func TestHandle(t *testing.T) {
 				"source: ops/day1/deploy-web.yaml@0123456789ab",
 				"1. Back up the database — run: ./scripts/backup-db.sh (timeout 10m0s, retries 2)",
 				"2. Verify — http: GET http://127.0.0.1/healthz", "rollback:\n  1. Roll back — run: ./scripts/rollback.sh"},
-			calls: []string{"plan deploy-web staging"}, audit: "allowed"},
+			calls: []string{"changes deploy-web "}, audit: "allowed"},
+		{name: "describe shows what changed", who: carol, text: "describe deploy-web",
+			setup: func(w *world) {
+				w.engine.since, w.engine.diff = "fedcba9876543210", "--- a@fedcba987654\n+++ b@0123456789ab\n-  retries: 1\n+  retries: 2\n"
+			},
+			want:  []string{"changed since its last successful run at fedcba987654:", "-  retries: 1\n+  retries: 2"},
+			calls: []string{"changes deploy-web "}, audit: "allowed"},
 		{name: "describe typo", who: carol, text: "describe deplo-web",
 			want: []string{`no definition "deplo-web" — did you mean "deploy-web"?`}},
 		{name: "run a service name", who: alice, text: "run web staging",

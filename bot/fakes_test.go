@@ -34,6 +34,13 @@ type fakeEngine struct {
 	denyErr    error
 	cancelErr  error
 	lockErr    error
+	// since and diff are what Changes answers.
+	since, diff string
+}
+
+func (e *fakeEngine) Changes(ctx context.Context, name, env string) (string, string, error) {
+	e.record("changes " + name + " " + env)
+	return e.since, e.diff, nil
 }
 
 func (e *fakeEngine) record(call string) {

@@ -142,15 +142,11 @@ func (b *Bot) describe(ctx context.Context, c *call) (*Message, error) {
 		lines = append(lines, describeSteps(def.Rollback)...)
 	}
 	m := &Message{Text: b.redact(head), Fields: redactFields(b, fields)}
-	// What changed since the last success needs a plan, which needs valid
-	// parameters; without them describe shows the definition alone.
-	env := ""
-	if len(def.Environments) > 0 {
-		env = def.Environments[0].Name
-	}
-	plan, err := b.engine.Plan(ctx, dayops.RunRequest{Definition: def.Name, Environment: env, Actor: c.actor, Thread: c.thread, Trigger: dayops.TriggerChat})
-	if err == nil && plan.Changes != "" {
-		lines = append(lines, diffBlock(plan))
+	// What changed since its last successful run, in any environment: what
+	// an approver of the next run would be approving.
+	since, diff, err := b.engine.Changes(ctx, def.Name, "")
+	if err == nil && diff != "" {
+		lines = append(lines, diffBlock(&dayops.Plan{ChangesSince: since, Changes: diff}))
 	}
 	m.Pre = b.redact(strings.Join(lines, "\n"))
 	return m, nil

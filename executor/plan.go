@@ -196,25 +196,53 @@ func (e *Executor) approverRoles(def *dayops.Definition, env string, rule *dayop
 // addChanges fills the plan's diff of the definition since its last
 // successful run in the same environment. Failing to tell is not an error.
 func (e *Executor) addChanges(ctx context.Context, p *prepared) {
-	last, err := e.store.LastSucceeded(ctx, p.def.Name, p.req.Environment, 0)
-	if err != nil || last == nil || last.Revision == p.plan.Revision {
-		if err != nil {
-			e.logger.Warn("finding the last successful run for a plan", "definition", p.def.Name, "err", err)
-		}
-		return
+	p.plan.ChangesSince, p.plan.Changes = e.changes(ctx, p.def, p.req.Environment, p.plan.Revision, false)
+}
+
+// Changes is what changed in the named definition of the current catalog
+// since its last successful run in env (with env "", in any environment): the
+// revision of that run and a unified diff of the definition's file, both ""
+// when there is no such run, nothing changed, or the old revision is gone.
+// It lets describe show what an approver would approve without a plan.
+func (e *Executor) Changes(ctx context.Context, name, env string) (since, diff string, err error) {
+	cat := e.catalogs.Catalog()
+	def, err := cat.Get(name)
+	if err != nil {
+		return "", "", err
 	}
-	old, err := e.catalogs.DefinitionAt(ctx, last.Revision, p.def.Name)
+	since, diff = e.changes(ctx, def, env, cat.Revision(), env == "")
+	return since, diff, nil
+}
+
+func (e *Executor) changes(ctx context.Context, def *dayops.Definition, env, revision string, anyEnv bool) (since, diff string) {
+	var last *dayops.Run
+	var err error
+	if anyEnv {
+		var runs []*dayops.Run
+		runs, err = e.store.Runs(ctx, dayops.RunFilter{Definition: def.Name, States: []dayops.RunState{dayops.RunSucceeded}, Limit: 1})
+		if len(runs) > 0 {
+			last = runs[0]
+		}
+	} else {
+		last, err = e.store.LastSucceeded(ctx, def.Name, env, 0)
+	}
+	if err != nil || last == nil || last.Revision == revision {
+		if err != nil {
+			e.logger.Warn("finding the last successful run for a diff", "definition", def.Name, "err", err)
+		}
+		return "", ""
+	}
+	old, err := e.catalogs.DefinitionAt(ctx, last.Revision, def.Name)
 	if err != nil {
 		if dayops.KindOf(err) != dayops.KindNotFound {
-			e.logger.Warn("reading a definition at an old revision", "definition", p.def.Name, "revision", last.Revision, "err", err)
+			e.logger.Warn("reading a definition at an old revision", "definition", def.Name, "revision", last.Revision, "err", err)
 		}
-		return
+		return "", ""
 	}
-	p.plan.ChangesSince = last.Revision
-	p.plan.Changes = e.redactor.Redact(dayops.UnifiedDiff(
+	return last.Revision, e.redactor.Redact(dayops.UnifiedDiff(
 		old.Source.File+"@"+dayops.ShortRevision(last.Revision),
-		p.def.Source.File+"@"+dayops.ShortRevision(p.plan.Revision),
-		old.Source.Content, p.def.Source.Content, 3))
+		def.Source.File+"@"+dayops.ShortRevision(revision),
+		old.Source.Content, def.Source.Content, 3))
 }
 
 func httpMethod(h *dayops.HTTPCheck) string {

@@ -132,6 +132,16 @@ func (r *repo) pin(h plumbing.Hash) error {
 	return r.fetcher.Storer.SetReference(plumbing.NewHashReference(servingRef, h))
 }
 
+// served is the revision pinned by the last swap, if any: the last good
+// revision of an earlier process.
+func (r *repo) served() (plumbing.Hash, bool) {
+	ref, err := r.fetcher.Storer.Reference(servingRef)
+	if err != nil || ref.Type() != plumbing.HashReference {
+		return plumbing.ZeroHash, false
+	}
+	return ref.Hash(), true
+}
+
 // defaultMaxPacks is how many pack files the cache may gather (each fetch
 // that brings objects adds one) before they are repacked into one: object
 // lookups cost one index search per pack.

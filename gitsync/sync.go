@@ -130,7 +130,29 @@ func New(opts Options) (*Syncer, error) {
 		_ = s.Close()
 		return nil, err
 	}
+	s.restoreServing()
 	return s, nil
+}
+
+// restoreServing serves, from the start, the revision an earlier process
+// served last (pinned in the cache), so that a restart while the branch head
+// is broken still serves the last good catalog instead of none. The first
+// sync then compares the head against it as usual.
+func (s *Syncer) restoreServing() {
+	h, ok := s.repo.served()
+	if !ok {
+		return
+	}
+	cat, problems, err := s.loadRevision(h)
+	if err != nil || len(problems) > 0 || cat == nil {
+		// Another repo.path, or a cache that lost the objects: start empty.
+		s.log.Info("not restoring the previously served revision", "revision", h.String(), "problems", len(problems), "err", err)
+		return
+	}
+	s.catalog.Store(cat)
+	s.attempted = h
+	s.exports.setCurrent(h)
+	s.log.Info("serving the previously served revision until the first sync", "revision", h.String(), "definitions", cat.Len())
 }
 
 // Close releases the repository cache and its lock. Exports handed out

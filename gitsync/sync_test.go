@@ -399,8 +399,36 @@ func TestSyncRestartServesCachedHeadWhileDown(t *testing.T) {
 	}
 	srv.Start()
 	mustSync(t, again, dayops.SyncUnchanged)
-	if diff := cmp.Diff([]EventKind{EventFault, EventUpdated, EventRecovered}, rec.Kinds()); diff != "" {
+	// The served revision was restored at New, before any sync: nothing new
+	// was swapped in, so no update is announced.
+	if diff := cmp.Diff([]EventKind{EventFault, EventRecovered}, rec.Kinds()); diff != "" {
 		t.Fatalf("events (-want +got):\n%s", diff)
+	}
+}
+
+// TestSyncRestartWithBrokenHeadServesLastGood: a process that starts while
+// the branch head is invalid serves the revision the previous process served,
+// never nothing and never the broken one.
+func TestSyncRestartWithBrokenHeadServesLastGood(t *testing.T) {
+	srv, first := serve(t)
+	cache := t.TempDir()
+	s, _ := newSyncer(t, srv.URL(), func(o *Options) { o.CacheDir = cache })
+	mustSync(t, s, dayops.SyncUpdated)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	broken := srv.Commit("broken", map[string]string{"ops/bad.yaml": "name: bad\n"})
+
+	again, _ := newSyncer(t, srv.URL(), func(o *Options) { o.CacheDir = cache })
+	if !again.Ready() || again.Catalog().Revision() != first {
+		t.Fatalf("before the first sync: serving %q, want %s", again.Catalog().Revision(), first)
+	}
+	r := mustSync(t, again, dayops.SyncInvalid)
+	if r.Revision != broken || r.Serving != first || again.Catalog().Revision() != first {
+		t.Fatalf("broken head after restart: %+v", r)
+	}
+	if _, _, err := again.Checkout(context.Background(), first); err != nil {
+		t.Fatalf("checkout of the served revision: %v", err)
 	}
 }
 

@@ -126,6 +126,10 @@ func (e *demoEngine) Rollback(ctx context.Context, service, env string, who dayo
 	return nil, dayops.Errorf(dayops.KindNotFound, "no successful deploy to roll back to")
 }
 
+func (e *demoEngine) Changes(ctx context.Context, name, env string) (string, string, error) {
+	return "", "", nil
+}
+
 // demoStore keeps runs and approvals in memory.
 type demoStore struct {
 	mu        sync.Mutex

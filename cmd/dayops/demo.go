@@ -63,7 +63,7 @@ func runDemo(ctx context.Context, io IO, args []string) int {
 	}
 	d, err := startDemo(ctx, io, *data, *listen, logger)
 	if err != nil {
-		fmt.Fprintf(io.Stderr, "dayops demo: %s\n", dayops.UserMessage(err, err.Error()))
+		fmt.Fprintf(io.Stderr, "dayops demo: %s\n", dayops.NewRedactor().Redact(err.Error()))
 		return exitFail
 	}
 	defer d.close()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -294,5 +295,62 @@ func TestDemoRollbackAndApproval(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("transcript:\n%s", out)
+	}
+}
+
+// gitIn runs the git CLI in dir with a fixed identity.
+func gitIn(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-c", "user.name=Test", "-c", "user.email=test@example.com"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+}
+
+// TestDemoSyncsFromItsGitRepo: a commit to the demo's ops repo shows up on
+// /ops sync with the diff an approver would see; a broken commit is stalled
+// and the last good catalog keeps serving, also after a restart.
+func TestDemoSyncsFromItsGitRepo(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git CLI not installed")
+	}
+	data := t.TempDir()
+	if code, out, _ := cli(t, "/ops deploy web staging version=v1.0.0\n", "demo", "--data", data); code != exitOK || !strings.Contains(out, "succeeded") {
+		t.Fatalf("first demo: exit %d\n%s", code, out)
+	}
+	repo := filepath.Join(data, "ops-repo")
+	deploy := filepath.Join(repo, "day1", "deploy-web.yaml")
+	b, err := os.ReadFile(deploy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(deploy, []byte(strings.Replace(string(b), "attempts: 3", "attempts: 4", 1)), 0o644)
+	gitIn(t, repo, "commit", "-qam", "verify four times")
+	os.WriteFile(filepath.Join(repo, "day2", "broken.yaml"), []byte("name: broken\n"), 0o644)
+	gitIn(t, repo, "add", ".")
+	gitIn(t, repo, "commit", "-qm", "a broken definition")
+
+	// A restart with a broken head serves the last good revision, and sync
+	// reports the broken one's problems.
+	code, out, stderr := cli(t, "/ops sync\n/ops list\n", "demo", "--data", data)
+	if code != exitOK {
+		t.Fatalf("demo with a broken head: exit %d\n%s%s", code, out, stderr)
+	}
+	for _, want := range []string{"day2/broken.yaml:1:1: apiVersion is missing", "8 definitions at revision"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("transcript lacks %q:\n%s", want, out)
+		}
+	}
+
+	gitIn(t, repo, "rm", "-q", "day2/broken.yaml")
+	gitIn(t, repo, "commit", "-qm", "fix")
+	code, out, _ = cli(t, "/ops sync\n/ops describe deploy-web\n/ops plan deploy-web staging version=v1.1.0\n", "demo", "--data", data)
+	if code != exitOK {
+		t.Fatalf("demo after the fix: exit %d\n%s", code, out)
+	}
+	if n := strings.Count(out, "-      attempts: 3\n"); n != 2 {
+		t.Errorf("describe and plan should both show the diff (found it %d times):\n%s", n, out)
 	}
 }
