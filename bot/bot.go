@@ -38,6 +38,7 @@ type Store interface {
 	Approvals(ctx context.Context, runID int64, gate string) ([]dayops.Approval, error)
 	Audit(ctx context.Context, ev dayops.AuditEvent) error
 	EnvironmentLocks(ctx context.Context) ([]dayops.EnvLock, error)
+	Syncs(ctx context.Context, limit int) ([]dayops.SyncRecord, error)
 }
 
 // Catalogs gives the current catalog and syncs the ops repo on demand.

@@ -172,7 +172,12 @@ func TestHandle(t *testing.T) {
 		{name: "sync", who: carol, text: "sync", setup: func(w *world) {
 			w.cats.rec = dayops.SyncRecord{Revision: "9999aaaabbbbcccc", Serving: "0123456789abcdef", Outcome: dayops.SyncInvalid,
 				Errors: []string{"ops/x.yaml:3:1: unknown key foo"}}
-		}, want: []string{"revision 9999aaaabbbb is invalid, so dayops keeps serving 0123456789ab", "ops/x.yaml:3:1: unknown key foo"}, audit: "allowed"},
+			w.store.syncs = []dayops.SyncRecord{
+				{Time: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), Outcome: dayops.SyncInvalid, Revision: "9999aaaabbbbcccc", Definitions: 8, Duration: 23 * time.Millisecond, Errors: []string{"x"}},
+				{Time: time.Date(2026, 11, 23, 11, 0, 0, 0, time.UTC), Outcome: dayops.SyncUpdated, Revision: "0123456789abcdef", Definitions: 8, Duration: 40 * time.Millisecond},
+			}
+		}, want: []string{"revision 9999aaaabbbb is invalid, so dayops keeps serving 0123456789ab", "ops/x.yaml:3:1: unknown key foo",
+			"recent syncs:", "2026-11-23 12:00:00Z  invalid   9999aaaabbbb  8 definitions", "(1 problem(s))", "2026-11-23 11:00:00Z  updated   0123456789ab"}, audit: "allowed"},
 		{name: "whoami", who: carol, text: "whoami", want: []string{"you are carol (console:carol)", "role dev allows: day1:*:staging, read"}, audit: "allowed"},
 		{name: "whoami without role", who: dave, text: "whoami", want: []string{"you have no role"}, audit: "allowed"},
 		{name: "rollback", who: alice, text: "rollback web production", want: []string{"Run #1 deploy-web production — pending", "rolls back run 1"},

@@ -136,6 +136,7 @@ func (e *fakeEngine) Rollback(ctx context.Context, service, env string, who dayo
 // fakeStore keeps runs, logs, approvals and audit rows in memory.
 type fakeStore struct {
 	mu        sync.Mutex
+	syncs     []dayops.SyncRecord
 	runs      []*dayops.Run
 	logs      []dayops.LogLine
 	approvals []dayops.Approval
@@ -234,6 +235,12 @@ func (s *fakeStore) Audits() []dayops.AuditEvent {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.audits)
+}
+
+func (s *fakeStore) Syncs(ctx context.Context, limit int) ([]dayops.SyncRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.syncs), nil
 }
 
 func (s *fakeStore) EnvironmentLocks(ctx context.Context) ([]dayops.EnvLock, error) {

@@ -511,7 +511,32 @@ func (b *Bot) sync(ctx context.Context, c *call) (*Message, error) {
 		}
 		m.Pre = b.redact(strings.Join(errs, "\n"))
 	}
+	if hist, err := b.store.Syncs(ctx, recentSyncs); err != nil {
+		b.log.Warn("reading sync history", "err", err)
+	} else if len(hist) > 0 {
+		lines := []string{"recent syncs:"}
+		for _, h := range hist {
+			lines = append(lines, syncLine(h))
+		}
+		m.Footer = b.redact(strings.Join(lines, "\n"))
+	}
 	return m, nil
+}
+
+// recentSyncs is how much sync history the sync reply shows.
+const recentSyncs = 5
+
+// syncLine is one row of sync history: when, outcome, head, duration.
+func syncLine(r dayops.SyncRecord) string {
+	rev := dayops.ShortRevision(r.Revision)
+	if rev == "" {
+		rev = "no revision"
+	}
+	line := fmt.Sprintf("  %s  %-9s %s  %d definitions  %s", r.Time.UTC().Format("2006-01-02 15:04:05Z"), r.Outcome, rev, r.Definitions, FormatDuration(r.Duration))
+	if n := len(r.Errors); n > 0 {
+		line += fmt.Sprintf("  (%d problem(s))", n)
+	}
+	return line
 }
 
 func redactFields(b *Bot, fs []Field) []Field {

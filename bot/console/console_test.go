@@ -192,6 +192,10 @@ func (s *demoStore) Audit(ctx context.Context, ev dayops.AuditEvent) error {
 }
 func (s *demoStore) EnvironmentLocks(ctx context.Context) ([]dayops.EnvLock, error) { return nil, nil }
 
+func (s *demoStore) Syncs(ctx context.Context, limit int) ([]dayops.SyncRecord, error) {
+	return nil, nil
+}
+
 type demoCatalogs struct{ cat *dayops.Catalog }
 
 func (c demoCatalogs) Catalog() *dayops.Catalog { return c.cat }
