@@ -1,0 +1,31 @@
+// Command bench measures the figures the dayops issues ask for, each next to
+// a baseline measured in the same run on the same machine, and prints them as
+// one table with the issue's target and whether it was met:
+//
+//	go run ./bench          # the full run, under about two minutes
+//	go run ./bench -quick   # smaller sizes and fewer repetitions, for smoke tests
+//
+// The figures are:
+//
+//   - step start overhead: runs of `true` steps through the real executor and
+//     a real SQLite store, next to exec.Command("true").Run() and to
+//     `bash -c true` (the executor runs every step with bash);
+//   - log ingestion: lines per second stored through the executor's output
+//     path and through storage.AppendLogs, next to a plain batched SQLite
+//     insert loop (database/sql, the same driver, pragmas and table shape);
+//   - memory: the heap of many runs queued behind one concurrency key, and
+//     the peak heap of a run printing 1 MiB of output;
+//   - gitsync: a no-op sync next to `git fetch` of the same repository over
+//     HTTP (git http-backend on 127.0.0.1) and from a local path, a sync of a
+//     new revision of 1,000 definitions, their load and validation alone,
+//     push-to-catalog latency with Trigger, and the peak heap of a first sync
+//     of a repository with 10,000 commits next to the maximum RSS of
+//     `git clone` of the same repository.
+//
+// Every measurement is repeated and the median is reported. Everything is
+// created in a temporary folder that is removed at the end; only Go, bash and
+// the git CLI are needed, and only loopback addresses are used.
+//
+// The command imports modernc.org/sqlite directly, for the plain insert loop
+// baseline; it is a measuring tool, not part of the server.
+package main
