@@ -354,3 +354,26 @@ func TestDemoSyncsFromItsGitRepo(t *testing.T) {
 		t.Errorf("describe and plan should both show the diff (found it %d times):\n%s", n, out)
 	}
 }
+
+func TestSyncVerb(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git CLI not installed")
+	}
+	repo := t.TempDir()
+	copyDir(t, "../../examples/ops", filepath.Join(repo, "ops"))
+	gitIn(t, repo, "init", "-q", "-b", "main")
+	gitIn(t, repo, "add", ".")
+	gitIn(t, repo, "commit", "-qm", "ops")
+	db := filepath.Join(t.TempDir(), "d.db")
+	code, out, stderr := cli(t, "", "sync", "--repo", repo, "--cache", t.TempDir(), "--record", "--database", db)
+	if code != exitOK || !strings.Contains(out, "outcome updated") || !strings.Contains(out, "definitions 8") {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, _ = cli(t, "", "sync", "--repo", repo, "--path", "missing", "--cache", t.TempDir())
+	if code != exitFail || !strings.Contains(out, "outcome invalid") || !strings.Contains(out, "does not exist") {
+		t.Errorf("sync of a missing folder: exit %d\n%s", code, out)
+	}
+	if code, _, _ := cli(t, "", "sync"); code != exitUsage {
+		t.Errorf("sync without --repo: exit %d, want 2", code)
+	}
+}

@@ -20,6 +20,7 @@ func runSync(ctx context.Context, io IO, args []string) int {
 	cache := fs.String("cache", "", "clone cache `folder` (default: a folder under the user cache dir)")
 	db := databaseFlag(fs, io)
 	record := fs.Bool("record", false, "also record the sync in the database's sync history")
+	verifyKeys := fs.String("verify-keys", "", "`file` of armored PGP public keys: an unsigned or wrongly signed head is refused like an invalid one")
 	if _, code, ok := parseArgs(io, v, fs, args, 0, 0); !ok {
 		return code
 	}
@@ -37,6 +38,7 @@ func runSync(ctx context.Context, io IO, args []string) int {
 	opts := gitsync.Options{
 		URL: *repo, Branch: *branch, Path: *path, CacheDir: *cache,
 		Token: io.Getenv("DAYOPS_REPO_TOKEN"), SSHKeyPath: io.Getenv("DAYOPS_REPO_SSH_KEY"),
+		VerifyKeysPath: *verifyKeys,
 	}
 	if *record {
 		st, ok := openStore(ctx, io, *db)
