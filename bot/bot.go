@@ -245,6 +245,20 @@ func (b *Bot) dispatch(ctx context.Context, c *call) {
 		b.post(ctx, c.thread, Message{Text: "dayops cannot do " + string(c.cmd.Verb) + " yet"})
 		return
 	}
+	// Someone no role knows learns nothing: not even which names exist
+	// (lookups and did-you-mean come before the per-verb checks). Only help
+	// and whoami are open to everyone.
+	if c.cmd.Verb != commands.VerbHelp && c.cmd.Verb != commands.VerbWhoami && len(b.policy.RolesOf(c.actor)) == 0 {
+		who := c.actor.ID
+		if c.actor.Name != "" && c.actor.Name != c.actor.ID {
+			who = c.actor.Name + " (" + c.actor.ID + ")"
+		}
+		v := dayops.Verdict{Reason: who + " has no role in dayops"}
+		if err := b.decide(ctx, c, v, string(c.cmd.Verb), 0); err != nil {
+			b.post(ctx, c.thread, b.errorMessage(err, "", c))
+		}
+		return
+	}
 	m, err := h(b, ctx, c)
 	if err != nil {
 		b.post(ctx, c.thread, b.errorMessage(err, "", c))

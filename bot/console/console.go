@@ -179,6 +179,10 @@ func (c *Console) handle(ctx context.Context, line string) (quit bool) {
 	}
 	rest, ok := commands.StripPrefix(text, c.prefix)
 	if !ok {
+		// A mention works as in Slack: "@dayops deploy web staging".
+		rest, ok = commands.StripPrefix(text, "@dayops")
+	}
+	if !ok {
 		if strings.HasPrefix(text, "/") {
 			c.say(fmt.Sprintf("unknown console command %s: type %s help, /as NAME, /users or /quit", word, c.prefix))
 			return false

@@ -312,6 +312,7 @@ func TestApprovalFlow(t *testing.T) {
 func TestFailedRunAndChoices(t *testing.T) {
 	got := session(t, `1
 list
+@dayops list day2
 /opz list
 /users
 /as Not A Name
@@ -321,10 +322,11 @@ run restart-web staging
 	for _, want := range []string{
 		"alice > 1\n-- there is nothing to choose from yet\n",
 		"alice > list\nbot > 2 definitions at revision 0123456789ab\n",
+		"alice > @dayops list day2\nbot > 1 day2 definition at revision 0123456789ab\n",
 		"-- unknown console command /opz: type /ops help, /as NAME, /users or /quit\n",
 		"-- users (/as NAME switches; any name works, roles decide what it may do):\n-- * alice (console:alice)\n--   bob (console:bob)\n--   carol (console:carol)\n",
 		`-- "not a name" is not a user name`,
-		"carol > run restart-web staging\nbot > not allowed: carol (console:carol) has no role that allows run day2:restart-web:staging\n",
+		"carol > run restart-web staging\nbot > not allowed: carol (console:carol) has no role in dayops\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("transcript lacks %q:\n%s", want, got)
