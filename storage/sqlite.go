@@ -88,6 +88,11 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	if path == "" {
 		return dayops.Errorf(dayops.KindInvalid, "no backup path given")
 	}
+	// VACUUM INTO reads SQLite URI file names: "file:x?mode=memory" would
+	// "succeed" and write nothing.
+	if strings.HasPrefix(path, "file:") || strings.ContainsAny(path, "?#") {
+		return dayops.Errorf(dayops.KindInvalid, "backup path %q must be a plain file path (no file: prefix, ? or #)", path)
+	}
 	if _, err := os.Lstat(path); err == nil {
 		return dayops.Errorf(dayops.KindConflict, "backup target %s already exists: choose a new path or remove it first", path)
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -98,5 +103,48 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	if _, err := s.r.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
 		return fmt.Errorf("backing up %s to %s: %w", s.path, path, err)
 	}
+	if _, err := Inspect(ctx, path); err != nil {
+		return fmt.Errorf("checking the backup %s: %w", path, err)
+	}
 	return nil
+}
+
+// Inspect opens the database at path read-only, changing nothing (no
+// migration, no WAL switch), and returns its schema version. It refuses a
+// file that is not a dayops database or is newer than this binary: restore
+// uses it before copying a backup into place.
+func Inspect(ctx context.Context, path string) (int, error) {
+	if strings.HasPrefix(path, "file:") || strings.ContainsAny(path, "?#") {
+		return 0, dayops.Errorf(dayops.KindInvalid, "path %q must be a plain file path (no file: prefix, ? or #)", path)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, dayops.Errorf(dayops.KindNotFound, "no database file at %s", path)
+	}
+	if st.Size() == 0 {
+		return 0, dayops.Errorf(dayops.KindInvalid, "%s is empty, not a dayops database", path)
+	}
+	db, err := sql.Open(driverName, "file:"+path+"?mode=ro&_pragma=query_only(1)")
+	if err != nil {
+		return 0, fmt.Errorf("opening %s read-only: %w", path, err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	var version int
+	err = db.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&version)
+	if err != nil || version == 0 {
+		return 0, dayops.Errorf(dayops.KindInvalid, "%s is not a dayops database (no schema version): %v", path, err)
+	}
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		return 0, err
+	}
+	if err := checkVersion(path, version, len(ms)); err != nil {
+		return 0, err
+	}
+	var ok string
+	if err := db.QueryRowContext(ctx, "PRAGMA quick_check").Scan(&ok); err != nil || ok != "ok" {
+		return 0, dayops.Errorf(dayops.KindInvalid, "%s fails SQLite's integrity check: %s %v", path, ok, err)
+	}
+	return version, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,7 +18,7 @@ import (
 func openStore(ctx context.Context, io IO, path string) (*storage.Store, bool) {
 	st, err := storage.Open(ctx, path, storage.Options{})
 	if err != nil {
-		fmt.Fprintf(io.Stderr, "dayops: opening database %s: %s\n", path, dayops.UserMessage(err, err.Error()))
+		fmt.Fprintf(io.Stderr, "dayops: opening database %s: %v\n", path, err)
 		return nil, false
 	}
 	return st, true
@@ -174,7 +175,7 @@ func runBackup(ctx context.Context, io IO, args []string) int {
 	defer st.Close()
 	start := time.Now()
 	if err := st.Backup(ctx, pos[0]); err != nil {
-		fmt.Fprintf(io.Stderr, "dayops backup: %s\n", dayops.UserMessage(err, err.Error()))
+		fmt.Fprintf(io.Stderr, "dayops backup: %v\n", err)
 		return exitFail
 	}
 	fmt.Fprintf(io.Stdout, "backed up %s to %s in %s\n", *db, pos[0], time.Since(start).Round(time.Millisecond))
@@ -191,43 +192,36 @@ func runRestore(ctx context.Context, io IO, args []string) int {
 		return code
 	}
 	if err := restore(ctx, pos[0], *db, *force); err != nil {
-		fmt.Fprintf(io.Stderr, "dayops restore: %s\n", dayops.UserMessage(err, err.Error()))
+		fmt.Fprintf(io.Stderr, "dayops restore: %v\n", err)
 		return exitFail
 	}
 	fmt.Fprintf(io.Stdout, "restored %s into %s\n", pos[0], *db)
 	return exitOK
 }
 
-// restore checks that the backup opens as a dayops database, then copies it
-// next to the target and renames it into place, so a crash leaves either the
-// old database or the new one, never half of one. Stale WAL files of the old
+// restore checks the backup read-only (it is never changed), copies it next
+// to the target and renames it into place, so a crash leaves either the old
+// database or the new one, never half of one; then it opens the result, which
+// migrates a backup made by an older dayops. Stale WAL files of the old
 // database are removed first: they belong to the old content.
 func restore(ctx context.Context, backup, target string, force bool) error {
-	if !fileExists(backup) {
-		return dayops.Errorf(dayops.KindNotFound, "no backup at %s", backup)
-	}
 	if fileExists(target) && !force {
 		return dayops.Errorf(dayops.KindConflict, "%s exists: stop the server and pass --force to replace it", target)
 	}
-	check, err := storage.Open(ctx, backup, storage.Options{})
-	if err != nil {
-		return fmt.Errorf("%s is not a usable dayops database: %w", backup, err)
-	}
-	if err := check.Ping(ctx); err != nil {
-		check.Close()
+	if _, err := storage.Inspect(ctx, backup); err != nil {
 		return err
 	}
-	check.Close()
-	data, err := os.ReadFile(backup)
+	in, err := os.Open(backup)
 	if err != nil {
 		return err
 	}
+	defer in.Close()
 	tmp, err := os.CreateTemp(filepath.Dir(target), ".restore-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
+	if _, err := io.Copy(tmp, in); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -239,7 +233,14 @@ func restore(ctx context.Context, backup, target string, force bool) error {
 			return err
 		}
 	}
-	return os.Rename(tmp.Name(), target)
+	if err := os.Rename(tmp.Name(), target); err != nil {
+		return err
+	}
+	st, err := storage.Open(ctx, target, storage.Options{})
+	if err != nil {
+		return err
+	}
+	return st.Close()
 }
 
 func fileExists(path string) bool {

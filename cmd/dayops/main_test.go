@@ -210,6 +210,16 @@ func TestRunAndPlanOnAFolder(t *testing.T) {
 	if code, out, _ := cli(t, "", "history", "--database", restored); code != exitOK || strings.Count(out, "release staging") != 2 {
 		t.Errorf("history of the restored database: %s", out)
 	}
+	// An empty file is no backup: refused, and left as it was.
+	empty := filepath.Join(t.TempDir(), "empty.db")
+	os.WriteFile(empty, nil, 0o600)
+	code, _, stderr = cli(t, "", "restore", empty, "--database", restored, "--force")
+	if b, _ := os.ReadFile(empty); code != exitFail || len(b) != 0 || !strings.Contains(stderr, "not a dayops database") {
+		t.Errorf("restore of an empty file: exit %d, %q, file now %d bytes", code, stderr, len(b))
+	}
+	if code, out, _ := cli(t, "", "history", "--database", restored); code != exitOK || strings.Count(out, "release staging") != 2 {
+		t.Errorf("a refused restore changed the database: %s", out)
+	}
 }
 
 // TestInjectionIsData sends shell syntax through parameters: it must reach the
