@@ -211,7 +211,10 @@ func (d *decoder) yamlError(err error) {
 // "sha256:" followed by ContentHash of the folder, so any file change (a
 // script as well as a definition) makes a new revision. The error is only for
 // I/O faults such as a missing folder; definition problems are in []Problem.
-func LoadDir(dir string) (*dayops.Catalog, []Problem, error) {
+//
+// skip names files (paths relative to dir, slash-separated) that are not part
+// of the tree, such as a database the CLI keeps inside it.
+func LoadDir(dir string, skip ...string) (*dayops.Catalog, []Problem, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -223,7 +226,7 @@ func LoadDir(dir string) (*dayops.Catalog, []Problem, error) {
 		return nil, nil, fmt.Errorf("loading definitions: %s is not a folder", dir)
 	}
 	fsys := os.DirFS(dir)
-	sum, err := ContentHash(fsys)
+	sum, err := ContentHash(fsys, skip...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("hashing %s: %w", dir, err)
 	}
@@ -235,7 +238,9 @@ func LoadDir(dir string) (*dayops.Catalog, []Problem, error) {
 // relative paths and contents of all regular files (and the targets of
 // symbolic links, when fsys can read them), skipping .git. It is the revision
 // of a plain folder (LoadDir prefixes it with "sha256:").
-func ContentHash(fsys fs.FS) (string, error) {
+//
+// Files named in skip are left out.
+func ContentHash(fsys fs.FS, skip ...string) (string, error) {
 	type entry struct{ path, kind string }
 	var entries []entry
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
@@ -245,6 +250,7 @@ func ContentHash(fsys fs.FS) (string, error) {
 		switch {
 		case d.IsDir() && d.Name() == ".git":
 			return fs.SkipDir
+		case slices.Contains(skip, p):
 		case d.Type().IsRegular():
 			entries = append(entries, entry{p, "file"})
 		case d.Type()&fs.ModeSymlink != 0:

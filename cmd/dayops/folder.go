@@ -14,18 +14,31 @@ import (
 // its revision is a content hash, and runs work in the folder itself.
 type folderSource struct {
 	dir     string
+	skip    []string // files that are not part of the tree (a database kept in it)
 	catalog *dayops.Catalog
 }
 
 // loadFolder loads dir, printing every problem to stderr. ok is false when
-// the folder is invalid.
-func loadFolder(io IO, dir string) (*folderSource, bool) {
+// the folder is invalid. database, when it lies inside dir, is left out of
+// the folder's content hash with its -wal, -shm and -journal files: a run
+// writes to it, and that must not count as a change of the definitions.
+func loadFolder(io IO, dir, database string) (*folderSource, bool) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		fmt.Fprintf(io.Stderr, "dayops: %v\n", err)
 		return nil, false
 	}
-	cat, problems, err := gitsync.LoadDir(abs)
+	var skip []string
+	if database != "" {
+		if db, err := filepath.Abs(database); err == nil {
+			if rel, err := filepath.Rel(abs, db); err == nil && filepath.IsLocal(rel) {
+				for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+					skip = append(skip, filepath.ToSlash(rel)+suffix)
+				}
+			}
+		}
+	}
+	cat, problems, err := gitsync.LoadDir(abs, skip...)
 	if err != nil {
 		fmt.Fprintf(io.Stderr, "dayops: %v\n", err)
 		return nil, false
@@ -38,7 +51,7 @@ func loadFolder(io IO, dir string) (*folderSource, bool) {
 		fmt.Fprintf(io.Stderr, "dayops: %s has %d problem(s); fix them and try again\n", dir, len(problems))
 		return nil, false
 	}
-	return &folderSource{dir: abs, catalog: cat}, true
+	return &folderSource{dir: abs, skip: skip, catalog: cat}, true
 }
 
 // Catalog returns the folder's catalog.
@@ -58,7 +71,7 @@ func (f *folderSource) Checkout(ctx context.Context, revision string) (string, f
 	if revision != f.catalog.Revision() {
 		return "", nil, dayops.Errorf(dayops.KindConflict, "the folder %s changed since the run was planned (%s)", f.dir, dayops.ShortRevision(revision))
 	}
-	sum, err := gitsync.ContentHash(os.DirFS(f.dir))
+	sum, err := gitsync.ContentHash(os.DirFS(f.dir), f.skip...)
 	if err != nil {
 		return "", nil, fmt.Errorf("hashing %s: %w", f.dir, err)
 	}
@@ -70,7 +83,7 @@ func (f *folderSource) Checkout(ctx context.Context, revision string) (string, f
 
 // Sync reloads the folder (the chat `sync` verb in a folder-backed setup).
 func (f *folderSource) Sync(ctx context.Context) (dayops.SyncRecord, error) {
-	cat, problems, err := gitsync.LoadDir(f.dir)
+	cat, problems, err := gitsync.LoadDir(f.dir, f.skip...)
 	if err != nil {
 		return dayops.SyncRecord{Outcome: dayops.SyncFailed, Errors: []string{err.Error()}}, err
 	}

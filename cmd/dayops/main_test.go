@@ -387,3 +387,22 @@ func TestSyncVerb(t *testing.T) {
 		t.Errorf("sync without --repo: exit %d, want 2", code)
 	}
 }
+
+// TestRunInsideTheFolder: with the defaults (--dir . and dayops.db) the
+// database lives in the folder of definitions; writing it must not count as
+// a change of the definitions.
+func TestRunInsideTheFolder(t *testing.T) {
+	dir := writeDefs(t, map[string]string{
+		"hi.yaml": "apiVersion: dayops/v1\nphase: day2\nname: hi\nsteps:\n  - name: greet\n    run: echo hi; echo there\n",
+	})
+	t.Chdir(dir)
+	for i := 0; i < 2; i++ {
+		code, out, stderr := cli(t, "", "run", "hi")
+		if code != exitOK || !strings.Contains(out, "▸ greet\n    | hi\n    | there\n  succeeded greet") {
+			t.Fatalf("run %d: exit %d\n%s%s", i+1, code, out, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dayops.db")); err != nil {
+		t.Errorf("the default database: %v", err)
+	}
+}

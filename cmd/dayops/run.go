@@ -61,7 +61,7 @@ func runPlan(ctx context.Context, io IO, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	src, ok := loadFolder(io, *dir)
+	src, ok := loadFolder(io, *dir, "")
 	if !ok {
 		return exitFail
 	}
@@ -191,7 +191,7 @@ func runRun(ctx context.Context, io IO, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	src, ok := loadFolder(io, *dir)
+	src, ok := loadFolder(io, *dir, *db)
 	if !ok {
 		return exitFail
 	}
@@ -240,14 +240,16 @@ func hasApprovalStep(p *dayops.Plan) bool {
 	return false
 }
 
-// follow prints a run's step changes and log lines as the store records
-// them, until it ends. Reading the store (not a live feed) means nothing is
-// missed between start and subscription. An interrupt cancels the run, whose
-// rollback then runs, and follows it to its end.
+// follow prints a run's steps and log lines as the store records them,
+// until it ends. Reading the store (not a live feed) means nothing is missed
+// between start and subscription; printing step by step keeps every line
+// under the step that wrote it. An interrupt cancels the run, whose rollback
+// then runs, and follows it to its end.
 func follow(ctx context.Context, io IO, st *storage.Store, ex *executor.Executor, id int64) *dayops.Run {
 	var (
 		afterSeq  int64
-		seen      = map[int]dayops.StepState{}
+		started   = map[int]bool{}
+		ended     = map[int]bool{}
 		cancelled bool
 		tick      = time.NewTicker(100 * time.Millisecond)
 	)
@@ -259,37 +261,38 @@ func follow(ctx context.Context, io IO, st *storage.Store, ex *executor.Executor
 			fmt.Fprintf(io.Stderr, "dayops run: %v\n", err)
 			return nil
 		}
+		// The run is read before its lines: every line of a step that the
+		// run shows ended is then already stored.
 		lines, err := st.Logs(bg, id, afterSeq, 0)
 		if err != nil {
 			fmt.Fprintf(io.Stderr, "dayops run: %v\n", err)
 			return nil
 		}
-		printed := map[int]bool{}
+		byStep := map[int][]dayops.LogLine{}
+		for _, l := range lines {
+			byStep[l.Step] = append(byStep[l.Step], l)
+			afterSeq = max(afterSeq, l.Seq)
+		}
 		for _, s := range run.Steps {
-			if seen[s.Index] != s.State && s.State != dayops.StepPending {
-				if s.State == dayops.StepRunning || !printed[s.Index] {
-					printStepChange(io, s)
-				}
-				seen[s.Index] = s.State
-				printed[s.Index] = true
+			if s.State != dayops.StepPending && s.State != dayops.StepSkipped && !started[s.Index] {
+				started[s.Index] = true
+				printStepStart(io, s)
+			}
+			for _, l := range byStep[s.Index] {
+				fmt.Fprintf(io.Stdout, "    %s %s\n", streamMark(l.Stream), l.Text)
+			}
+			delete(byStep, s.Index)
+			if s.State.Final() && !ended[s.Index] {
+				ended[s.Index] = true
+				printStepEnd(io, s)
 			}
 		}
-		for _, l := range lines {
-			fmt.Fprintf(io.Stdout, "    %s %s\n", streamMark(l.Stream), l.Text)
-			afterSeq = l.Seq
+		for _, rest := range byStep { // lines of no listed step: dayops's own notes
+			for _, l := range rest {
+				fmt.Fprintf(io.Stdout, "    %s %s\n", streamMark(l.Stream), l.Text)
+			}
 		}
 		if run.State.Final() {
-			// Lines flushed after the final state is stored.
-			if rest, err := st.Logs(bg, id, afterSeq, 0); err == nil {
-				for _, l := range rest {
-					fmt.Fprintf(io.Stdout, "    %s %s\n", streamMark(l.Stream), l.Text)
-				}
-			}
-			for _, s := range run.Steps {
-				if seen[s.Index] != s.State {
-					printStepChange(io, s)
-				}
-			}
 			summary := fmt.Sprintf("run #%d %s in %s", run.ID, run.State, run.Duration(time.Now()).Round(time.Millisecond))
 			if run.Rollback != dayops.RollbackNone {
 				summary += " (" + string(run.Rollback) + ")"
@@ -315,14 +318,17 @@ func follow(ctx context.Context, io IO, st *storage.Store, ex *executor.Executor
 	}
 }
 
-func printStepChange(io IO, s dayops.StepRun) {
-	label := s.Name
+func stepLabel(s dayops.StepRun) string {
 	if s.Rollback {
-		label = "rollback: " + label
+		return "rollback: " + s.Name
 	}
-	if s.State == dayops.StepRunning {
-		fmt.Fprintf(io.Stdout, "  ▸ %s\n", label)
-		return
-	}
-	fmt.Fprintf(io.Stdout, "  %s %s%s\n", s.State, label, stepSuffix(s))
+	return s.Name
+}
+
+func printStepStart(io IO, s dayops.StepRun) {
+	fmt.Fprintf(io.Stdout, "  ▸ %s\n", stepLabel(s))
+}
+
+func printStepEnd(io IO, s dayops.StepRun) {
+	fmt.Fprintf(io.Stdout, "  %s %s%s\n", s.State, stepLabel(s), stepSuffix(s))
 }
