@@ -55,7 +55,7 @@ func verbs() []verb {
 		{"validate", "[DIR] [--format text|json]", "validate a definitions tree; errors as file:line:col: message", runValidate},
 		{"plan", "NAME [ENV] [key=value…] [--dir DIR]", "print what a run would do, running nothing", runPlan},
 		{"run", "NAME [ENV] [key=value…] [--dir DIR] [--database PATH]", "run one definition here with live output, and record it", runRun},
-		{"sync", "--repo URL [--branch B] [--path P] [--cache DIR] [--verify-keys FILE] [--record] [--database PATH]", "one sync of an ops repo: revision, definition count, errors", runSync},
+		{"sync", "--repo URL [--branch B] [--path P] [--cache DIR] [--verify-keys FILE] [--database PATH]", "one sync of an ops repo: revision, definition count, errors", runSync},
 		{"history", "[NAME] [ENV] [--limit N] [--database PATH]", "recent runs from the database", runHistory},
 		{"logs", "RUN [--database PATH]", "the steps and full log of one run", runLogs},
 		{"backup", "PATH [--database PATH]", "consistent online backup of the database (VACUUM INTO)", runBackup},

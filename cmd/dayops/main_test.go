@@ -375,8 +375,8 @@ func TestSyncVerb(t *testing.T) {
 	gitIn(t, repo, "add", ".")
 	gitIn(t, repo, "commit", "-qm", "ops")
 	db := filepath.Join(t.TempDir(), "d.db")
-	code, out, stderr := cli(t, "", "sync", "--repo", repo, "--cache", t.TempDir(), "--record", "--database", db)
-	if code != exitOK || !strings.Contains(out, "outcome updated") || !strings.Contains(out, "definitions 8") {
+	code, out, stderr := cli(t, "", "sync", "--repo", repo, "--cache", t.TempDir(), "--database", db)
+	if code != exitOK || !strings.Contains(out, "outcome updated") || !strings.Contains(out, "definitions 8") || !strings.Contains(out, "recent syncs:") {
 		t.Fatalf("sync: exit %d\n%s%s", code, out, stderr)
 	}
 	code, out, _ = cli(t, "", "sync", "--repo", repo, "--path", "missing", "--cache", t.TempDir())
