@@ -85,13 +85,16 @@ func TestApprovalRules(t *testing.T) {
 	if diff := cmp.Diff([]string{"alice:void", "dave:void", "bob:valid", "bob:void", "carol:valid"}, who); diff != "" {
 		t.Errorf("stored approvals (-want +got):\n%s", diff)
 	}
-	var approvalEvents int
-	for _, ev := range h.notes.all() {
-		if ev.Kind == dayops.EventApproval {
-			approvalEvents++
+	approvals := func(evs []dayops.RunEvent) int {
+		n := 0
+		for _, ev := range evs {
+			if ev.Kind == dayops.EventApproval {
+				n++
+			}
 		}
+		return n
 	}
-	if approvalEvents != 5 {
+	if approvalEvents := approvals(h.waitNotes(func(evs []dayops.RunEvent) bool { return approvals(evs) >= 5 })); approvalEvents != 5 {
 		t.Errorf("%d approval events, want 5", approvalEvents)
 	}
 	if _, err := h.exec.Approve(ctx, r.ID, actor("bob"), thread); dayops.KindOf(err) != dayops.KindConflict {

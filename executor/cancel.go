@@ -35,6 +35,9 @@ func (e *Executor) Cancel(ctx context.Context, runID int64, who dayops.Actor, wh
 		return dayops.Errorf(dayops.KindConflict, "run %d is run by another dayops process (%s): cancel it there", runID, run.Owner)
 	}
 	reason := "cancelled by " + who.String() + " after its dayops process had stopped"
+	if killed := e.killLeftovers(run); killed != "" {
+		reason += "; " + killed
+	}
 	ev.Reason = fmt.Sprintf("%s → %s: %s", run.State, dayops.RunCancelled, reason)
 	r, err := e.store.TransitionRun(ctx, runID, dayops.RunCancelled, reason, ev)
 	if err != nil {

@@ -13,11 +13,11 @@ import (
 // approval, or taken over at a mid-run gate) to its end.
 func (x *runExec) drive() {
 	defer x.e.finished(x)
-	x.run0(func(job func()) { x.e.submit(job) })
+	x.run0(func(job func()) { x.e.inSlot(x, job) })
 }
 
-// run0 is the life of a run; exec runs a segment of steps (through the pool
-// for top-level runs, in place for child runs).
+// run0 is the life of a run; exec runs a segment of steps (in one of the
+// executor's slots for top-level runs, in place for child runs).
 func (x *runExec) run0(exec func(func())) {
 	from, atGate := 0, false
 	if x.state() == dayops.RunAwaitingApproval {

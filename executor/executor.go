@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/sourcegraph/conc"
-	"github.com/sourcegraph/conc/pool"
 
 	"github.com/dayops/dayops"
 )
@@ -106,13 +105,12 @@ type Executor struct {
 
 	ctx      context.Context // the executor's own: runs live on it, not on a request's
 	cancel   context.CancelFunc
-	bg       conc.WaitGroup // heartbeat, dispatcher, notifier
+	bg       conc.WaitGroup // heartbeat
 	drivers  conc.WaitGroup // one per run driven here
 	logs     *logWriter
 	events   chan dayops.RunEvent
 	notified chan struct{} // closed when the notifier has had every event
-	pool     *pool.Pool
-	jobs     chan func() // FIFO into the pool
+	slots    *slots        // MaxParallel, first come first served
 
 	mu        sync.Mutex
 	closed    bool
@@ -129,8 +127,11 @@ type Executor struct {
 const keepSummaries = 256
 
 type subscriber struct {
-	ch chan dayops.RunEvent
+	ch chan dayops.RunEvent // only ever sent to with Executor.mu held
 }
+
+// subscriberBuffer is how many events a subscriber may be behind.
+const subscriberBuffer = 256
 
 // New returns an executor. It starts heartbeating its runs at once; Close
 // stops it.
@@ -174,8 +175,7 @@ func New(opts Options) (*Executor, error) {
 		redactor: dayops.NewRedactor(values...), forms: secretForms(values),
 		http:   opts.HTTPClient,
 		events: make(chan dayops.RunEvent, 4096),
-		pool:   pool.New().WithMaxGoroutines(opts.MaxParallel),
-		jobs:   make(chan func()),
+		slots:  newSlots(opts.MaxParallel),
 		runs:   map[int64]*runExec{}, idle: make(chan struct{}), queueWake: make(chan struct{}),
 		subs: map[int64]map[*subscriber]struct{}{}, summaries: map[int64]*runLog{},
 	}
@@ -184,7 +184,6 @@ func New(opts Options) (*Executor, error) {
 	e.logs = newLogWriter(e.store, e.logger, e.publishLines)
 	e.notified = make(chan struct{})
 	go e.notifyLoop()
-	e.bg.Go(e.dispatch)
 	e.bg.Go(e.heartbeatLoop)
 	return e, nil
 }
@@ -192,23 +191,12 @@ func New(opts Options) (*Executor, error) {
 // Owner is the identity this executor records on its runs.
 func (e *Executor) Owner() string { return e.owner }
 
-// dispatch hands run segments to the pool one at a time, in the order they
-// were submitted: when every slot is taken the next one waits at the front.
-func (e *Executor) dispatch() {
-	for job := range e.jobs {
-		e.pool.Go(job)
-	}
-	e.pool.Wait()
-}
-
-// submit runs job in the pool and waits for it.
-func (e *Executor) submit(job func()) {
-	done := make(chan struct{})
-	e.jobs <- func() {
-		defer close(done)
-		job()
-	}
-	<-done
+// inSlot runs job, a segment of top-level run x, once x has one of the
+// MaxParallel slots; runs get them in the order they came.
+func (e *Executor) inSlot(x *runExec, job func()) {
+	e.slots.take(x.arrival)
+	defer e.slots.give()
+	job()
 }
 
 // Wait returns when no run is active (runs waiting for an approval do not
@@ -312,7 +300,6 @@ func (e *Executor) Close() error {
 	}
 	e.cancel()
 	e.drivers.Wait()
-	close(e.jobs)
 	e.logs.close()
 	e.mu.Lock()
 	e.evClosed = true
@@ -337,6 +324,7 @@ func (e *Executor) goDriver(x *runExec) bool {
 		return false
 	}
 	e.runs[x.id] = x
+	x.arrival = e.slots.arrive(x.state() != dayops.RunAwaitingApproval)
 	if x.state() != dayops.RunAwaitingApproval && !x.active {
 		// Counted before Start returns, so that Wait waits for it.
 		x.active = true
@@ -379,10 +367,13 @@ func (e *Executor) forgetSummaryLater(id int64) {
 }
 
 // Subscribe returns live events of one run and a function that ends the
-// subscription. A subscriber that falls behind loses events (it should then
-// re-read the run and its logs from the store); the run never waits for it.
+// subscription; the run never waits for a subscriber. One that falls behind
+// loses output lines first (a gap in their Seq tells it to re-read the logs
+// from the store), events that change the run only when it is far behind,
+// and never the event that ends the run: that one always arrives, carrying
+// the final run.
 func (e *Executor) Subscribe(runID int64) (<-chan dayops.RunEvent, func()) {
-	s := &subscriber{ch: make(chan dayops.RunEvent, 256)}
+	s := &subscriber{ch: make(chan dayops.RunEvent, subscriberBuffer)}
 	e.mu.Lock()
 	if e.subs[runID] == nil {
 		e.subs[runID] = map[*subscriber]struct{}{}
@@ -430,9 +421,54 @@ func (e *Executor) toSubscribers(runID int64, ev dayops.RunEvent) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for s := range e.subs[runID] {
+		s.send(ev)
+	}
+}
+
+// send hands ev to the subscriber without waiting (e.mu is held, so there is
+// no other sender). When its buffer is full, a log line is dropped; any other
+// event takes the place of the oldest queued log line, and the event that
+// ends the run, if there is none, the place of the oldest queued event.
+func (s *subscriber) send(ev dayops.RunEvent) {
+	select {
+	case s.ch <- ev:
+		return
+	default:
+	}
+	if ev.Kind == dayops.EventLog {
+		return // a slow reader re-reads the store
+	}
+	// Take out what is queued, drop one, put the rest back in order. The
+	// reader may take some meanwhile: it still sees them in order.
+	var queued []dayops.RunEvent
+drain:
+	for {
 		select {
-		case s.ch <- ev:
-		default: // a slow reader re-reads the store
+		case q := <-s.ch:
+			queued = append(queued, q)
+		default:
+			break drain
+		}
+	}
+	if len(queued) >= cap(s.ch) {
+		drop := slices.IndexFunc(queued, func(q dayops.RunEvent) bool { return q.Kind == dayops.EventLog })
+		final := ev.Run != nil && ev.Run.State.Final()
+		switch {
+		case drop >= 0:
+			queued = slices.Delete(queued, drop, drop+1)
+		case final:
+			queued = queued[1:]
+		}
+		if drop >= 0 || final {
+			queued = append(queued, ev)
+		} // else the reader is far behind and loses ev
+	} else {
+		queued = append(queued, ev)
+	}
+	for _, q := range queued {
+		select {
+		case s.ch <- q:
+		default: // cannot happen: this is the only sender
 		}
 	}
 }

@@ -204,6 +204,37 @@ func (h *harness) wait(id int64, states ...dayops.RunState) *dayops.Run {
 	}
 }
 
+// waitStep waits until step index of run id is in state; the run as then.
+func (h *harness) waitStep(id int64, index int, state dayops.StepState) *dayops.Run {
+	h.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r := h.wait(id, dayops.RunPending, dayops.RunQueued, dayops.RunRunning, dayops.RunAwaitingApproval,
+			dayops.RunSucceeded, dayops.RunFailed, dayops.RunCancelled, dayops.RunTimedOut, dayops.RunDenied, dayops.RunInterrupted)
+		if index < len(r.Steps) && r.Steps[index].State == state {
+			return r
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("step %d of run %d is not %s: %v", index, id, state, stepStates(r))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitNotes waits until the events the notifier has had satisfy ok (it gets
+// them after the store changed, on a goroutine of its own) and returns them.
+func (h *harness) waitNotes(ok func([]dayops.RunEvent) bool) []dayops.RunEvent {
+	h.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		evs := h.notes.all()
+		if ok(evs) || time.Now().After(deadline) {
+			return evs
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // done waits for the run to end and returns it.
 func (h *harness) done(id int64) *dayops.Run {
 	h.t.Helper()

@@ -59,9 +59,8 @@ steps:
   - name: Talk
     run: for i in $(seq 1 2000); do echo "line $i"; done
 `)}, func(o *executor.Options) { o.Notifier = blocking{} })
-	slow, stopSlow := h.exec.Subscribe(1) // never read
+	slow, stopSlow := h.exec.Subscribe(1) // not read until the run ended
 	defer stopSlow()
-	_ = slow
 	events, stop := h.exec.Subscribe(1)
 	r := h.start(dayops.RunRequest{Definition: "chatty"})
 	var lines, states int
@@ -94,6 +93,26 @@ loop:
 	if n := strings.Count(h.logs(r.ID), "stdout: line "); n != 2000 {
 		t.Errorf("%d lines stored, want 2000", n)
 	}
+	// The reader that fell far behind lost lines, but not the end of the run.
+	var queued []dayops.RunEvent
+	for len(slow) > 0 {
+		queued = append(queued, <-slow)
+	}
+	if n := len(queued); n == 0 || queued[n-1].Kind != dayops.EventState || queued[n-1].Run.State != dayops.RunSucceeded {
+		t.Errorf("the slow subscriber's last event is not the run's end: %d events queued", n)
+	}
+	// Close does not wait for ever for a notifier that broke its promise.
+	h.closed = true
+	closed := make(chan struct{})
+	go func() {
+		h.exec.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close waits for a notifier that blocks")
+	}
 }
 
 // blocking is a notifier that never returns: the runs must not care.
@@ -114,8 +133,7 @@ rollback:
 		"deploy.yaml": deployWeb}, nil)
 	running := h.start(dayops.RunRequest{Definition: "sleepy"})
 	gated := h.start(dayops.RunRequest{Definition: "deploy-web", Environment: "production", Params: map[string]string{"version": "v1.2.0"}})
-	h.wait(running.ID, dayops.RunRunning)
-	time.Sleep(100 * time.Millisecond)
+	h.waitStep(running.ID, 0, dayops.StepRunning)
 	h.close()
 	got := h.done(running.ID)
 	if got.State != dayops.RunCancelled || got.Rollback != dayops.RolledBack || !strings.HasPrefix(got.Reason, "cancelled: dayops is shutting down during step Sleep") {

@@ -34,6 +34,10 @@ func (x *runExec) acquire() bool {
 		x.end(dayops.RunCancelled, "refused: "+reason, systemActor)
 		return false
 	}
+	if reason != "" {
+		// Runs that came later need not wait for this one's slot meanwhile.
+		x.e.slots.settle(x.arrival)
+	}
 	if err := x.transition(dayops.RunQueued, reason, systemActor); err != nil {
 		x.abandon(err)
 		return false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,21 +49,57 @@ func TestSameConcurrencyKeyRunsInArrivalOrder(t *testing.T) {
 	}
 }
 
+// parallel is a run under a key of its own. With a peer, its step stays
+// until the peer's step has started too (at most 15 s): the two ran at once.
+const parallel = `
+params:
+  tag: {type: string, required: true}
+  peer: {type: string, default: none}
+concurrency: ${{ params.tag }}
+steps:
+  - name: Work
+    run: |
+      echo "start $DAYOPS_PARAM_TAG" >> order.txt
+      if [ "$DAYOPS_PARAM_PEER" = none ]; then
+        sleep 0.3
+      else
+        for i in $(seq 1 300); do grep -qx "start $DAYOPS_PARAM_PEER" order.txt && break; sleep 0.05; done
+      fi
+      echo "end $DAYOPS_PARAM_TAG" >> order.txt
+`
+
 func TestDifferentKeysRunInParallelUpToTheLimit(t *testing.T) {
 	for _, tt := range []struct {
 		parallel int
-		overlap  bool
-	}{{4, true}, {1, false}} {
+		runs     [][2]string // tag, peer
+		check    func(lines []string) bool
+	}{
+		// Two slots: a and b wait for each other, which ends only if they run
+		// at once; c, started third, waits for one of the two to end.
+		{2, [][2]string{{"a", "b"}, {"b", "a"}, {"c", "none"}}, func(l []string) bool {
+			starts := []string{l[0], l[1]}
+			slices.Sort(starts)
+			firstEnd := slices.IndexFunc(l, func(s string) bool { return strings.HasPrefix(s, "end ") })
+			return slices.Equal(starts, []string{"start a", "start b"}) && slices.Index(l, "start c") > firstEnd
+		}},
+		// One slot: the runs take turns, first come first served.
+		{1, [][2]string{{"a", "none"}, {"b", "none"}, {"c", "none"}, {"d", "none"}}, func(l []string) bool {
+			return strings.Join(l, ",") == "start a,end a,start b,end b,start c,end c,start d,end d"
+		}},
+	} {
 		t.Run(fmt.Sprint(tt.parallel), func(t *testing.T) {
-			h := newHarness(t, map[string]string{"q.yaml": def("queued", queued)}, func(o *executor.Options) { o.MaxParallel = tt.parallel })
-			a := h.start(dayops.RunRequest{Definition: "queued", Params: map[string]string{"tag": "a", "key": "one"}})
-			b := h.start(dayops.RunRequest{Definition: "queued", Params: map[string]string{"tag": "b", "key": "two"}})
-			h.exec.Wait(context.Background())
-			h.done(a.ID)
-			h.done(b.ID)
+			h := newHarness(t, map[string]string{"p.yaml": def("parallel", parallel)}, func(o *executor.Options) { o.MaxParallel = tt.parallel })
+			var ids []int64
+			for _, r := range tt.runs {
+				ids = append(ids, h.start(dayops.RunRequest{Definition: "parallel", Params: map[string]string{"tag": r[0], "peer": r[1]}}).ID)
+			}
+			for _, id := range ids {
+				if got := h.done(id); got.State != dayops.RunSucceeded {
+					t.Fatalf("run %d: %s %q", id, got.State, got.Reason)
+				}
+			}
 			got := waitFile(t, filepath.Join(h.dir, "order.txt"))
-			sequential := got == "start a\nend a\nstart b\nend b"
-			if sequential == tt.overlap {
+			if lines := strings.Split(got, "\n"); len(lines) != 2*len(tt.runs) || !tt.check(lines) {
 				t.Errorf("MaxParallel %d: order\n%s", tt.parallel, got)
 			}
 		})

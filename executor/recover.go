@@ -69,7 +69,14 @@ func (e *Executor) ownerDead(run *dayops.Run) bool {
 	if e.now().Sub(run.Heartbeat) > 3*e.opts.HeartbeatInterval {
 		return true
 	}
-	host, pid, start, ok := parseOwner(run.Owner)
+	return ownerGoneHere(run.Owner)
+}
+
+// ownerGoneHere reports whether owner is a dayops process of this host that
+// no longer runs: its pid is gone, a zombie, or another process now. A
+// missed heartbeat is not enough: a process that is only slow is not gone.
+func ownerGoneHere(owner string) bool {
+	host, pid, start, ok := parseOwner(owner)
 	if !ok {
 		return false // unknown format: only the heartbeat can tell
 	}
@@ -187,10 +194,17 @@ func (e *Executor) interrupt(ctx context.Context, run *dayops.Run) (*dayops.Run,
 	if full.CurrentStep != "" && full.State == dayops.RunRunning {
 		reason += " during step " + full.CurrentStep
 	}
+	killed := e.killLeftovers(full)
+	if killed != "" {
+		reason += "; " + killed
+	}
 	reason += "; check what it left behind before running it again"
 	ev := dayops.AuditEvent{Time: e.now(), Actor: systemActor.ID, Where: full.Thread.String(), Action: "run.state",
 		Target: fmt.Sprintf("run %d", run.ID), RunID: run.ID, Allowed: true,
 		Reason: fmt.Sprintf("%s → %s: owner %s is gone", full.State, dayops.RunInterrupted, full.Owner)}
+	if killed != "" {
+		ev.Reason += "; " + killed
+	}
 	r, err := e.store.TransitionRun(ctx, run.ID, dayops.RunInterrupted, reason, ev)
 	if err != nil {
 		return nil, err

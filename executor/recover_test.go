@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,6 +25,23 @@ steps:
     run: |
       echo $$ > long.pid
       sleep 300
+`
+
+// crashRun is the long run of the crash test: besides its step's shell and a
+// sleep in the step's process group, it leaves a sleep in a process group of
+// its own (set -m), as a daemonised process would.
+const crashRun = `
+concurrency: the-key
+steps:
+  - name: Long step
+    run: |
+      echo $$ > long.pid
+      sleep 300 &
+      echo $! > long-sleep.pid
+      set -m
+      sleep 301 &
+      echo $! > long-away.pid
+      wait
 `
 
 // TestHelperProcess is not a test: crash tests run it as a separate process
@@ -47,7 +65,8 @@ func TestHelperProcess(t *testing.T) {
 	cats := &catalogs{}
 	cats.set(cat)
 	e, err := executor.New(executor.Options{Store: st, Catalogs: cats, Workspace: workspace{dir}, Policy: testPolicy,
-		Secrets: map[string]string{"KUBE_TOKEN": "kube-s3cr3t-token-value"}, HeartbeatInterval: 200 * time.Millisecond})
+		// Beats far enough apart that a loaded machine cannot make it look dead.
+		Secrets: map[string]string{"KUBE_TOKEN": "kube-s3cr3t-token-value"}, HeartbeatInterval: time.Second})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -65,7 +84,7 @@ func TestHelperProcess(t *testing.T) {
 }
 
 func TestRecoverAfterKill9(t *testing.T) {
-	h := newHarness(t, map[string]string{"long.yaml": def("long", longRun), "deploy.yaml": deployWeb}, nil)
+	h := newHarness(t, map[string]string{"long.yaml": def("long", crashRun), "deploy.yaml": deployWeb}, nil)
 	ctx := context.Background()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
 	cmd.Env = append(os.Environ(), "DAYOPS_EXECUTOR_HELPER=1", "DAYOPS_HELPER_DB="+h.db, "DAYOPS_HELPER_DIR="+h.dir)
@@ -74,22 +93,41 @@ func TestRecoverAfterKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	stepPid := readPid(t, filepath.Join(h.dir, "long.pid"))
+	var leftovers []int // the step's shell, its sleep, the sleep that left its group
+	for _, name := range []string{"long.pid", "long-sleep.pid", "long-away.pid"} {
+		leftovers = append(leftovers, readPid(t, filepath.Join(h.dir, name)))
+	}
 	long := h.wait(1, dayops.RunRunning)
 	h.wait(2, dayops.RunAwaitingApproval)
 	if long.Owner == h.exec.Owner() || !strings.Contains(long.Owner, fmt.Sprintf(":%d:", cmd.Process.Pid)) {
 		t.Fatalf("owner of the helper's run: %q", long.Owner)
 	}
-	// While the helper lives, nothing is interrupted.
+	// Look-alikes that are not the dead run's: another run of the same
+	// owner, and the same run ID under a live owner.
+	decoys := []int{
+		startDecoy(t, "DAYOPS_RUN_ID=99", "DAYOPS_OWNER="+long.Owner),
+		startDecoy(t, "DAYOPS_RUN_ID=1", "DAYOPS_OWNER="+h.exec.Owner()),
+	}
+	// While the helper lives, nothing is interrupted or killed.
 	if runs, err := h.exec.Recover(ctx); err != nil || len(runs) != 0 {
 		t.Fatalf("recover beside a live process: %v %v", runs, err)
+	}
+	for _, pid := range leftovers {
+		if gone(pid) {
+			t.Fatalf("process %d of the live helper's step was killed", pid)
+		}
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	syscall.Kill(-stepPid, syscall.SIGKILL) // the orphaned step group; dayops cannot reach it any more
+	// The step's processes outlive it: dayops cannot reach them any more.
+	for _, pid := range leftovers {
+		if gone(pid) {
+			t.Fatalf("process %d of the step died with the helper", pid)
+		}
+	}
 
 	// A restart: a new executor recovers.
 	h.close()
@@ -100,26 +138,47 @@ func TestRecoverAfterKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(runs) != 1 || runs[0].ID != 1 || runs[0].State != dayops.RunInterrupted ||
-		!strings.Contains(runs[0].Reason, "stopped during step Long step") {
+		!strings.Contains(runs[0].Reason, "stopped during step Long step; killed 3 leftover processes of step Long step;") {
 		t.Fatalf("recovered: %+v", runs)
 	}
-	interrupted := false
-	for deadline := time.Now().Add(5 * time.Second); !interrupted && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		for _, ev := range h.notes.all() {
-			interrupted = interrupted || (ev.Kind == dayops.EventInterrupted && ev.Run.ID == 1)
+	// Recover returns once the leftovers are gone, and only them.
+	for _, pid := range leftovers {
+		if !gone(pid) {
+			t.Errorf("leftover process %d of the interrupted step still runs", pid)
 		}
 	}
-	if !interrupted {
+	for _, pid := range decoys {
+		if gone(pid) {
+			t.Errorf("process %d of another run or owner was killed", pid)
+		}
+	}
+	evs, err := h.store.AuditEvents(ctx, dayops.AuditFilter{RunID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	audited := false
+	for _, ev := range evs {
+		audited = audited || (ev.Action == "run.state" && strings.Contains(ev.Reason, "interrupted: owner "+long.Owner+" is gone; killed 3 leftover processes of step Long step"))
+	}
+	if !audited {
+		t.Errorf("the kill is not in the audit log: %+v", evs)
+	}
+	isInterrupted := func(ev dayops.RunEvent) bool { return ev.Kind == dayops.EventInterrupted && ev.Run.ID == 1 }
+	if !slices.ContainsFunc(h.waitNotes(func(evs []dayops.RunEvent) bool { return slices.ContainsFunc(evs, isInterrupted) }), isInterrupted) {
 		t.Error("no EventInterrupted")
 	}
 	// Its concurrency key is free.
+	for _, name := range []string{"long.pid", "long-sleep.pid", "long-away.pid"} {
+		os.Remove(filepath.Join(h.dir, name))
+	}
 	next := h.start(dayops.RunRequest{Definition: "long"})
 	h.wait(next.ID, dayops.RunRunning)
+	away := readPid(t, filepath.Join(h.dir, "long-away.pid")) // outlives a cancel: it left the group
 	if err := h.exec.Cancel(ctx, next.ID, actor("alice"), thread); err != nil {
 		t.Fatal(err)
 	}
 	h.done(next.ID)
-	os.Remove(filepath.Join(h.dir, "long.pid"))
+	syscall.Kill(away, syscall.SIGKILL)
 
 	// The run that waited for an approval survived and was taken over.
 	r := h.wait(2, dayops.RunAwaitingApproval)
@@ -134,8 +193,24 @@ func TestRecoverAfterKill9(t *testing.T) {
 	}
 }
 
+// startDecoy starts a sleep in a process group of its own with env, and
+// returns its pid.
+func startDecoy(t *testing.T, env ...string) int {
+	t.Helper()
+	cmd := exec.Command("sleep", "300")
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd.Process.Pid
+}
+
 func TestTwoLiveExecutorsShareADatabase(t *testing.T) {
-	h := newHarness(t, map[string]string{"long.yaml": def("long", strings.Replace(longRun, "concurrency: the-key\n", "", 1))}, nil)
+	// Beats far enough apart that a loaded machine does not miss three.
+	h := newHarness(t, map[string]string{"long.yaml": def("long", strings.Replace(longRun, "concurrency: the-key\n", "", 1))},
+		func(o *executor.Options) { o.HeartbeatInterval = 500 * time.Millisecond })
 	ctx := context.Background()
 	opts := h.opts
 	opts.Owner = "cli-host:4242:1"

@@ -28,16 +28,17 @@ const storeTimeout = 30 * time.Second
 
 // runExec is one run driven by this executor.
 type runExec struct {
-	e      *Executor
-	id     int64
-	def    *dayops.Definition
-	cat    *dayops.Catalog // where def came from; nil for a run taken over
-	parent *runExec        // the run whose uses: step started this one
-	pctx   context.Context // the parent's step context (children only)
-	rule   *dayops.ApprovalRule
-	log    *runLog
-	wake   chan struct{}
-	active bool // guarded by e.mu
+	e       *Executor
+	id      int64
+	def     *dayops.Definition
+	cat     *dayops.Catalog // where def came from; nil for a run taken over
+	parent  *runExec        // the run whose uses: step started this one
+	pctx    context.Context // the parent's step context (children only)
+	rule    *dayops.ApprovalRule
+	log     *runLog
+	wake    chan struct{}
+	active  bool  // guarded by e.mu
+	arrival int64 // its place in line for a slot (top-level runs only)
 
 	// Touched only by the goroutine that drives the run.
 	scope    dayops.Scope
@@ -344,6 +345,7 @@ func (x *runExec) cancelReason() (string, dayops.Actor) {
 
 // finished forgets the run once its driver is done.
 func (e *Executor) finished(x *runExec) {
+	e.slots.settle(x.arrival)
 	e.setActive(x, false)
 	e.mu.Lock()
 	delete(e.runs, x.id)

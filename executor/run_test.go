@@ -96,16 +96,16 @@ func TestRunSucceedsInOrderWithOutputs(t *testing.T) {
 	if diff := cmp.Diff([]string{"pending → queued", "queued → running", "running → succeeded"}, moves); diff != "" {
 		t.Errorf("audited transitions (-want +got):\n%s", diff)
 	}
-	// The notifier saw the run end.
-	var final bool
-	for _, ev := range h.notes.all() {
-		if ev.Kind == dayops.EventLog {
-			t.Errorf("the notifier got a log line event")
-		}
-		final = final || (ev.Kind == dayops.EventState && ev.Run.State == dayops.RunSucceeded)
+	// The notifier saw the run end, and no output lines.
+	isFinal := func(ev dayops.RunEvent) bool {
+		return ev.Kind == dayops.EventState && ev.Run.State == dayops.RunSucceeded
 	}
-	if !final {
+	notes := h.waitNotes(func(evs []dayops.RunEvent) bool { return slices.ContainsFunc(evs, isFinal) })
+	if !slices.ContainsFunc(notes, isFinal) {
 		t.Errorf("no final state event")
+	}
+	if slices.ContainsFunc(notes, func(ev dayops.RunEvent) bool { return ev.Kind == dayops.EventLog }) {
+		t.Errorf("the notifier got a log line event")
 	}
 	head, tail := h.exec.Summary(r.ID)
 	if len(head) == 0 || len(tail) == 0 || !strings.Contains(tail[len(tail)-1].Text, "deploying") {
@@ -190,10 +190,14 @@ rollback:
 	if got.State != dayops.RunFailed || got.Rollback != dayops.RollbackFailed {
 		t.Fatalf("state %s rollback %s", got.State, got.Rollback)
 	}
-	// stdout and stderr are separate pipes: their lines interleave in any order.
+	// stdout and stderr are separate pipes: their lines interleave in any
+	// order, but each stream's lines keep theirs.
 	const prefix, suffix = "step Deploy failed (exit 3): last lines: ", "; the rollback failed: step Undo failed (exit 4): last lines: undone"
-	if !strings.HasPrefix(got.Reason, prefix) || !strings.HasSuffix(got.Reason, suffix) ||
-		!strings.Contains(got.Reason, "line one | line two") || !strings.Contains(got.Reason, "a warning") {
+	last, ok := strings.CutPrefix(got.Reason, prefix)
+	last, ok2 := strings.CutSuffix(last, suffix)
+	lines := strings.Split(last, " | ")
+	stdout := slices.DeleteFunc(slices.Clone(lines), func(l string) bool { return l == "a warning" })
+	if !ok || !ok2 || len(lines) != 3 || !slices.Contains(lines, "a warning") || !slices.Equal(stdout, []string{"line one", "line two"}) {
 		t.Errorf("reason %q", got.Reason)
 	}
 	if diff := cmp.Diff([]string{"Prepare=succeeded", "Deploy=failed", "Never=skipped", "Report=succeeded", "Always=succeeded", "Undo=failed", "Cleanup=succeeded"}, stepStates(got)); diff != "" {

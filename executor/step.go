@@ -184,7 +184,8 @@ func (x *runExec) processEnv(st dayops.Step, outFile string, attempt int) []stri
 		env.set(v.Name, val)
 	}
 	r := x.snapshot()
-	env.set("DAYOPS_RUN_ID", fmt.Sprint(r.ID))
+	env.set(envRunID, fmt.Sprint(r.ID))
+	env.set(envOwner, x.e.owner) // with the run ID: how Recover finds leftovers
 	env.set("DAYOPS_ACTOR", r.Actor.ID)
 	env.set("DAYOPS_ENV", r.Environment)
 	env.set("DAYOPS_REVISION", r.Revision)

@@ -12,8 +12,8 @@ import (
 const maxUsesDepth = 5
 
 // uses runs another definition as a step: a child run with its own record,
-// approvals, queue and rollback, in the parent's place in the pool. Its end is
-// the step's result.
+// approvals, queue and rollback, in the parent's slot. Its end is the step's
+// result.
 func (x *runExec) uses(ctx context.Context, i int, st dayops.Step) stepResult {
 	fail := func(format string, args ...any) stepResult {
 		return stepResult{state: dayops.StepFailed, exit: -1, message: fmt.Sprintf("step %s: ", st.Name) + fmt.Sprintf(format, args...)}
