@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/dayops/dayops/commands"
 	"github.com/dayops/dayops/executor"
 )
 
@@ -107,36 +108,14 @@ func findVerb(name string) (verb, bool) {
 }
 
 func didYouMean(word string) string {
-	best, bestD := "", 3
+	names := make([]string, 0, len(verbs()))
 	for _, v := range verbs() {
-		if d := editDistance(word, v.name); d < bestD {
-			best, bestD = v.name, d
-		}
+		names = append(names, v.name)
 	}
-	if best == "" {
-		return ""
+	if best := commands.Suggest(word, names); best != "" {
+		return fmt.Sprintf(" — did you mean %q?", best)
 	}
-	return fmt.Sprintf(" — did you mean %q?", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
+	return ""
 }
 
 func printUsage(w io.Writer) {
