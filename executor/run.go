@@ -280,6 +280,11 @@ func (x *runExec) updateStep(st dayops.StepRun) {
 		x.run.CurrentStep = st.Name
 	}
 	x.mu.Unlock()
+	if st.State.Final() && st.State != dayops.StepSkipped {
+		// A reader of the store (the CLI, a run page) that sees the step
+		// ended then also finds every line it wrote.
+		x.log.flush()
+	}
 	ctx, cancel := storeCtx()
 	defer cancel()
 	if err := x.e.store.UpdateStep(ctx, st); err != nil {
