@@ -203,7 +203,18 @@ type pipeReader struct {
 }
 
 func (r *pipeReader) Read(b []byte) (int, error) {
-	n, err := r.f.Read(b)
+	var n int
+	var err error
+	if r.stopped.Load() {
+		n, err = r.readBuffered(b)
+	} else {
+		n, err = r.f.Read(b)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// stopBlocking woke a read that waited for more: what the step
+			// wrote before it ended is still in the pipe.
+			n, err = r.readBuffered(b)
+		}
+	}
 	if r.stopped.Load() {
 		r.after += n
 		if r.after > drainLimit {
@@ -217,6 +228,34 @@ func (r *pipeReader) Read(b []byte) (int, error) {
 	return n, nil
 }
 
+// readBuffered reads what the pipe holds without waiting for more: io.EOF
+// when it is empty. It does not go through the file's Read, which fails at
+// once, buffered data or not, once the read deadline has passed.
+func (r *pipeReader) readBuffered(b []byte) (int, error) {
+	rc, err := r.f.SyscallConn()
+	if err != nil {
+		return 0, io.EOF
+	}
+	var n int
+	var rerr error
+	// The descriptor is non-blocking: an empty pipe with a writer left gives
+	// EAGAIN, one without a writer 0.
+	cerr := rc.Control(func(fd uintptr) {
+		for {
+			n, rerr = syscall.Read(int(fd), b)
+			if rerr != syscall.EINTR {
+				return
+			}
+		}
+	})
+	if cerr != nil || rerr != nil || n <= 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// stopBlocking makes reads return what is buffered instead of waiting for
+// more, and wakes a read that waits.
 func (r *pipeReader) stopBlocking() {
 	r.stopped.Store(true)
 	_ = r.f.SetReadDeadline(time.Now())

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dayops/dayops"
 	"github.com/dayops/dayops/executor"
 )
 
@@ -112,6 +113,21 @@ func TestLocalRunnerKillsWhatAStepLeavesBehind(t *testing.T) {
 	waitGone(t, readPid(t, pidFile), 2*time.Second)
 }
 
+func TestLocalRunnerDoesNotWaitForAProcessThatLeftTheGroup(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	start := time.Now()
+	// set -m puts the sleep in a group of its own, out of the step's reach,
+	// with the step's stdout and stderr still open.
+	out, _, code := runProcess(t, context.Background(), "set -m\nsleep 300 & echo $! > "+pidFile+"\necho done", []string{"PATH=/bin:/usr/bin"}, 200*time.Millisecond)
+	readPid(t, pidFile) // killed at cleanup
+	if code != 0 || out != "done\n" {
+		t.Errorf("stdout %q, exit code %d", out, code)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("waiting took %s: the process that left the group held the step", d)
+	}
+}
+
 func TestLocalRunnerCancelTerminatesTheGroup(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {
@@ -140,5 +156,36 @@ func TestLocalRunnerCancelTerminatesTheGroup(t *testing.T) {
 				t.Errorf("cancel took %s", d)
 			}
 		})
+	}
+}
+
+// slowLogs is a store that takes its time to write output lines, as a busy
+// disk or a loaded machine does.
+type slowLogs struct {
+	executor.Store
+	delay time.Duration
+}
+
+func (s slowLogs) AppendLogs(ctx context.Context, lines []dayops.LogLine) error {
+	time.Sleep(s.delay)
+	return s.Store.AppendLogs(ctx, lines)
+}
+
+func TestNoOutputLostWhenTheStoreIsSlow(t *testing.T) {
+	h := newHarness(t, map[string]string{"p.yaml": def("printer", `
+steps:
+  - name: Print
+    run: seq -f 'line %06g of the deployment output' 1 5000
+`)}, func(o *executor.Options) { o.Store = slowLogs{Store: o.Store, delay: 150 * time.Millisecond} })
+	r := h.start(dayops.RunRequest{Definition: "printer"})
+	if got := h.done(r.ID); got.State != dayops.RunSucceeded {
+		t.Fatalf("%s %q", got.State, got.Reason)
+	}
+	lines, err := h.store.Logs(context.Background(), r.ID, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(lines); n != 5000 || lines[n-1].Text != "line 005000 of the deployment output" {
+		t.Fatalf("%d lines stored, the last %q; want 5000", n, lines[max(n-1, 0)].Text)
 	}
 }
