@@ -19,4 +19,7 @@ type Approval struct {
 	Valid     bool   // counted: not the requester, not a repeat, right role, same plan
 	Note      string // why it did or did not count
 	CreatedAt time.Time
+	// Have and Need are the gate's count when the decision was recorded,
+	// as Policy.Tally counted it at the run's revision (not stored).
+	Have, Need int
 }

@@ -14,4 +14,5 @@ type AuditEvent struct {
 	RunID   int64
 	Allowed bool
 	Reason  string
+	Trigger Trigger // what brought the request: chat, button, alert, …; "" for the engine's own records
 }

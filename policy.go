@@ -1,6 +1,7 @@
 package dayops
 
 import (
+	"fmt"
 	"path"
 	"regexp"
 	"slices"
@@ -35,7 +36,8 @@ type ActionKind string
 const (
 	ActRead    ActionKind = "read"    // list, describe, plan, status, history, stats, sync
 	ActRun     ActionKind = "run"     // start a run (run, deploy, rollback, triggers)
-	ActApprove ActionKind = "approve" // approve or deny a gate
+	ActApprove ActionKind = "approve" // approve a gate
+	ActDeny    ActionKind = "deny"    // deny a gate
 	ActCancel  ActionKind = "cancel"  // cancel a run
 	ActLock    ActionKind = "lock"    // lock or unlock an environment
 )
@@ -62,6 +64,19 @@ type Verdict struct {
 	Allowed bool
 	Reason  string   // why, for users and the audit log
 	Roles   []string // the roles that granted it
+	Kind    Kind     // of a refusal: KindForbidden, or KindConflict when it was done already
+}
+
+// Err is the refusal as an error (nil when allowed).
+func (v Verdict) Err() error {
+	if v.Allowed {
+		return nil
+	}
+	k := v.Kind
+	if k == "" {
+		k = KindForbidden
+	}
+	return Errorf(k, "%s", v.Reason)
 }
 
 // RolesOf returns the names of the roles a has.
@@ -181,3 +196,120 @@ func glob(pattern, s string) bool {
 	ok, err := path.Match(pattern, s)
 	return err == nil && ok
 }
+
+// rolesAllowing are the roles whose grants allow act, whoever their members.
+func (p Policy) rolesAllowing(act Action) []string {
+	target := act.Target()
+	var out []string
+	for _, r := range p.Roles {
+		if matchAny(r.Allow, target, false) {
+			out = append(out, r.Name)
+		}
+	}
+	return out
+}
+
+// ApproverRoles are the roles whose members may decide a gate with rule on
+// def in env: the rule's roles, or else every role that may run it.
+func (p Policy) ApproverRoles(def *Definition, env string, rule ApprovalRule) []string {
+	if len(rule.From) > 0 {
+		return slices.Clone(rule.From)
+	}
+	return p.rolesAllowing(Action{Kind: ActRun, Phase: def.Phase, Name: def.Name, Environment: env})
+}
+
+// Approvers are the members who may approve such a gate of a run requested by
+// requester: the members of ApproverRoles, without the requester, who never
+// counts.
+func (p Policy) Approvers(def *Definition, env string, rule ApprovalRule, requester Actor) []string {
+	members := p.Members(p.ApproverRoles(def, env, rule))
+	return slices.DeleteFunc(members, func(m string) bool { return m == requester.ID })
+}
+
+// Gate is one approval gate of a run, at the run's pinned revision: what
+// MayDecide and Tally need to know.
+type Gate struct {
+	Run  *Run        // the run as stored: its requester, environment and plan hash
+	Def  *Definition // the definition at the run's revision
+	Rule ApprovalRule
+	// Prior are the gate's decisions recorded so far, oldest first.
+	Prior []Approval
+}
+
+// MayActOnRun decides whether a may act on run in where: cancel it
+// (ActCancel), approve (ActApprove) or deny (ActDeny) its gate. The requester
+// may always cancel or deny — withdraw — their own run, and never approve
+// it; anyone else needs a role whose grants allow act on the run's
+// definition and environment (and, for a gate, one of the gate's roles:
+// MayDecide).
+func (p Policy) MayActOnRun(a Actor, where Thread, run *Run, act ActionKind) Verdict {
+	requester := run.Actor.ID != "" && a.ID == run.Actor.ID
+	switch {
+	case requester && act == ActApprove:
+		return Verdict{Reason: fmt.Sprintf("%s requested run %d and cannot approve it: someone else must", a, run.ID)}
+	case requester:
+		return Verdict{Allowed: true, Reason: fmt.Sprintf("%s asked for run %d and may withdraw it", who(a), run.ID)}
+	}
+	kind := act
+	if act == ActDeny {
+		kind = ActApprove
+	}
+	return p.Authorize(a, where, Action{Kind: kind, Phase: run.Phase, Name: run.Definition, Environment: run.Environment})
+}
+
+// MayDecide says whether a may approve (or, with approve false, deny) the
+// gate: MayActOnRun, then for anyone but a withdrawing requester one of
+// ApproverRoles, and one person's approval counts once. The Verdict's
+// Reason says why, for users and audit.
+func (p Policy) MayDecide(a Actor, g Gate, approve bool) Verdict {
+	act := ActApprove
+	if !approve {
+		act = ActDeny
+	}
+	requester := g.Run.Actor.ID != "" && a.ID == g.Run.Actor.ID
+	if requester {
+		return p.MayActOnRun(a, Thread{}, g.Run, act)
+	}
+	roles := p.ApproverRoles(g.Def, g.Run.Environment, g.Rule)
+	var have []string
+	for _, r := range p.RolesOf(a) {
+		if slices.Contains(roles, r) {
+			have = append(have, r)
+		}
+	}
+	if len(have) == 0 {
+		from := "a role that may run it (none does)"
+		if len(roles) > 0 {
+			from = "role " + strings.Join(roles, " or ")
+		}
+		if approve {
+			return Verdict{Reason: fmt.Sprintf("%s cannot approve run %d: approvals must come from %s", a, g.Run.ID, from)}
+		}
+		return Verdict{Reason: fmt.Sprintf("%s cannot deny run %d: decisions must come from %s or the requester", a, g.Run.ID, from)}
+	}
+	if approve {
+		counted, _ := p.Tally(g)
+		for _, x := range g.Prior {
+			if x.Approved && x.Valid && x.PlanHash == g.Run.PlanHash && x.Actor.ID == a.ID {
+				return Verdict{Kind: KindConflict, Reason: fmt.Sprintf("%s already approved run %d: one person counts once (%d of %d approvals)", a, g.Run.ID, counted, g.need())}
+			}
+		}
+	}
+	return Verdict{Allowed: true, Reason: "role " + strings.Join(have, ", ") + " may decide", Roles: have}
+}
+
+// Tally counts the gate's approvals that count — valid, for the run's plan
+// (its pinned revision and parameters) — and returns them with the number
+// needed. Only this method counts approvals.
+func (p Policy) Tally(g Gate) (have, need int) {
+	seen := map[string]bool{}
+	for _, x := range g.Prior {
+		if x.Approved && x.Valid && x.PlanHash == g.Run.PlanHash && !seen[x.Actor.ID] && x.Actor.ID != g.Run.Actor.ID {
+			seen[x.Actor.ID] = true
+			have++
+		}
+	}
+	return have, g.need()
+}
+
+func (g Gate) need() int { return max(g.Rule.Count, 1) }

@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -100,15 +102,74 @@ func (s StepState) Final() bool {
 // Trigger says what started a run.
 type Trigger string
 
-// The triggers.
+// The triggers. Chat, button, PR comments and the CLI are people; the
+// others are automations that act as TriggerActor(kind).
 const (
-	TriggerChat        Trigger = "chat"
-	TriggerCLI         Trigger = "cli"
-	TriggerPullRequest Trigger = "pull_request"
+	TriggerChat        Trigger = "chat"         // typed text: a slash command, a mention, the terminal
+	TriggerButton      Trigger = "button"       // a button on a message
+	TriggerPRComment   Trigger = "pr_comment"   // a command in a pull request comment
+	TriggerCLI         Trigger = "cli"          // dayops run
+	TriggerPullRequest Trigger = "pull_request" // a pull request event (merged, …)
 	TriggerSchedule    Trigger = "schedule"
 	TriggerAlert       Trigger = "alert"
-	TriggerIncident    Trigger = "incident"
+	TriggerIncident    Trigger = "incident" // a message or a new channel matched an incident trigger
 )
+
+// Automated reports whether runs of this trigger have no person behind them:
+// they act as TriggerActor(t).
+func (t Trigger) Automated() bool {
+	switch t {
+	case TriggerPullRequest, TriggerSchedule, TriggerAlert, TriggerIncident:
+		return true
+	}
+	return false
+}
+
+// TriggerActor is the identity an automated trigger acts as. Roles name it
+// as a member ("trigger:alert"); it may do only what a role grants it.
+func TriggerActor(t Trigger) Actor {
+	return Actor{ID: "trigger:" + string(t), Name: string(t) + " trigger"}
+}
+
+// Context keys a trigger records on its run (Run.Context). Pull request
+// fields are "pr.FIELD" (PRFields), alert labels "alert.label.NAME".
+const (
+	ContextAlertName    = "alert.alertname"
+	ContextAlertLabel   = "alert.label."  // + label name
+	ContextScheduleTime = "schedule.time" // RFC 3339, the firing the run is for
+	ContextScheduleCron = "schedule.cron"
+	ContextIncident     = "incident.channel"
+	contextPR           = "pr."
+)
+
+// PRContext returns the pr.* values of a trigger context, without the prefix.
+func PRContext(c map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range c {
+		if f, ok := strings.CutPrefix(k, contextPR); ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[f] = v
+		}
+	}
+	return out
+}
+
+// WithPR returns c with pr as its pr.* values.
+func WithPR(c map[string]string, pr map[string]string) map[string]string {
+	if len(pr) == 0 {
+		return c
+	}
+	out := maps.Clone(c)
+	if out == nil {
+		out = map[string]string{}
+	}
+	for k, v := range pr {
+		out[contextPR+k] = v
+	}
+	return out
+}
 
 // Run is one execution of a definition.
 type Run struct {
@@ -126,6 +187,7 @@ type Run struct {
 	RollbackOf     int64 // the run this one rolls back (rollback SERVICE ENV)
 	ParentID       int64 // the run whose uses: step started this one
 	Trigger        Trigger
+	Context        map[string]string // what the trigger knew: pr.*, alert.*, schedule.* (see the Context keys)
 	Actor          Actor
 	Thread         Thread
 	Reason         string // why it ended as it did, for users
@@ -195,7 +257,7 @@ type RunRequest struct {
 	Actor       Actor
 	Thread      Thread
 	Trigger     Trigger
-	PR          map[string]string // pr.* values for PR-triggered runs
+	Context     map[string]string // the trigger's context; its pr.* values are the expressions' pr
 	RollbackOf  int64
 	ParentID    int64
 }

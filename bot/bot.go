@@ -30,7 +30,8 @@ type Engine interface {
 }
 
 // Store is what the bot reads from the database, and where it writes the
-// audit rows of its decisions. The storage package implements it.
+// audit rows of its decisions and where runs are reported. The storage
+// package implements it.
 type Store interface {
 	Run(ctx context.Context, id int64) (*dayops.Run, error)
 	Runs(ctx context.Context, f dayops.RunFilter) ([]*dayops.Run, error)
@@ -39,6 +40,10 @@ type Store interface {
 	Audit(ctx context.Context, ev dayops.AuditEvent) error
 	EnvironmentLocks(ctx context.Context) ([]dayops.EnvLock, error)
 	Syncs(ctx context.Context, limit int) ([]dayops.SyncRecord, error)
+	AddReport(ctx context.Context, r dayops.Report) (bool, error)
+	UpdateReport(ctx context.Context, r dayops.Report) error
+	Reports(ctx context.Context, runID int64) ([]dayops.Report, error)
+	UnfinishedReports(ctx context.Context, limit int) ([]dayops.Report, error)
 }
 
 // Catalogs gives the current catalog and syncs the ops repo on demand.
@@ -70,6 +75,23 @@ type Request struct {
 	Text   string
 }
 
+// Submission is one way in to the pipeline, for every trigger: typed text, a
+// button, a pull request comment or merge, an incident message, an alert, a
+// schedule. Whatever brought it, it is parsed (or taken as Command),
+// authorised against the roles, audited with its trigger, planned, started
+// and reported in Thread.
+type Submission struct {
+	// Actor is who asks: the person, or for an automated trigger
+	// dayops.TriggerActor(Trigger) (the default when empty), whom roles
+	// name as "trigger:KIND".
+	Actor   dayops.Actor
+	Thread  dayops.Thread     // where to answer and report
+	Trigger dayops.Trigger    // default TriggerChat
+	Context map[string]string // what the trigger knew: pr.*, alert.*, schedule.* (dayops.Context* keys)
+	Text    string            // a command as typed, without the prefix
+	Command *commands.Command // or the command itself (a button, a trigger's match); wins over Text
+}
+
 // Click is a button pressed on a message: Action is ActionApprove,
 // ActionDeny or ActionCancel and Value the run ID.
 type Click struct {
@@ -87,14 +109,17 @@ type Options struct {
 	Policy   dayops.Policy
 	Redactor *dayops.Redactor // masks secrets in everything posted; nil strips URL credentials only
 	BaseURL  string           // public URL of the web UI; run messages link BaseURL/runs/ID
+	// Events are the run events the bot reports from; nil: none (runs are
+	// then reported when they start and when Resume looks).
+	Events dayops.Events
+	// Prefix is the chat command (slack.command), default "/ops": replies
+	// that suggest a command spell it with this prefix.
+	Prefix string
 	// UpdateInterval is the least time between two updates of one run
 	// message, for doors that do not implement Paced. Default 1s.
 	UpdateInterval time.Duration
-	// ClaimWait is how long a run started from chat waits for Handle to
-	// post its message before Notify posts one itself. Default 5s.
-	ClaimWait time.Duration
-	Now       func() time.Time
-	Logger    *slog.Logger
+	Now            func() time.Time
+	Logger         *slog.Logger
 }
 
 // Bot is the conversation pipeline. It is safe for concurrent use.
@@ -105,22 +130,23 @@ type Bot struct {
 	policy   dayops.Policy
 	redactor *dayops.Redactor
 	baseURL  string
+	prefix   string
 	interval time.Duration
-	claim    time.Duration
 	now      func() time.Time
 	log      *slog.Logger
 
-	mu       sync.Mutex
-	doors    map[string]Door
-	trackers map[int64]*tracker
-	finished []int64                // trackers of final runs, oldest first, pruned beyond maxFinished
-	acking   map[string]*pendingAck // approvals being decided by a command
-	answered map[string]time.Time   // decisions a command has answered
-	busy     int                    // running workers
-	idleCh   chan struct{}          // closed when busy drops to 0
-	closing  bool
-	ctx      context.Context // for door calls of workers
-	cancel   context.CancelFunc
+	mu         sync.Mutex
+	doors      map[string]Door
+	trackers   map[int64]*tracker
+	acking     map[string]*pendingAck // approvals being decided by a command
+	answered   map[string]time.Time   // decisions a command has answered
+	busy       int                    // running workers
+	idleCh     chan struct{}          // closed when busy drops to 0
+	closing    bool
+	ctx        context.Context // for door calls of workers
+	cancel     context.CancelFunc
+	stopEvents func()
+	listening  chan struct{} // closed when listen returns
 }
 
 // New returns a Bot.
@@ -135,8 +161,8 @@ func New(opts Options) (*Bot, error) {
 		policy:   opts.Policy,
 		redactor: opts.Redactor,
 		baseURL:  strings.TrimRight(opts.BaseURL, "/"),
+		prefix:   opts.Prefix,
 		interval: opts.UpdateInterval,
-		claim:    opts.ClaimWait,
 		now:      opts.Now,
 		log:      opts.Logger,
 		doors:    map[string]Door{},
@@ -147,8 +173,8 @@ func New(opts Options) (*Bot, error) {
 	if b.interval <= 0 {
 		b.interval = time.Second
 	}
-	if b.claim <= 0 {
-		b.claim = 5 * time.Second
+	if b.prefix == "" {
+		b.prefix = commands.DefaultPrefix
 	}
 	if b.now == nil {
 		b.now = time.Now
@@ -157,14 +183,29 @@ func New(opts Options) (*Bot, error) {
 		b.log = slog.New(slog.DiscardHandler)
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.listening = make(chan struct{})
+	if opts.Events != nil {
+		events, stop := opts.Events.Subscribe(0)
+		b.stopEvents = stop
+		go b.listen(events)
+	} else {
+		b.stopEvents = func() {}
+		go b.listen(nil)
+	}
 	return b, nil
 }
 
-// Register adds a door; a later door with the same name replaces it.
+// Prefix is the chat command that starts a command, e.g. "/ops".
+func (b *Bot) Prefix() string { return b.prefix }
+
+// Register adds a door; a later door with the same name replaces it. The
+// door's runs whose messages do not show their end yet (a restart) are
+// brought up to date.
 func (b *Bot) Register(d Door) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.doors[d.Name()] = d
+	b.mu.Unlock()
+	go b.resume()
 }
 
 func (b *Bot) door(name string) Door {
@@ -175,27 +216,52 @@ func (b *Bot) door(name string) Door {
 
 // call is one command on its way through the pipeline.
 type call struct {
-	actor  dayops.Actor
-	thread dayops.Thread
-	cmd    *commands.Command
+	actor   dayops.Actor
+	thread  dayops.Thread
+	cmd     *commands.Command
+	trigger dayops.Trigger
+	context map[string]string
 }
 
-// Handle answers one typed command in its thread. It parses, authorises,
-// audits and plans or starts, then returns; a run reports on through Notify
-// and runs on the executor's context, never ctx. Most commands answer in
-// milliseconds, but sync fetches the ops repo and plan may read git: a door
-// that must answer its platform within a deadline (Slack's 3 s) acknowledges
-// first and calls Handle on its own goroutine.
-func (b *Bot) Handle(ctx context.Context, in Request) {
-	res := commands.Parse(in.Text)
-	switch {
-	case res.Ignore:
-		return
-	case res.Command == nil:
-		b.post(ctx, in.Thread, Message{Text: b.redact(res.Reply)})
-		return
+// Submit takes one submission through the pipeline: parse, authorise,
+// audit, plan or start, report. It returns once the command is answered or
+// its run started; a run reports on through its events and runs on the
+// executor's context, never ctx. Most commands answer in milliseconds, but
+// sync fetches the ops repo and plan may read git: a door that must answer
+// its platform within a deadline (Slack's 3 s) acknowledges first and calls
+// Submit on its own goroutine.
+func (b *Bot) Submit(ctx context.Context, s Submission) {
+	if s.Trigger == "" {
+		s.Trigger = dayops.TriggerChat
 	}
-	b.dispatch(ctx, &call{actor: in.Actor, thread: in.Thread, cmd: res.Command})
+	if s.Trigger.Automated() {
+		// An automation acts as its own identity, never as a person and
+		// never as nobody.
+		if id := dayops.TriggerActor(s.Trigger); s.Actor.ID != id.ID {
+			if s.Actor.ID != "" {
+				b.log.Warn("automated trigger submitted as someone else", "trigger", s.Trigger, "actor", s.Actor.ID)
+			}
+			s.Actor = id
+		}
+	}
+	cmd := s.Command
+	if cmd == nil {
+		res := commands.Grammar{Prefix: b.prefix}.Parse(s.Text)
+		switch {
+		case res.Ignore:
+			return
+		case res.Command == nil:
+			b.post(ctx, s.Thread, Message{Text: b.redact(res.Reply)})
+			return
+		}
+		cmd = res.Command
+	}
+	b.dispatch(ctx, &call{actor: s.Actor, thread: s.Thread, cmd: cmd, trigger: s.Trigger, context: s.Context})
+}
+
+// Handle answers one typed command in its thread: Submit of typed text.
+func (b *Bot) Handle(ctx context.Context, in Request) {
+	b.Submit(ctx, Submission{Actor: in.Actor, Thread: in.Thread, Text: in.Text, Trigger: dayops.TriggerChat})
 }
 
 // HandleClick answers a button press as the command it stands for, through
@@ -211,7 +277,7 @@ func (b *Bot) HandleClick(ctx context.Context, c Click) {
 		return
 	}
 	cmd := &commands.Command{Verb: verb, RunID: id, Text: string(verb) + " " + c.Value}
-	b.dispatch(ctx, &call{actor: c.Actor, thread: c.Thread, cmd: cmd})
+	b.Submit(ctx, Submission{Actor: c.Actor, Thread: c.Thread, Command: cmd, Trigger: dayops.TriggerButton})
 }
 
 // handler answers one verb. A nil Message with a nil error means the handler
@@ -344,6 +410,7 @@ func (b *Bot) decide(ctx context.Context, c *call, v dayops.Verdict, target stri
 		RunID:   runID,
 		Allowed: v.Allowed,
 		Reason:  v.Reason,
+		Trigger: c.trigger,
 	}
 	if err := b.store.Audit(ctx, ev); err != nil {
 		return fmt.Errorf("auditing %s %s: %w", c.cmd.Verb, target, err)

@@ -1,4 +1,4 @@
-package bot
+package bot_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dayops/dayops"
+	"github.com/dayops/dayops/bot"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -22,15 +23,15 @@ func TestHandle(t *testing.T) {
 				{Index: 1, Name: "Install", State: dayops.StepFailed, Error: "exit status 3"},
 				{Index: 2, Name: "Roll back", State: dayops.StepSucceeded, Rollback: true},
 			}}
-		w.store.add(r)
+		w.store.Add(r)
 		for i := 1; i <= 15; i++ {
-			w.store.logs = append(w.store.logs, dayops.LogLine{RunID: 1, Step: 1, Seq: int64(i), Text: fmt.Sprintf("install line %d", i)})
+			w.store.AddLogs(dayops.LogLine{RunID: 1, Step: 1, Seq: int64(i), Text: fmt.Sprintf("install line %d", i)})
 		}
-		w.store.logs = append(w.store.logs, dayops.LogLine{RunID: 1, Step: 2, Seq: 16, Text: "rollback output"})
+		w.store.AddLogs(dayops.LogLine{RunID: 1, Step: 2, Seq: 16, Text: "rollback output"})
 	}
 	waitingRun := func(by dayops.Actor) func(w *world) {
 		return func(w *world) {
-			w.store.add(&dayops.Run{Definition: "deploy-web", Environment: "production", Phase: dayops.Day1, Service: "web",
+			w.store.Add(&dayops.Run{Definition: "deploy-web", Environment: "production", Phase: dayops.Day1, Service: "web",
 				State: dayops.RunAwaitingApproval, Actor: by, Thread: here, Trigger: dayops.TriggerChat})
 		}
 	}
@@ -78,7 +79,7 @@ func TestHandle(t *testing.T) {
 			calls: []string{"changes deploy-web "}, audit: "allowed"},
 		{name: "describe shows what changed", who: carol, text: "describe deploy-web",
 			setup: func(w *world) {
-				w.engine.since, w.engine.diff = "fedcba9876543210", "--- a@fedcba987654\n+++ b@0123456789ab\n-  retries: 1\n+  retries: 2\n"
+				w.engine.Since, w.engine.Diff = "fedcba9876543210", "--- a@fedcba987654\n+++ b@0123456789ab\n-  retries: 1\n+  retries: 2\n"
 			},
 			want:  []string{"changed since its last successful run at fedcba987654:", "-  retries: 1\n+  retries: 2"},
 			calls: []string{"changes deploy-web "}, audit: "allowed"},
@@ -89,7 +90,7 @@ func TestHandle(t *testing.T) {
 		{name: "run a service name", who: alice, text: "run web staging",
 			want: []string{`no definition "web": service web is deployed by "deploy-web" (/ops deploy web ENV)`}},
 		{name: "plan", who: carol, text: "plan deploy-web production version=v1.2.0",
-			setup: func(w *world) { w.engine.plan = plan },
+			setup: func(w *world) { w.engine.PlanAnswer = plan },
 			want: []string{"Plan for deploy-web production at revision 0123456789ab — nothing has run",
 				"params: version=v1.2.0", "lock key: deploy-web-production", "timeout: 30m0s",
 				"approvals: 1 from sre, never the requester; may approve: console:alice, console:bob",
@@ -114,28 +115,26 @@ func TestHandle(t *testing.T) {
 			calls: []string{"start restart-web production"}, audit: "allowed"},
 		{name: "engine refuses", who: alice, text: "deploy web staging latest",
 			setup: func(w *world) {
-				w.engine.startErr = dayops.Errorf(dayops.KindInvalid, `parameter version: "latest" does not match the pattern ^v\d+\.\d+\.\d+$`)
+				w.engine.StartErr = dayops.Errorf(dayops.KindInvalid, `parameter version: "latest" does not match the pattern ^v\d+\.\d+\.\d+$`)
 			},
 			want:  []string{`parameter version: "latest" does not match the pattern ^v\d+\.\d+\.\d+$`},
 			calls: []string{"start deploy-web staging"}, audit: "allowed"},
 		{name: "internal errors hide details", who: alice, text: "run restart-web staging",
-			setup: func(w *world) { w.engine.startErr = errors.New("dial tcp: password hunter2-secret refused") },
+			setup: func(w *world) { w.engine.StartErr = errors.New("dial tcp: password hunter2-secret refused") },
 			want:  []string{"internal error (at 2025-03-01T12:05:00Z)"}, notWant: []string{"hunter2", "dial"},
 			calls: []string{"start restart-web staging"}, audit: "allowed"},
 		{name: "user errors are redacted", who: alice, text: "run restart-web staging",
-			setup: func(w *world) { w.engine.startErr = dayops.Errorf(dayops.KindInvalid, "bad token hunter2-secret") },
+			setup: func(w *world) { w.engine.StartErr = dayops.Errorf(dayops.KindInvalid, "bad token hunter2-secret") },
 			want:  []string{"bad token ***"}, notWant: []string{"hunter2"},
 			calls: []string{"start restart-web staging"}, audit: "allowed"},
-		{name: "approve as requester", who: alice, text: "approve 1", setup: func(w *world) {
-			waitingRun(alice)(w)
-			w.engine.approveErr = dayops.Errorf(dayops.KindForbidden, "alice asked for run 1 and cannot approve it")
-		}, want: []string{"alice asked for run 1 and cannot approve it"}, notWant: []string{"approved"},
-			calls: []string{"approve 1 console:alice"}, audit: "allowed"},
+		{name: "approve as requester", who: alice, text: "approve 1", setup: waitingRun(alice),
+			want: []string{"not allowed: alice requested run 1 and cannot approve it: someone else must"}, notWant: []string{"approved"},
+			audit: "refused"},
 		{name: "approve", who: bob, text: "approve #1", setup: waitingRun(alice),
 			want: []string{"bob approved run 1 (1 of 1)"}, calls: []string{"approve 1 console:bob"}, audit: "allowed"},
 		{name: "approve that does not count", who: bob, text: "approve 1", setup: func(w *world) {
 			waitingRun(alice)(w)
-			w.engine.approval = &dayops.Approval{RunID: 1, Actor: bob, Approved: true, Note: "bob has approved already"}
+			w.engine.Approval = &dayops.Approval{RunID: 1, Actor: bob, Approved: true, Note: "bob has approved already"}
 		}, want: []string{"bob's approval of run 1 does not count: bob has approved already"},
 			calls: []string{"approve 1 console:bob"}, audit: "allowed"},
 		{name: "approve without the grant", who: carol, text: "approve 1", setup: waitingRun(alice),
@@ -157,7 +156,7 @@ func TestHandle(t *testing.T) {
 		{name: "status idle", who: carol, text: "status", want: []string{"no active runs"}, audit: "allowed"},
 		{name: "status active", who: carol, text: "status", setup: func(w *world) {
 			waitingRun(alice)(w)
-			w.store.locks = []dayops.EnvLock{{Environment: "production", Actor: bob, Reason: "sale", CreatedAt: testNow}}
+			w.store.LockList = []dayops.EnvLock{{Environment: "production", Actor: bob, Reason: "sale", CreatedAt: testNow}}
 		}, want: []string{"1 active runs\n  #1 deploy-web production — awaiting approval · alice · 2025-03-01 12:00Z",
 			"production is locked by bob since 2025-03-01 12:05Z: sale"}, audit: "allowed"},
 		{name: "status of a failed run", who: carol, text: "status 1", setup: failedRun,
@@ -166,15 +165,15 @@ func TestHandle(t *testing.T) {
 				"last output of Install:\n  | install line 6\n", "| install line 15", "https://dayops.example.com/runs/1"},
 			notWant: []string{"install line 5\n", "rollback output", "[1]"}, audit: "allowed"},
 		{name: "status of an awaiting run", who: carol, text: "status 1", setup: waitingRun(alice),
-			want:  []string{"needs 1 approval from sre (not alice, who asked): approve 1 or deny 1", "[1] Approve run 1  [2] Deny"},
+			want:  []string{"waiting for approval (not alice, who asked): approve 1 or deny 1", "[1] Approve run 1  [2] Deny"},
 			audit: "allowed"},
 		{name: "history", who: carol, text: "history web", setup: failedRun,
 			want: []string{"last 1 runs\n  #1 deploy-web staging — failed · alice · 2025-03-01 12:00Z · 10.0s · version=v1.2.0"}, audit: "allowed"},
 		{name: "history typo", who: carol, text: "history deplo-web", want: []string{`did you mean "deploy-web"?`}, audit: "allowed"},
 		{name: "sync", who: carol, text: "sync", setup: func(w *world) {
-			w.cats.rec = dayops.SyncRecord{Revision: "9999aaaabbbbcccc", Serving: "0123456789abcdef", Outcome: dayops.SyncInvalid,
+			w.cats.Record = dayops.SyncRecord{Revision: "9999aaaabbbbcccc", Serving: "0123456789abcdef", Outcome: dayops.SyncInvalid,
 				Errors: []string{"ops/x.yaml:3:1: unknown key foo"}}
-			w.store.syncs = []dayops.SyncRecord{
+			w.store.SyncList = []dayops.SyncRecord{
 				{Time: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), Outcome: dayops.SyncInvalid, Revision: "9999aaaabbbbcccc", Definitions: 8, Duration: 23 * time.Millisecond, Errors: []string{"x"}},
 				{Time: time.Date(2026, 11, 23, 11, 0, 0, 0, time.UTC), Outcome: dayops.SyncUpdated, Revision: "0123456789abcdef", Definitions: 8, Duration: 40 * time.Millisecond},
 			}
@@ -186,7 +185,7 @@ func TestHandle(t *testing.T) {
 			calls: []string{"rollback web production"}, audit: "allowed"},
 		{name: "rollback unknown service", who: alice, text: "rollback wbe production", want: []string{`did you mean "web"?`}},
 		{name: "unaudited means refused", who: alice, text: "run restart-web staging",
-			setup: func(w *world) { w.store.auditErr = errors.New("disk full") },
+			setup: func(w *world) { w.store.AuditErr = errors.New("disk full") },
 			want:  []string{"internal error"}, notWant: []string{"Run #"}},
 	}
 	for _, tt := range tests {
@@ -198,7 +197,7 @@ func TestHandle(t *testing.T) {
 			before := len(w.store.Audits())
 			w.say(tt.who, tt.text)
 			w.bot.Wait()
-			got := w.door.transcript()
+			got := w.door.Transcript()
 			for _, s := range tt.want {
 				if !strings.Contains(got, s) {
 					t.Errorf("reply lacks %q; got:\n%s", s, got)
@@ -238,23 +237,23 @@ func TestDeployRequest(t *testing.T) {
 	w.say(carol, "deploy web staging VERSION=v1.2.0 ")
 	want := []dayops.RunRequest{{Definition: "deploy-web", Environment: "staging", Params: map[string]string{"version": "v1.2.0"},
 		Actor: carol, Thread: here, Trigger: dayops.TriggerChat}}
-	if diff := cmp.Diff(want, w.engine.requests); diff != "" {
+	if diff := cmp.Diff(want, w.engine.Requests()); diff != "" {
 		t.Errorf("request (-want +got):\n%s", diff)
 	}
 }
 
 func TestClick(t *testing.T) {
 	w := newWorld(t)
-	w.store.add(&dayops.Run{Definition: "deploy-web", Environment: "production", Phase: dayops.Day1,
+	w.store.Add(&dayops.Run{Definition: "deploy-web", Environment: "production", Phase: dayops.Day1,
 		State: dayops.RunAwaitingApproval, Actor: alice, Thread: here})
 	ctx := context.Background()
-	w.bot.HandleClick(ctx, Click{Actor: bob, Thread: here, Action: ActionApprove, Value: "1"})
-	w.bot.HandleClick(ctx, Click{Actor: dave, Thread: here, Action: ActionCancel, Value: "1"})
-	w.bot.HandleClick(ctx, Click{Actor: bob, Thread: here, Action: "explode", Value: "1"})
+	w.bot.HandleClick(ctx, bot.Click{Actor: bob, Thread: here, Action: bot.ActionApprove, Value: "1"})
+	w.bot.HandleClick(ctx, bot.Click{Actor: dave, Thread: here, Action: bot.ActionCancel, Value: "1"})
+	w.bot.HandleClick(ctx, bot.Click{Actor: bob, Thread: here, Action: "explode", Value: "1"})
 	if diff := cmp.Diff([]string{"approve 1 console:bob"}, w.engine.Calls()); diff != "" {
 		t.Errorf("engine calls (-want +got):\n%s", diff)
 	}
-	got := w.door.transcript()
+	got := w.door.Transcript()
 	for _, s := range []string{"bob approved run 1 (1 of 1)", "not allowed: dave", "that button is not one dayops knows"} {
 		if !strings.Contains(got, s) {
 			t.Errorf("transcript lacks %q:\n%s", s, got)
@@ -282,10 +281,10 @@ func TestStats(t *testing.T) {
 		if r.CreatedAt.IsZero() {
 			r.CreatedAt = testNow.Add(-time.Hour)
 		}
-		w.store.add(r)
+		w.store.Add(r)
 	}
 	w.say(carol, "stats web")
-	got := w.door.transcript()
+	got := w.door.Transcript()
 	for _, s := range []string{
 		"deployments in the last 30 days of web",
 		"web production: 2 deploys (0.5 a week), change failure rate 67% (2 of 3)",
@@ -297,7 +296,7 @@ func TestStats(t *testing.T) {
 		}
 	}
 	w.say(carol, "stats wbe")
-	if got := w.door.transcript(); !strings.Contains(got, `no service "wbe" — did you mean "web"?`) {
+	if got := w.door.Transcript(); !strings.Contains(got, `no service "wbe" — did you mean "web"?`) {
 		t.Errorf("stats typo:\n%s", got)
 	}
 }

@@ -2,116 +2,183 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/dayops/dayops"
 )
 
-// doorTimeout bounds one Post or Update made on behalf of Notify.
+// Run reporting. Where a run is reported is stored (dayops.Report): a row
+// written when the run is first reported, its message ID once posted, and the
+// state the message shows each time it is brought up to date. The reporter
+// renders from the stored run and these rows, so a restarted bot (or, later,
+// another replica) goes on updating the same message until it shows the run's
+// final state. Run events only say "look again": nothing about a run's
+// message lives only in memory.
+
+// doorTimeout bounds one Post or Update.
 const doorTimeout = 30 * time.Second
 
 // closeTimeout bounds how long Close waits for pending updates.
 const closeTimeout = time.Minute
 
-// maxFinished is how many finished runs keep their tracker, so that a late
-// event (an approval reply after the end) still finds the run's message.
-const maxFinished = 1024
-
 // maxLineRunes bounds one output line kept for a run message.
 const maxLineRunes = 300
 
-// tracker is what the bot knows about one run it reports on. The run
-// snapshots it holds are never modified once stored (merge copies), so a
-// worker may render one without holding the lock.
+// Retries of a door that fails: backoff doubles from retryBase to retryMax,
+// or follows what the door asks (RetryAfter).
+const (
+	retryBase = time.Second
+	retryMax  = time.Minute
+)
+
+// resumeLimit bounds how many unfinished reports a start picks up again.
+const resumeLimit = 1000
+
+// RetryAfter is implemented by door errors that say when to try again, such
+// as an answer 429 with a Retry-After header.
+type RetryAfter interface {
+	RetryAfter() time.Duration
+}
+
+// tracker is the reporter's work on one run: whether its messages need a
+// look, the thread replies waiting, and when the doors may be called again.
 type tracker struct {
-	id         int64
-	run        *dayops.Run
-	tails      map[int][]string // last output lines per step index
-	thread     dayops.Thread    // where the run's message lives
-	msgID      string           // "" until posted
-	claiming   bool             // Handle is posting the message now
-	awaitUntil time.Time        // until then, leave the first post to Handle
-	dirty      bool             // run changed since the message was last rendered
-	replies    []reply          // thread replies still to post, in order
-	lastUpdate time.Time
-	working    bool // a worker goroutine owns the tracker
-	finished   bool // counted in Bot.finished
-	kick       chan struct{}
+	id      int64
+	dirty   bool             // the run changed since its messages were last brought up to date
+	replies []reply          // thread replies still to post, in order
+	hold    <-chan time.Time // no door call before it fires: pace, or backoff after a failure
+	failed  bool             // the last delivery failed
+	working bool             // a worker goroutine owns the tracker
+	pinned  int              // report calls using the tracker: keep it
+	kick    chan struct{}
+	deliver sync.Mutex // held while the run's messages are brought up to date: one at a time
 }
 
 // reply is a thread reply waiting for the worker: a fixed text, or an
-// approval whose text needs the store.
+// approval whose text needs the run.
 type reply struct {
 	text     string
 	approval *dayops.Approval
+	thread   dayops.Thread // "" door: the run's own threads
 }
 
-// Notify receives the executor's run events. It never blocks on a door: it
-// records the newest state under a short lock and leaves the talking to the
-// run's worker goroutine. Events for threads of unregistered doors are dropped.
-func (b *Bot) Notify(ev dayops.RunEvent) {
-	if ev.Run == nil {
+// listen feeds the reporter from the events of every run until Close, after
+// picking up the reports a previous process left unfinished.
+func (b *Bot) listen(events <-chan dayops.RunEvent) {
+	defer close(b.listening)
+	b.resume()
+	for {
+		select {
+		case ev := <-events:
+			b.Notify(ev)
+		case <-b.ctx.Done():
+			return
+		}
+	}
+}
+
+// resume brings up to date the messages of runs whose reports do not show a
+// final state yet: runs that went on, or ended, while no bot was listening.
+func (b *Bot) resume() {
+	ctx, cancel := context.WithTimeout(b.ctx, doorTimeout)
+	defer cancel()
+	reports, err := b.store.UnfinishedReports(ctx, resumeLimit)
+	if err != nil {
+		b.log.Error("reading unfinished run reports", "err", err)
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closing || b.doors[ev.Run.Thread.Door] == nil {
+	for _, r := range reports {
+		if b.doors[r.Thread.Door] == nil {
+			continue
+		}
+		t := b.trackerLocked(r.RunID)
+		t.dirty = true
+		b.wakeLocked(t)
+	}
+}
+
+// Notify receives a run event. It never blocks on a door or the store: it
+// marks the run for a look and leaves the talking to the run's worker.
+func (b *Bot) Notify(ev dayops.RunEvent) {
+	if ev.Run == nil || ev.Run.ID == 0 {
 		return
 	}
-	t := b.trackerLocked(ev.Run, ev.Run.Thread)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closing {
+		return
+	}
 	switch ev.Kind {
 	case dayops.EventState, dayops.EventStep:
-		t.merge(ev.Run, ev.Step)
-		t.dirty = true
-	case dayops.EventLog:
-		if ev.Line != nil {
-			t.addLine(*ev.Line)
-		}
-		return // output alone does not update the message
 	case dayops.EventApproval:
-		// The decision is a reply; the state events that follow it change
-		// the message, and make one for a run that has none here.
-		t.merge(ev.Run, nil)
-		if a := ev.Approval; a != nil {
-			if !b.reportAckLocked(ackKey(ev.Run.ID, a.Actor.ID, a.Approved, ev.Run.Thread)) {
-				cp := *a
-				t.replies = append(t.replies, reply{approval: &cp})
-			}
+		a := ev.Approval
+		if a == nil || b.reportAckLocked(ackKey(ev.Run.ID, a.Actor.ID, a.Approved, ev.Run.Thread)) {
+			break
 		}
+		cp := *a
+		t := b.trackerLocked(ev.Run.ID)
+		t.replies = append(t.replies, reply{approval: &cp})
 	case dayops.EventInterrupted:
-		t.merge(ev.Run, nil)
-		if t.msgID != "" { // a message we know of shows the end; no new one for it
-			t.dirty = true
-		}
 		step := "before its first step"
 		if ev.Run.CurrentStep != "" {
 			step = "during step " + ev.Run.CurrentStep
 		}
+		t := b.trackerLocked(ev.Run.ID)
 		t.replies = append(t.replies, reply{text: fmt.Sprintf("run %d %s was interrupted when dayops stopped %s", ev.Run.ID, ev.Run.Definition, step)})
 	default:
-		return
+		return // output alone does not change a run's message
 	}
+	t := b.trackerLocked(ev.Run.ID)
+	t.dirty = true
 	b.wakeLocked(t)
 }
 
-// trackerLocked returns the run's tracker, creating it. A run started from
-// chat leaves its first message to Handle, which posts it right after Start
-// returns; the executor may report before that.
-func (b *Bot) trackerLocked(r *dayops.Run, where dayops.Thread) *tracker {
-	if t, ok := b.trackers[r.ID]; ok {
-		return t
+// report posts the message of run r, just started, in its thread before it
+// returns, so that the answer to a command is there when the next command
+// comes; the run's events update it from then on.
+func (b *Bot) report(r *dayops.Run) {
+	b.mu.Lock()
+	if b.closing {
+		b.mu.Unlock()
+		return
 	}
-	// Seam: the message ID lives in memory only. A run whose Thread.Message
-	// was recorded (a door that knows the ID before Start) is found again
-	// after a restart; a store method to record it after posting would make
-	// every run so.
-	t := &tracker{id: r.ID, thread: where, msgID: where.Message, tails: map[int][]string{}, kick: make(chan struct{}, 1)}
-	if t.msgID == "" && r.Trigger == dayops.TriggerChat {
-		t.awaitUntil = time.Now().Add(b.claim)
+	t := b.trackerLocked(r.ID)
+	t.pinned++
+	b.mu.Unlock()
+
+	t.deliver.Lock()
+	ok, wait := b.bringUpToDate(r.ID)
+	t.deliver.Unlock()
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t.pinned--
+	if !ok {
+		t.dirty, t.failed = true, true
 	}
-	b.trackers[r.ID] = t
+	if wait > 0 && t.hold == nil {
+		t.hold = time.After(wait)
+	}
+	if t.dirty || t.hold != nil {
+		b.wakeLocked(t)
+	} else if !t.working {
+		delete(b.trackers, t.id)
+	}
+}
+
+// trackerLocked returns the run's tracker, creating it.
+func (b *Bot) trackerLocked(id int64) *tracker {
+	t, ok := b.trackers[id]
+	if !ok {
+		t = &tracker{id: id, kick: make(chan struct{}, 1)}
+		b.trackers[id] = t
+	}
 	return t
 }
 
@@ -132,44 +199,17 @@ func (b *Bot) wakeLocked(t *tracker) {
 	go b.work(t)
 }
 
-// claimRun posts the message of a run that Handle just started and
-// remembers where it is, so that the run's events update it.
-func (b *Bot) claimRun(ctx context.Context, r *dayops.Run, where dayops.Thread) {
-	b.mu.Lock()
-	t := b.trackerLocked(r, where)
-	if t.run == nil { // events, when they came first, are newer than Start's answer
-		t.merge(r, nil)
-	}
-	if t.msgID != "" || t.claiming { // posted already: the claim wait ran out
-		b.mu.Unlock()
-		return
-	}
-	t.claiming = true
-	t.dirty = false
-	snap, tails := t.run, cloneTails(t.tails)
-	b.mu.Unlock()
-
-	id := b.post(ctx, where, b.runMessage(ctx, snap, tails))
-
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	t.claiming = false
-	t.msgID = id
-	t.awaitUntil = time.Time{}
-	t.lastUpdate = time.Now()
-	if t.working || t.dirty || len(t.replies) > 0 {
-		b.wakeLocked(t) // a worker waiting for this claim goes on now
-	}
-}
-
-// work drains one tracker: thread replies first, then the newest state of
-// the run message, at most once per pace interval. It returns when there is
-// nothing left to say.
+// work drains one tracker: replies first, then the run's messages, at most
+// once per pace interval and later after a failure. It returns, forgetting
+// the tracker, when there is nothing left to do.
 func (b *Bot) work(t *tracker) {
 	defer func() {
 		b.mu.Lock()
 		t.working = false
 		b.busy--
+		if !t.dirty && len(t.replies) == 0 && t.pinned == 0 {
+			delete(b.trackers, t.id)
+		}
 		if b.busy == 0 {
 			close(b.idleCh)
 		}
@@ -177,195 +217,211 @@ func (b *Bot) work(t *tracker) {
 	}()
 	for {
 		b.mu.Lock()
-		door := b.doors[t.thread.Door]
-		now := time.Now()
-		switch {
-		case door == nil:
+		if !t.dirty && len(t.replies) == 0 && (t.hold == nil || b.closing) {
+			b.mu.Unlock()
+			return
+		}
+		if t.hold != nil && b.closing && t.failed {
+			// A door that failed at the end gets the next start to bring
+			// the message up to date: where it is reported is stored.
 			t.dirty, t.replies = false, nil
 			b.mu.Unlock()
 			return
-		case t.msgID == "" && t.claiming:
+		}
+		if hold := t.hold; hold != nil && !b.closing {
 			b.mu.Unlock()
-			b.sleep(t, b.claim)
-			continue
-		case t.msgID == "" && !b.closing && now.Before(t.awaitUntil):
-			wait := t.awaitUntil.Sub(now)
-			b.mu.Unlock()
-			b.sleep(t, wait)
-			continue
-		case len(t.replies) > 0 && (t.msgID != "" || !t.dirty):
-			// Replies answer the run's message: it goes first when it is
-			// still to be posted; after that, replies precede updates, as
-			// the decisions they report came before the progress.
-			rs := t.replies
-			t.replies = nil
-			b.mu.Unlock()
-			for _, r := range rs {
-				b.postReply(t, door, r)
+			select {
+			case <-hold:
+				b.mu.Lock()
+				if t.hold == hold {
+					t.hold = nil
+				}
+				b.mu.Unlock()
+			case <-t.kick: // closing, or new work: look again
+			case <-b.ctx.Done():
 			}
 			continue
-		case !t.dirty && len(t.replies) == 0:
-			b.finishLocked(t)
+		}
+		if !t.dirty && len(t.replies) == 0 {
+			b.mu.Unlock()
+			continue // the pace ran out with nothing new
+		}
+		if b.ctx.Err() != nil {
+			t.dirty, t.replies = false, nil
 			b.mu.Unlock()
 			return
 		}
-		if t.msgID != "" && !b.closing {
-			if wait := pace(door, b.interval) - now.Sub(t.lastUpdate); wait > 0 {
-				b.mu.Unlock()
-				b.sleep(t, wait)
-				continue
+		dirty, replies := t.dirty, t.replies
+		t.dirty, t.replies = false, nil
+		b.mu.Unlock()
+
+		// Replies answer the run's message: it goes first while it is still
+		// to be posted; after that, replies precede updates, as the
+		// decisions they report came before the progress.
+		if len(replies) > 0 && b.posted(t.id) {
+			for _, r := range replies {
+				b.postReply(t.id, r)
 			}
+			replies = nil
 		}
-		snap, tails, msgID := t.run, cloneTails(t.tails), t.msgID
-		t.dirty = false
-		b.mu.Unlock()
-
-		ctx, cancel := context.WithTimeout(b.ctx, doorTimeout)
-		m := b.redactMessage(b.runMessage(ctx, snap, tails))
-		if msgID == "" {
-			id, err := door.Post(ctx, t.thread, m)
-			if err != nil {
-				b.log.Error("posting run message", "run_id", t.id, "door", door.Name(), "err", err)
-			}
-			b.mu.Lock()
-			t.msgID = id
-			b.mu.Unlock()
-		} else if err := door.Update(ctx, t.thread, msgID, m); err != nil {
-			b.log.Error("updating run message", "run_id", t.id, "door", door.Name(), "err", err)
+		ok, wait := true, time.Duration(0)
+		if dirty {
+			t.deliver.Lock()
+			ok, wait = b.bringUpToDate(t.id)
+			t.deliver.Unlock()
 		}
-		cancel()
+		for _, r := range replies {
+			b.postReply(t.id, r)
+		}
 		b.mu.Lock()
-		t.lastUpdate = time.Now()
-		b.mu.Unlock()
-	}
-}
-
-// postReply posts one thread reply of a run.
-func (b *Bot) postReply(t *tracker, door Door, r reply) {
-	ctx, cancel := context.WithTimeout(b.ctx, doorTimeout)
-	defer cancel()
-	text := r.text
-	if r.approval != nil {
-		b.mu.Lock()
-		run := t.run
-		b.mu.Unlock()
-		text = b.approvalText(ctx, run, r.approval)
-	}
-	if _, err := door.Post(ctx, t.thread, b.redactMessage(Message{Text: text})); err != nil {
-		b.log.Error("posting run reply", "run_id", t.id, "door", door.Name(), "err", err)
-	}
-}
-
-// finishLocked forgets the oldest finished runs beyond maxFinished.
-func (b *Bot) finishLocked(t *tracker) {
-	if t.finished || t.run == nil || !t.run.State.Final() {
-		return
-	}
-	t.finished = true
-	b.finished = append(b.finished, t.id)
-	for len(b.finished) > maxFinished {
-		id := b.finished[0]
-		b.finished = b.finished[1:]
-		if old := b.trackers[id]; old != nil && !old.working {
-			delete(b.trackers, id)
+		t.dirty = t.dirty || !ok
+		t.failed = !ok
+		t.hold = nil
+		if wait > 0 {
+			t.hold = time.After(wait)
 		}
+		b.mu.Unlock()
 	}
 }
 
-// sleep waits d or until the tracker is kicked.
-func (b *Bot) sleep(t *tracker, d time.Duration) {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-t.kick:
-	case <-timer.C:
-	}
-}
-
-func pace(d Door, def time.Duration) time.Duration {
+// paceOf is the least time between two updates of one message of door d (a
+// terminal wants every change; Slack allows about one a second).
+func paceOf(d Door, def time.Duration) time.Duration {
 	if p, ok := d.(Paced); ok {
 		return p.MinUpdateInterval()
 	}
 	return def
 }
 
-// merge takes in a newer snapshot of the run and a changed step. A final
-// state or step never goes back to an earlier one, whatever order events
-// arrive in.
-func (t *tracker) merge(r *dayops.Run, st *dayops.StepRun) {
-	if r != nil && (t.run == nil || !t.run.State.Final() || r.State.Final()) {
-		n := *r
-		n.Steps = slices.Clone(r.Steps)
-		if t.run != nil {
-			if len(n.Steps) == 0 {
-				n.Steps = slices.Clone(t.run.Steps)
-			}
-			for _, old := range t.run.Steps {
-				if old.State.Final() {
-					n.Steps = keepFinal(n.Steps, old)
-				}
-			}
+// bringUpToDate renders the stored run into each of its reports that does
+// not show it yet: the run's own thread is reported from its first look on.
+// It returns the least wait before the next update (its doors' pace), or
+// false and the wait before the next try when a door failed.
+func (b *Bot) bringUpToDate(id int64) (ok bool, wait time.Duration) {
+	ctx, cancel := context.WithTimeout(b.ctx, doorTimeout)
+	defer cancel()
+	run, err := b.store.Run(ctx, id)
+	if err != nil {
+		b.log.Error("reading a run to report it", "run_id", id, "err", err)
+		return false, retryBase
+	}
+	reports, err := b.store.Reports(ctx, id)
+	if err != nil {
+		b.log.Error("reading where a run is reported", "run_id", id, "err", err)
+		return false, retryBase
+	}
+	if len(reports) == 0 && b.door(run.Thread.Door) != nil {
+		r := dayops.Report{RunID: id, Thread: run.Thread, CreatedAt: b.now()}
+		if _, err := b.store.AddReport(ctx, r); err != nil {
+			b.log.Error("recording where a run is reported", "run_id", id, "err", err)
+			return false, retryBase
 		}
-		t.run = &n
-	}
-	if st != nil && t.run != nil {
-		n := *t.run
-		n.Steps = upsertStep(slices.Clone(n.Steps), *st)
-		t.run = &n
-	}
-}
-
-// upsertStep puts st into steps by Index, unless it would take a final step
-// back to a running one.
-func upsertStep(steps []dayops.StepRun, st dayops.StepRun) []dayops.StepRun {
-	for i := range steps {
-		if steps[i].Index == st.Index {
-			if steps[i].State.Final() && !st.State.Final() {
-				return steps
-			}
-			steps[i] = st
-			return steps
+		if reports, err = b.store.Reports(ctx, id); err != nil {
+			b.log.Error("reading where a run is reported", "run_id", id, "err", err)
+			return false, retryBase
 		}
 	}
-	steps = append(steps, st)
-	slices.SortFunc(steps, func(a, b dayops.StepRun) int { return a.Index - b.Index })
-	return steps
-}
-
-// keepFinal puts a step that had ended back into steps, where an older
-// snapshot still shows it unfinished or lacks it.
-func keepFinal(steps []dayops.StepRun, old dayops.StepRun) []dayops.StepRun {
-	for i := range steps {
-		if steps[i].Index == old.Index {
-			if !steps[i].State.Final() {
-				steps[i] = old
-			}
-			return steps
+	ok = true
+	var pace, again time.Duration
+	var m *Message
+	for _, rep := range reports {
+		door := b.door(rep.Thread.Door)
+		if door == nil || (rep.Thread.Message != "" && rep.Shown == run.State && rep.Shown.Final()) {
+			continue // another door's, or it shows the end already
+		}
+		pace = max(pace, paceOf(door, b.interval))
+		if m == nil {
+			msg := b.redactMessage(b.runMessage(ctx, run))
+			m = &msg
+		}
+		if err := b.deliver(ctx, door, &rep, *m); err != nil {
+			rep.Failures++
+			rep.LastError = dayops.Truncate(err.Error(), 500)
+			wait := retryDelay(err, rep.Failures)
+			b.log.Warn("delivering a run message", "run_id", id, "door", door.Name(), "failures", rep.Failures, "retry_in", wait, "err", err)
+			ok, again = false, max(again, wait, pace)
+		} else {
+			rep.Failures, rep.LastError = 0, ""
+			rep.Shown, rep.ShownAt = run.State, b.now()
+		}
+		if err := b.store.UpdateReport(ctx, rep); err != nil {
+			b.log.Error("recording a run report", "run_id", id, "err", err)
 		}
 	}
-	return upsertStep(steps, old)
+	if !ok {
+		return false, again
+	}
+	return true, pace
 }
 
-// addLine keeps the last output lines of each step.
-func (t *tracker) addLine(l dayops.LogLine) {
-	lines := append(t.tails[l.Step], dayops.Truncate(l.Text, maxLineRunes))
-	if len(lines) > MaxOutputLines {
-		lines = slices.Clone(lines[len(lines)-MaxOutputLines:])
-	}
-	t.tails[l.Step] = lines
+// posted reports whether the run's message is out in one of its threads.
+func (b *Bot) posted(id int64) bool {
+	ctx, cancel := context.WithTimeout(b.ctx, doorTimeout)
+	defer cancel()
+	reports, err := b.store.Reports(ctx, id)
+	return err == nil && slices.ContainsFunc(reports, func(r dayops.Report) bool { return r.Thread.Message != "" })
 }
 
-func cloneTails(m map[int][]string) map[int][]string {
-	out := make(map[int][]string, len(m))
-	for k, v := range m {
-		out[k] = slices.Clone(v)
+// deliver posts the run's message, or updates the one posted before.
+func (b *Bot) deliver(ctx context.Context, door Door, rep *dayops.Report, m Message) error {
+	if rep.Thread.Message != "" {
+		return door.Update(ctx, rep.Thread, rep.Thread.Message, m)
 	}
-	return out
+	id, err := door.Post(ctx, rep.Thread, m)
+	if err != nil {
+		return err
+	}
+	rep.Thread.Message = id
+	return nil
+}
+
+// retryDelay is how long to wait after the failures-th failure in a row.
+func retryDelay(err error, failures int) time.Duration {
+	var ra RetryAfter
+	if errors.As(err, &ra) && ra.RetryAfter() > 0 {
+		return min(ra.RetryAfter(), 10*retryMax)
+	}
+	d := retryBase
+	for i := 1; i < failures && d < retryMax; i++ {
+		d *= 2
+	}
+	return min(d, retryMax)
+}
+
+// postReply posts one thread reply of a run, in every thread it is reported.
+func (b *Bot) postReply(id int64, r reply) {
+	ctx, cancel := context.WithTimeout(b.ctx, doorTimeout)
+	defer cancel()
+	run, err := b.store.Run(ctx, id)
+	if err != nil {
+		b.log.Error("reading a run to reply", "run_id", id, "err", err)
+		return
+	}
+	text := r.text
+	if r.approval != nil {
+		text = b.approvalText(run, r.approval)
+	}
+	threads := []dayops.Thread{run.Thread}
+	if reports, err := b.store.Reports(ctx, id); err == nil && len(reports) > 0 {
+		threads = threads[:0]
+		for _, rep := range reports {
+			threads = append(threads, rep.Thread)
+		}
+	}
+	for _, th := range threads {
+		door := b.door(th.Door)
+		if door == nil {
+			continue
+		}
+		if _, err := door.Post(ctx, th, b.redactMessage(Message{Text: text})); err != nil {
+			b.log.Error("posting run reply", "run_id", id, "door", door.Name(), "err", err)
+		}
+	}
 }
 
 // Wait returns when no run message or reply is waiting to be posted. It
-// waits for pacing and claims, which are short, and for doors, whose calls
-// time out after 30 seconds; Close posts without pacing.
+// waits for pacing, which is short, and for doors, whose calls time out
+// after 30 seconds; Close posts without pacing.
 func (b *Bot) Wait() {
 	_ = b.wait(context.Background())
 }
@@ -388,8 +444,9 @@ func (b *Bot) wait(ctx context.Context) error {
 	}
 }
 
-// Close posts what is pending at once (no pacing, no waiting for Handle),
-// then stops: later events are dropped. It waits at most a minute.
+// Close brings what is pending up to date at once (no pacing), then stops:
+// later events are left to the next start, which finds the unfinished
+// reports in the store. It waits at most a minute.
 func (b *Bot) Close() error {
 	b.mu.Lock()
 	b.closing = true
@@ -406,6 +463,8 @@ func (b *Bot) Close() error {
 	defer cancel()
 	err := b.wait(ctx)
 	b.cancel()
+	b.stopEvents()
+	<-b.listening
 	if err != nil {
 		return fmt.Errorf("flushing run messages: %w", err)
 	}

@@ -23,7 +23,7 @@ func (b *Bot) help(ctx context.Context, c *call) (*Message, error) {
 	if err := b.open(ctx, c, "help"); err != nil {
 		return nil, err
 	}
-	return &Message{Pre: b.redact(commands.Help(c.cmd.Topic))}, nil
+	return &Message{Pre: b.redact(commands.Grammar{Prefix: b.prefix}.Help(c.cmd.Topic))}, nil
 }
 
 func (b *Bot) whoami(ctx context.Context, c *call) (*Message, error) {
@@ -61,7 +61,7 @@ func (b *Bot) list(ctx context.Context, c *call) (*Message, error) {
 	}
 	cat := b.catalog()
 	if cat == nil {
-		return nil, dayops.Errorf(dayops.KindUnavailable, "no valid definitions are loaded yet; try: %s sync", commands.DefaultPrefix)
+		return nil, dayops.Errorf(dayops.KindUnavailable, "no valid definitions are loaded yet; try: %s sync", b.prefix)
 	}
 	phases := dayops.Phases
 	if c.cmd.Phase != "" {
@@ -97,7 +97,7 @@ func (b *Bot) list(ctx context.Context, c *call) (*Message, error) {
 	head := fmt.Sprintf("%d %s%s at revision %s", n, kind, noun, dayops.ShortRevision(cat.Revision()))
 	return &Message{
 		Text:   b.redact(head + "\n" + strings.Join(lines, "\n")),
-		Footer: commands.DefaultPrefix + " describe NAME shows one",
+		Footer: b.prefix + " describe NAME shows one",
 	}, nil
 }
 
@@ -386,7 +386,7 @@ func (b *Bot) status(ctx context.Context, c *call) (*Message, error) {
 		if err := b.authorizeRead(ctx, c, runTarget(r)); err != nil {
 			return nil, err
 		}
-		m := b.runMessage(ctx, r, nil)
+		m := b.runMessage(ctx, r)
 		return &m, nil
 	}
 	if err := b.authorizeRead(ctx, c, "active runs"); err != nil {
@@ -418,7 +418,7 @@ func (b *Bot) status(ctx context.Context, c *call) (*Message, error) {
 		}
 		lines = append(lines, s)
 	}
-	return &Message{Text: b.redact(strings.Join(lines, "\n")), Footer: commands.DefaultPrefix + " status RUN shows one run"}, nil
+	return &Message{Text: b.redact(strings.Join(lines, "\n")), Footer: b.prefix + " status RUN shows one run"}, nil
 }
 
 // runLine is one run in a list: "#12 deploy-web staging — running (step

@@ -25,7 +25,7 @@ func (b *Bot) run(ctx context.Context, c *call) (*Message, error) {
 func (b *Bot) deploy(ctx context.Context, c *call) (*Message, error) {
 	if c.cmd.Service == "" {
 		// "deploy ENV" is for pull request comments, where the door knows the service.
-		return &Message{Text: commands.UsageReply(commands.VerbDeploy, "missing SERVICE: only a pull request comment may leave it out")}, nil
+		return &Message{Text: commands.Grammar{Prefix: b.prefix}.UsageReply(commands.VerbDeploy, "missing SERVICE: only a pull request comment may leave it out")}, nil
 	}
 	def, err := b.service(c.cmd.Service)
 	if err != nil {
@@ -56,12 +56,13 @@ func (b *Bot) start(ctx context.Context, c *call, def *dayops.Definition, env st
 		Params:      paramsFor(def, params),
 		Actor:       c.actor,
 		Thread:      c.thread,
-		Trigger:     dayops.TriggerChat,
+		Trigger:     c.trigger,
+		Context:     c.context,
 	})
 	if err != nil {
 		return nil, err
 	}
-	b.claimRun(ctx, run, c.thread)
+	b.report(run)
 	return nil, nil
 }
 
@@ -82,7 +83,7 @@ func (b *Bot) rollback(ctx context.Context, c *call) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.claimRun(ctx, run, c.thread)
+	b.report(run)
 	return nil, nil
 }
 
@@ -103,23 +104,20 @@ func (b *Bot) deny(ctx context.Context, c *call) (*Message, error) {
 	return b.decideGate(ctx, c, false)
 }
 
-// decideGate approves or denies a run. The bot checks that the actor may
-// approve this definition at all; the executor checks the gate's own rule
-// (roles, the requester never counts, one person once) and says why not.
+// decideGate approves or denies a run. The policy decides whether the actor
+// may take part here (the requester never approves, and may always
+// withdraw); the executor asks it again about the gate itself at the run's
+// revision (its roles, one person once) and counts.
 func (b *Bot) decideGate(ctx context.Context, c *call, approved bool) (*Message, error) {
 	run, err := b.store.Run(ctx, c.cmd.RunID)
 	if err != nil {
 		return nil, err
 	}
-	if !approved && run.Actor.ID != "" && run.Actor.ID == c.actor.ID {
-		// The requester may always withdraw their own run.
-		v := dayops.Verdict{Allowed: true, Reason: fmt.Sprintf("%s asked for run %d", c.actor.ID, run.ID)}
-		err = b.decide(ctx, c, v, runTarget(run), run.ID)
-	} else {
-		act := dayops.Action{Kind: dayops.ActApprove, Phase: run.Phase, Name: run.Definition, Environment: run.Environment}
-		err = b.authorize(ctx, c, act, runTarget(run), run.ID)
+	act := dayops.ActApprove
+	if !approved {
+		act = dayops.ActDeny
 	}
-	if err != nil {
+	if err := b.decide(ctx, c, b.policy.MayActOnRun(c.actor, c.thread, run, act), runTarget(run), run.ID); err != nil {
 		return nil, err
 	}
 	key := ackKey(run.ID, c.actor.ID, approved, c.thread)
@@ -139,11 +137,12 @@ func (b *Bot) decideGate(ctx context.Context, c *call, approved bool) (*Message,
 	if a == nil { // an engine that records nothing to show: say what was asked
 		a = &dayops.Approval{RunID: run.ID, Actor: c.actor, Approved: approved, Valid: true}
 	}
-	return &Message{Text: b.approvalText(ctx, run, a)}, nil
+	return &Message{Text: b.approvalText(run, a)}, nil
 }
 
-// approvalText says what an approval or denial did: "bob approved run 12 (1 of 1)".
-func (b *Bot) approvalText(ctx context.Context, run *dayops.Run, a *dayops.Approval) string {
+// approvalText says what an approval or denial did: "bob approved run 12 (1
+// of 1)", with the count the executor made through the policy.
+func (b *Bot) approvalText(run *dayops.Run, a *dayops.Approval) string {
 	who := a.Actor.String()
 	if !a.Approved {
 		text := fmt.Sprintf("%s denied run %d", who, run.ID)
@@ -159,36 +158,11 @@ func (b *Bot) approvalText(ctx context.Context, run *dayops.Run, a *dayops.Appro
 		}
 		return b.redact(text)
 	}
-	need := 1
-	if rule := b.approvalRule(run); rule != nil && rule.Count > 0 {
-		need = rule.Count
+	text := fmt.Sprintf("%s approved run %d", who, run.ID)
+	if a.Need > 0 {
+		text += fmt.Sprintf(" (%d of %d)", a.Have, a.Need)
 	}
-	have := 1
-	if list, err := b.store.Approvals(ctx, run.ID, a.Gate); err != nil {
-		b.log.Warn("reading approvals", "run_id", run.ID, "err", err)
-	} else {
-		have = 0
-		for _, x := range list {
-			if x.Approved && x.Valid {
-				have++
-			}
-		}
-		have = max(have, 1)
-	}
-	return b.redact(fmt.Sprintf("%s approved run %d (%d of %d)", who, run.ID, have, need))
-}
-
-// approvalRule is the run's environment gate at the current revision.
-func (b *Bot) approvalRule(run *dayops.Run) *dayops.ApprovalRule {
-	def, ok := b.catalogs.Catalog().Lookup(run.Definition)
-	if !ok {
-		return nil
-	}
-	env, ok := def.Environment(run.Environment)
-	if !ok {
-		return nil
-	}
-	return env.Approvals
+	return b.redact(text)
 }
 
 func (b *Bot) cancelRun(ctx context.Context, c *call) (*Message, error) {
@@ -196,15 +170,7 @@ func (b *Bot) cancelRun(ctx context.Context, c *call) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	if run.Actor.ID != "" && run.Actor.ID == c.actor.ID {
-		// The requester of a run may always stop it.
-		v := dayops.Verdict{Allowed: true, Reason: fmt.Sprintf("%s asked for run %d", c.actor.ID, run.ID)}
-		err = b.decide(ctx, c, v, runTarget(run), run.ID)
-	} else {
-		act := dayops.Action{Kind: dayops.ActCancel, Phase: run.Phase, Name: run.Definition, Environment: run.Environment}
-		err = b.authorize(ctx, c, act, runTarget(run), run.ID)
-	}
-	if err != nil {
+	if err := b.decide(ctx, c, b.policy.MayActOnRun(c.actor, c.thread, run, dayops.ActCancel), runTarget(run), run.ID); err != nil {
 		return nil, err
 	}
 	if err := b.engine.Cancel(ctx, run.ID, c.actor, c.thread); err != nil {
@@ -229,7 +195,7 @@ func (b *Bot) lock(ctx context.Context, c *call) (*Message, error) {
 	if c.cmd.Reason != "" {
 		text += ": " + c.cmd.Reason
 	}
-	text += fmt.Sprintf(". Deploys to %s wait until someone types: %s unlock %s", env, commands.DefaultPrefix, env)
+	text += fmt.Sprintf(". Deploys to %s wait until someone types: %s unlock %s", env, b.prefix, env)
 	return &Message{Text: b.redact(text)}, nil
 }
 
@@ -273,7 +239,7 @@ func (b *Bot) catalog() *dayops.Catalog { return b.catalogs.Catalog() }
 func (b *Bot) definition(name string) (*dayops.Definition, error) {
 	cat := b.catalog()
 	if cat == nil {
-		return nil, dayops.Errorf(dayops.KindUnavailable, "no valid definitions are loaded yet; try: %s sync", commands.DefaultPrefix)
+		return nil, dayops.Errorf(dayops.KindUnavailable, "no valid definitions are loaded yet; try: %s sync", b.prefix)
 	}
 	if d, ok := cat.Lookup(name); ok {
 		return d, nil
@@ -282,9 +248,9 @@ func (b *Bot) definition(name string) (*dayops.Definition, error) {
 	if s := commands.Suggest(name, cat.Names()); s != "" {
 		msg += fmt.Sprintf(" — did you mean %q?", s)
 	} else if d, ok := cat.ForService(name); ok {
-		msg += fmt.Sprintf(": service %s is deployed by %q (%s deploy %s ENV)", name, d.Name, commands.DefaultPrefix, name)
+		msg += fmt.Sprintf(": service %s is deployed by %q (%s deploy %s ENV)", name, d.Name, b.prefix, name)
 	} else {
-		msg += fmt.Sprintf(" at revision %s; %s list shows them all", dayops.ShortRevision(cat.Revision()), commands.DefaultPrefix)
+		msg += fmt.Sprintf(" at revision %s; %s list shows them all", dayops.ShortRevision(cat.Revision()), b.prefix)
 	}
 	return nil, dayops.Errorf(dayops.KindNotFound, "%s", msg)
 }
@@ -293,7 +259,7 @@ func (b *Bot) definition(name string) (*dayops.Definition, error) {
 func (b *Bot) service(name string) (*dayops.Definition, error) {
 	cat := b.catalog()
 	if cat == nil {
-		return nil, dayops.Errorf(dayops.KindUnavailable, "no valid definitions are loaded yet; try: %s sync", commands.DefaultPrefix)
+		return nil, dayops.Errorf(dayops.KindUnavailable, "no valid definitions are loaded yet; try: %s sync", b.prefix)
 	}
 	if d, ok := cat.ForService(name); ok {
 		return d, nil

@@ -21,17 +21,12 @@ const (
 // maxReasonRunes bounds the reason a run message quotes.
 const maxReasonRunes = 200
 
-// runMessage renders a run: its view and the buttons that fit its state.
-// tails holds output lines already seen per step; a failed step's lines
-// missing there are read from the store.
-func (b *Bot) runMessage(ctx context.Context, r *dayops.Run, tails map[int][]string) Message {
+// runMessage renders a run as stored: its view, the last output lines of a
+// step that failed it, and the buttons that fit its state.
+func (b *Bot) runMessage(ctx context.Context, r *dayops.Run) Message {
 	v := b.runView(r)
 	if failed := failingStep(r); failed != nil {
-		lines := tails[failed.Index]
-		if len(lines) == 0 {
-			lines = b.tailFromStore(ctx, r.ID, failed.Index)
-		}
-		for _, l := range lines {
+		for _, l := range b.tailFromStore(ctx, r.ID, failed.Index) {
 			v.Output = append(v.Output, b.redact(l))
 		}
 		v.OutputStep = failed.Name
@@ -66,7 +61,7 @@ func (b *Bot) runView(r *dayops.Run) *RunView {
 	case r.State == dayops.RunAwaitingApproval && r.Reason != "":
 		notes = append(notes, b.redact(dayops.Truncate(r.Reason, maxReasonRunes)), fmt.Sprintf("approve %d or deny %d", r.ID, r.ID))
 	case r.State == dayops.RunAwaitingApproval:
-		notes = append(notes, b.approvalNeed(r))
+		notes = append(notes, fmt.Sprintf("waiting for approval (not %s, who asked): approve %d or deny %d", r.Actor.String(), r.ID, r.ID))
 	case r.Reason != "" && r.State.Final():
 		// Only an ended run's reason is sure to be current: a reason stays
 		// recorded while the run moves on through states that set none.
@@ -89,23 +84,6 @@ func (b *Bot) runView(r *dayops.Run) *RunView {
 		v.URL = b.baseURL + "/runs/" + strconv.FormatInt(r.ID, 10)
 	}
 	return v
-}
-
-// approvalNeed says what a waiting run needs: "needs 1 approval from sre".
-func (b *Bot) approvalNeed(r *dayops.Run) string {
-	rule := b.approvalRule(r)
-	if rule == nil {
-		return fmt.Sprintf("waiting for approval: approve %d or deny %d", r.ID, r.ID)
-	}
-	n := max(rule.Count, 1)
-	s := fmt.Sprintf("needs %d approval", n)
-	if n > 1 {
-		s += "s"
-	}
-	if len(rule.From) > 0 {
-		s += " from " + strings.Join(rule.From, " or ")
-	}
-	return s + fmt.Sprintf(" (not %s, who asked): approve %d or deny %d", r.Actor.String(), r.ID, r.ID)
 }
 
 // runButtons are the actions a run's state allows.

@@ -29,6 +29,20 @@ const (
 	VerbWhoami   Verb = "whoami"
 )
 
+// Grammar is the chat grammar as a deployment writes it: Prefix is its
+// slash command (slack.command). The zero value uses DefaultPrefix; the
+// package's functions are the zero Grammar's methods.
+type Grammar struct {
+	Prefix string
+}
+
+func (g Grammar) prefix() string {
+	if g.Prefix == "" {
+		return DefaultPrefix
+	}
+	return g.Prefix
+}
+
 // DefaultPrefix is the slash command that replies and help text put before
 // a command, so that what they show can be typed as it is.
 const DefaultPrefix = "/ops"
@@ -205,53 +219,60 @@ func Usage(v Verb) string {
 // UsageReply(VerbDeploy, "missing SERVICE") when "deploy ENV" arrives
 // anywhere but a pull request comment. An empty problem gives the usage line
 // alone; an unknown verb gives problem alone.
-func UsageReply(v Verb, problem string) string {
+func UsageReply(v Verb, problem string) string { return Grammar{}.UsageReply(v, problem) }
+
+// UsageReply is the package's UsageReply with g's prefix.
+func (g Grammar) UsageReply(v Verb, problem string) string {
 	u := Usage(v)
 	switch {
 	case u == "":
 		return problem
 	case problem == "":
-		return "usage: " + DefaultPrefix + " " + u
+		return "usage: " + g.prefix() + " " + u
 	}
-	return problem + "\nusage: " + DefaultPrefix + " " + u
+	return problem + "\nusage: " + g.prefix() + " " + u
 }
 
 // Help answers "help [COMMAND]". With an empty topic it lists every command
 // with its usage and summary; with a verb (any case) it gives the usage,
 // summary, details and an example; for anything else it suggests the
 // nearest verb.
-func Help(topic string) string {
+func Help(topic string) string { return Grammar{}.Help(topic) }
+
+// Help is the package's Help with g's prefix.
+func (g Grammar) Help(topic string) string {
+	p := g.prefix()
 	topic = strings.TrimSpace(topic)
 	if topic == "" {
 		var b strings.Builder
 		b.WriteString("dayops commands:\n")
 		for i := range grammar {
 			s := &grammar[i]
-			b.WriteString(DefaultPrefix + " " + s.usage() + " — " + s.summary + "\n")
+			b.WriteString(p + " " + s.usage() + " — " + s.summary + "\n")
 		}
 		b.WriteString(`Quotes group words ("two words"); key=value sets a parameter. ` +
-			DefaultPrefix + " help COMMAND explains one command.")
+			p + " help COMMAND explains one command.")
 		return b.String()
 	}
 	s := lookup(Verb(strings.ToLower(topic)))
 	if s == nil {
-		return unknownCommand(topic)
+		return g.unknownCommand(topic)
 	}
 	var b strings.Builder
-	b.WriteString("usage: " + DefaultPrefix + " " + s.usage() + "\n")
+	b.WriteString("usage: " + p + " " + s.usage() + "\n")
 	b.WriteString(s.summary + "\n")
 	if s.detail != "" {
 		b.WriteString(s.detail + "\n")
 	}
-	b.WriteString("example: " + DefaultPrefix + " " + s.example)
+	b.WriteString("example: " + p + " " + s.example)
 	return b.String()
 }
 
 // unknownCommand is the reply to a word that is no verb.
-func unknownCommand(word string) string {
+func (g Grammar) unknownCommand(word string) string {
 	msg := "unknown command " + quote(word) + "."
 	if s := Suggest(word, verbNames()); s != "" {
 		msg = "unknown command " + quote(word) + ` — did you mean "` + s + `"?`
 	}
-	return msg + " " + DefaultPrefix + " help lists every command."
+	return msg + " " + g.prefix() + " help lists every command."
 }

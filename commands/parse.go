@@ -74,7 +74,10 @@ type Result struct {
 // Parse parses text, which is what follows the prefix or mention (see
 // StripPrefix), such as "deploy web staging version=v1.2.0". It never
 // panics and answers any input, including very long or invalid UTF-8 text.
-func Parse(text string) Result {
+func Parse(text string) Result { return Grammar{}.Parse(text) }
+
+// Parse is the package's Parse with g's prefix in its replies.
+func (g Grammar) Parse(text string) Result {
 	if len(text) > MaxInputBytes {
 		return reply(fmt.Sprintf("that message is %d bytes long; a command can be at most %d", len(text), MaxInputBytes))
 	}
@@ -94,11 +97,11 @@ func Parse(text string) Result {
 	}
 	s := lookup(Verb(strings.ToLower(words[0])))
 	if s == nil {
-		return reply(unknownCommand(words[0]))
+		return reply(g.unknownCommand(words[0]))
 	}
 	c := &Command{Verb: s.verb, Text: text}
 	if problem := s.bind(c, words[1:]); problem != "" {
-		return reply(UsageReply(s.verb, problem))
+		return reply(g.UsageReply(s.verb, problem))
 	}
 	return Result{Command: c}
 }
@@ -309,16 +312,13 @@ func quote(s string) string {
 // a word boundary when it ends in a letter or digit ("/opsx" is not "/ops",
 // but prefix "!" matches "!deploy"). rest is what follows, trimmed; when text
 // does not start with prefix, StripPrefix returns text unchanged and false.
-//
-// An empty prefix matches any text and removes one leading Slack mention,
-// "<@U123ABC>" or "<@U123ABC|name>": the Events API puts the bot's mention at
-// the start of an app_mention message. A door that must check the mention is
-// the bot's own passes it as the prefix instead: StripPrefix(text, "<@"+id+">").
+// An empty prefix matches any text. A door whose platform addresses the bot
+// by a mention passes the mention as it writes it, e.g. "<@U123ABC>".
 func StripPrefix(text, prefix string) (rest string, ok bool) {
 	s := strings.TrimLeftFunc(text, unicode.IsSpace)
 	prefix = strings.TrimSpace(prefix)
 	if prefix == "" {
-		return strings.TrimSpace(stripMention(s)), true
+		return strings.TrimSpace(s), true
 	}
 	if len(s) < len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {
 		return text, false
@@ -334,22 +334,4 @@ func StripPrefix(text, prefix string) (rest string, ok bool) {
 
 func isWordRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '-'
-}
-
-// stripMention removes a leading "<@ID>" or "<@ID|name>" from s.
-func stripMention(s string) string {
-	if !strings.HasPrefix(s, "<@") {
-		return s
-	}
-	end := strings.IndexByte(s, '>')
-	if end < 0 {
-		return s
-	}
-	id, _, _ := strings.Cut(s[2:end], "|")
-	if id == "" || strings.TrimFunc(id, func(r rune) bool {
-		return (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
-	}) != "" {
-		return s
-	}
-	return s[end+1:]
 }

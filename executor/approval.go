@@ -3,7 +3,6 @@ package executor
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -46,7 +45,7 @@ func (x *runExec) gateRule() dayops.ApprovalRule {
 
 func (x *runExec) gateText() string {
 	rule := x.gateRule()
-	roles := x.e.approverRoles(x.def, x.snapshot().Environment, &rule)
+	roles := x.e.opts.Policy.ApproverRoles(x.def, x.snapshot().Environment, rule)
 	who := "anyone who may run it"
 	if len(roles) > 0 {
 		who = "role " + strings.Join(roles, ", ")
@@ -146,7 +145,7 @@ func (x *runExec) evaluate(gate string) (decision, bool) {
 			names = append(names, a.Actor.String())
 		}
 	}
-	if len(names) >= x.gateRule().Count {
+	if have, need := x.e.opts.Policy.Tally(dayops.Gate{Run: r, Def: x.def, Rule: x.gateRule(), Prior: list}); have >= need {
 		return decision{kind: decApproved, reason: strings.Join(names, ", ")}, true
 	}
 	return decision{}, false
@@ -170,36 +169,32 @@ func (e *Executor) Approve(ctx context.Context, runID int64, who dayops.Actor, w
 	if err != nil {
 		return nil, fmt.Errorf("reading approvals of run %d: %w", runID, err)
 	}
-	counted := 0
-	repeat := false
-	for _, p := range prior {
-		if p.Valid && p.Approved && p.PlanHash == run.PlanHash {
-			counted++
-			repeat = repeat || p.Actor.ID == who.ID
-		}
-	}
 	var refusal *dayops.Error
 	changed := ""
-	switch {
-	case def == nil:
+	counted := 0
+	if def == nil {
 		refusal = dayops.Errorf(dayops.KindConflict, "the definition of run %d at %s is no longer available, so its approvers cannot be checked: start a new run", runID, dayops.ShortRevision(run.Revision))
-	case who.ID == run.Actor.ID:
-		refusal = dayops.Errorf(dayops.KindForbidden, "%s requested run %d and cannot approve it: someone else must", who, runID)
-	case !e.mayApprove(who, def, run.Environment, rule):
-		refusal = dayops.Errorf(dayops.KindForbidden, "%s cannot approve run %d: approvals must come from %s", who, runID, e.approverText(def, run.Environment, rule))
-	case repeat:
-		refusal = dayops.Errorf(dayops.KindConflict, "%s already approved run %d: one person counts once (%d of %d approvals)", who, runID, counted, rule.Count)
-	case gate == dayops.GateEnvironment:
-		changed = e.planChanged(run)
-		if changed != "" {
-			refusal = dayops.Errorf(dayops.KindConflict, "%s", changed)
+	} else {
+		g := dayops.Gate{Run: run, Def: def, Rule: rule, Prior: prior}
+		counted, _ = e.opts.Policy.Tally(g)
+		v := e.opts.Policy.MayDecide(who, g, true)
+		switch {
+		case !v.Allowed:
+			refusal = v.Err().(*dayops.Error)
+		case gate == dayops.GateEnvironment:
+			changed = e.planChanged(run)
+			if changed != "" {
+				refusal = dayops.Errorf(dayops.KindConflict, "%s", changed)
+			}
 		}
 	}
+	a.Have, a.Need = counted, max(rule.Count, 1)
 	if refusal != nil {
 		a.Note = refusal.Message
 	} else {
 		a.Valid = true
-		a.Note = fmt.Sprintf("%d of %d approvals", counted+1, rule.Count)
+		a.Have++
+		a.Note = fmt.Sprintf("%d of %d approvals", a.Have, a.Need)
 	}
 	a.Note = e.redactor.Redact(a.Note)
 	ev := dayops.AuditEvent{Time: e.now(), Actor: who.ID, Where: where.String(), Action: "approval",
@@ -238,9 +233,11 @@ func (e *Executor) Deny(ctx context.Context, runID int64, who dayops.Actor, wher
 	reason = dayops.Truncate(cleanText(e.redactor.Redact(reason)), 500)
 	a := &dayops.Approval{RunID: runID, Gate: gate, Actor: who, Approved: false, PlanHash: run.PlanHash, Reason: reason, Valid: true, Note: "denied"}
 	var refusal *dayops.Error
-	if who.ID != run.Actor.ID && def != nil && !e.mayApprove(who, def, run.Environment, rule) {
-		refusal = dayops.Errorf(dayops.KindForbidden, "%s cannot deny run %d: decisions must come from %s or the requester", who, runID, e.approverText(def, run.Environment, rule))
-		a.Valid, a.Note = false, refusal.Message
+	if def != nil {
+		if v := e.opts.Policy.MayDecide(who, dayops.Gate{Run: run, Def: def, Rule: rule}, false); !v.Allowed {
+			refusal = v.Err().(*dayops.Error)
+			a.Valid, a.Note = false, refusal.Message
+		}
 	}
 	ev := dayops.AuditEvent{Time: e.now(), Actor: who.ID, Where: where.String(), Action: "denial",
 		Target: fmt.Sprintf("run %d %s", runID, gate), RunID: runID, Allowed: a.Valid, Reason: a.Note}
@@ -321,25 +318,6 @@ func (e *Executor) decided(ctx context.Context, run *dayops.Run, x *runExec) {
 			e.logger.Error("taking over a run", "run_id", run.ID, "err", err)
 		}
 	}
-}
-
-// mayApprove reports whether who holds a role that may approve: one of the
-// rule's roles, or (when it names none) one that may run the definition.
-func (e *Executor) mayApprove(who dayops.Actor, def *dayops.Definition, env string, rule dayops.ApprovalRule) bool {
-	roles := e.opts.Policy.RolesOf(who)
-	if len(rule.From) > 0 {
-		return slices.ContainsFunc(roles, func(r string) bool { return slices.Contains(rule.From, r) })
-	}
-	act := dayops.Action{Kind: dayops.ActRun, Phase: def.Phase, Name: def.Name, Environment: env}
-	return e.opts.Policy.Authorize(who, dayops.Thread{}, act).Allowed
-}
-
-func (e *Executor) approverText(def *dayops.Definition, env string, rule dayops.ApprovalRule) string {
-	roles := e.approverRoles(def, env, &rule)
-	if len(roles) == 0 {
-		return "a role that may run it (none does)"
-	}
-	return "role " + strings.Join(roles, " or ")
 }
 
 // planChanged says how the current definitions differ from the plan the run

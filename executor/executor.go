@@ -55,18 +55,12 @@ type Workspace interface {
 	Checkout(ctx context.Context, revision string) (dir string, release func(), err error)
 }
 
-// Notifier receives run events. Notify must not block; the executor calls it
-// from one goroutine of its own, in order, and never waits for the doors.
-type Notifier interface {
-	Notify(ev dayops.RunEvent)
-}
-
 // Options configure an Executor. Store, Catalogs and Workspace are required.
 type Options struct {
 	Store     Store
 	Catalogs  Catalogs
 	Workspace Workspace
-	Notifier  Notifier // nil: events go only to subscribers
+	Events    dayops.Events // where run, step and log events go; nil: a Bus of its own (see Events)
 	Policy    dayops.Policy
 	Secrets   map[string]string // NAME -> value, handed to steps as DAYOPS_SECRET_NAME
 	Vars      map[string]string // NAME -> value for ${{ vars.NAME }}
@@ -103,35 +97,21 @@ type Executor struct {
 	forms     []string
 	http      *http.Client
 
-	ctx      context.Context // the executor's own: runs live on it, not on a request's
-	cancel   context.CancelFunc
-	bg       conc.WaitGroup // heartbeat
-	drivers  conc.WaitGroup // one per run driven here
-	logs     *logWriter
-	events   chan dayops.RunEvent
-	notified chan struct{} // closed when the notifier has had every event
-	slots    *slots        // MaxParallel, first come first served
+	ctx     context.Context // the executor's own: runs live on it, not on a request's
+	cancel  context.CancelFunc
+	bg      conc.WaitGroup // heartbeat
+	drivers conc.WaitGroup // one per run driven here
+	logs    *logWriter
+	events  dayops.Events
+	slots   *slots // MaxParallel, first come first served
 
 	mu        sync.Mutex
 	closed    bool
-	evClosed  bool
 	runs      map[int64]*runExec // runs driven here that have not ended
 	active    int                // of them, the ones not waiting for an approval
 	idle      chan struct{}      // closed and replaced when active drops to 0
 	queueWake chan struct{}      // closed and replaced when a key or lock is released
-	subs      map[int64]map[*subscriber]struct{}
-	summaries map[int64]*runLog
-	kept      []int64 // ended runs whose summaries are kept, oldest first
 }
-
-const keepSummaries = 256
-
-type subscriber struct {
-	ch chan dayops.RunEvent // only ever sent to with Executor.mu held
-}
-
-// subscriberBuffer is how many events a subscriber may be behind.
-const subscriberBuffer = 256
 
 // New returns an executor. It starts heartbeating its runs at once; Close
 // stops it.
@@ -141,6 +121,9 @@ func New(opts Options) (*Executor, error) {
 	}
 	if opts.Runner == nil {
 		opts.Runner = LocalRunner{}
+	}
+	if opts.Events == nil {
+		opts.Events = dayops.NewBus()
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -174,19 +157,20 @@ func New(opts Options) (*Executor, error) {
 		runner: opts.Runner, now: opts.Now, logger: opts.Logger, owner: opts.Owner,
 		redactor: dayops.NewRedactor(values...), forms: secretForms(values),
 		http:   opts.HTTPClient,
-		events: make(chan dayops.RunEvent, 4096),
+		events: opts.Events,
 		slots:  newSlots(opts.MaxParallel),
 		runs:   map[int64]*runExec{}, idle: make(chan struct{}), queueWake: make(chan struct{}),
-		subs: map[int64]map[*subscriber]struct{}{}, summaries: map[int64]*runLog{},
 	}
 	close(e.idle)
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.logs = newLogWriter(e.store, e.logger, e.publishLines)
-	e.notified = make(chan struct{})
-	go e.notifyLoop()
 	e.bg.Go(e.heartbeatLoop)
 	return e, nil
 }
+
+// Events is where the executor publishes run, step and log events: follow a
+// run with dayops.Follow(ctx, store, e.Events(), id, 0).
+func (e *Executor) Events() dayops.Events { return e.events }
 
 // Owner is the identity this executor records on its runs.
 func (e *Executor) Owner() string { return e.owner }
@@ -301,18 +285,7 @@ func (e *Executor) Close() error {
 	e.cancel()
 	e.drivers.Wait()
 	e.logs.close()
-	e.mu.Lock()
-	e.evClosed = true
-	close(e.events)
-	e.mu.Unlock()
 	e.bg.Wait()
-	// A notifier that breaks its promise not to block must not keep dayops
-	// from stopping.
-	select {
-	case <-e.notified:
-	case <-time.After(min(5*time.Second, max(5*e.opts.KillGrace, time.Second))):
-		e.logger.Warn("the notifier did not return; stopping without it")
-	}
 	return nil
 }
 
@@ -337,161 +310,19 @@ func (e *Executor) goDriver(x *runExec) bool {
 	return true
 }
 
-// Summary returns the first and the last lines of a run's output, as kept in
-// memory for chat summaries (empty for runs this executor did not run, or ran
-// long ago).
-func (e *Executor) Summary(runID int64) (head, tail []dayops.LogLine) {
-	e.mu.Lock()
-	l := e.summaries[runID]
-	e.mu.Unlock()
-	if l == nil {
-		return nil, nil
-	}
-	return l.summary()
-}
-
-func (e *Executor) keepSummary(id int64, l *runLog) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.summaries[id] = l
-}
-
-func (e *Executor) forgetSummaryLater(id int64) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.kept = append(e.kept, id)
-	for len(e.kept) > keepSummaries {
-		delete(e.summaries, e.kept[0])
-		e.kept = e.kept[1:]
-	}
-}
-
-// Subscribe returns live events of one run and a function that ends the
-// subscription; the run never waits for a subscriber. One that falls behind
-// loses output lines first (a gap in their Seq tells it to re-read the logs
-// from the store), events that change the run only when it is far behind,
-// and never the event that ends the run: that one always arrives, carrying
-// the final run.
-func (e *Executor) Subscribe(runID int64) (<-chan dayops.RunEvent, func()) {
-	s := &subscriber{ch: make(chan dayops.RunEvent, subscriberBuffer)}
-	e.mu.Lock()
-	if e.subs[runID] == nil {
-		e.subs[runID] = map[*subscriber]struct{}{}
-	}
-	e.subs[runID][s] = struct{}{}
-	e.mu.Unlock()
-	var once sync.Once
-	return s.ch, func() {
-		once.Do(func() {
-			e.mu.Lock()
-			delete(e.subs[runID], s)
-			if len(e.subs[runID]) == 0 {
-				delete(e.subs, runID)
-			}
-			e.mu.Unlock()
-		})
-	}
-}
-
-// emit publishes ev to the run's subscribers and, unless it is a log line, to
-// the notifier. It never blocks.
+// emit publishes ev. It never blocks.
 func (e *Executor) emit(ev dayops.RunEvent) {
 	if ev.Time.IsZero() {
 		ev.Time = e.now()
 	}
-	if ev.Run != nil {
-		e.toSubscribers(ev.Run.ID, ev)
-	}
-	if ev.Kind == dayops.EventLog || e.opts.Notifier == nil {
-		return
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.evClosed {
-		return
-	}
-	select {
-	case e.events <- ev:
-	default:
-		e.logger.Warn("notifier is behind, dropping an event", "kind", ev.Kind)
-	}
+	e.events.Publish(ev)
 }
 
-func (e *Executor) toSubscribers(runID int64, ev dayops.RunEvent) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for s := range e.subs[runID] {
-		s.send(ev)
-	}
-}
-
-// send hands ev to the subscriber without waiting (e.mu is held, so there is
-// no other sender). When its buffer is full, a log line is dropped; any other
-// event takes the place of the oldest queued log line, and the event that
-// ends the run, if there is none, the place of the oldest queued event.
-func (s *subscriber) send(ev dayops.RunEvent) {
-	select {
-	case s.ch <- ev:
-		return
-	default:
-	}
-	if ev.Kind == dayops.EventLog {
-		return // a slow reader re-reads the store
-	}
-	// Take out what is queued, drop one, put the rest back in order. The
-	// reader may take some meanwhile: it still sees them in order.
-	var queued []dayops.RunEvent
-drain:
-	for {
-		select {
-		case q := <-s.ch:
-			queued = append(queued, q)
-		default:
-			break drain
-		}
-	}
-	if len(queued) >= cap(s.ch) {
-		drop := slices.IndexFunc(queued, func(q dayops.RunEvent) bool { return q.Kind == dayops.EventLog })
-		final := ev.Run != nil && ev.Run.State.Final()
-		switch {
-		case drop >= 0:
-			queued = slices.Delete(queued, drop, drop+1)
-		case final:
-			queued = queued[1:]
-		}
-		if drop >= 0 || final {
-			queued = append(queued, ev)
-		} // else the reader is far behind and loses ev
-	} else {
-		queued = append(queued, ev)
-	}
-	for _, q := range queued {
-		select {
-		case s.ch <- q:
-		default: // cannot happen: this is the only sender
-		}
-	}
-}
-
+// publishLines publishes output lines once they are stored.
 func (e *Executor) publishLines(lines []dayops.LogLine) {
-	e.mu.Lock()
-	n := len(e.subs)
-	e.mu.Unlock()
-	if n == 0 {
-		return
-	}
 	now := e.now()
 	for i := range lines {
 		l := lines[i]
-		e.toSubscribers(l.RunID, dayops.RunEvent{Kind: dayops.EventLog, Run: &dayops.Run{ID: l.RunID}, Line: &l, Time: now})
-	}
-}
-
-func (e *Executor) notifyLoop() {
-	defer close(e.notified)
-	for ev := range e.events {
-		if e.opts.Notifier != nil {
-			e.opts.Notifier.Notify(ev)
-		}
+		e.events.Publish(dayops.RunEvent{Kind: dayops.EventLog, Run: &dayops.Run{ID: l.RunID}, Line: &l, Time: now})
 	}
 }

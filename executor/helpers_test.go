@@ -56,22 +56,35 @@ func (w workspace) Checkout(context.Context, string) (string, func(), error) {
 	return w.dir, func() {}, nil
 }
 
-// recorder is a Notifier that keeps every event.
+// recorder keeps every event published on a bus (but output lines).
 type recorder struct {
 	mu     sync.Mutex
+	ch     <-chan dayops.RunEvent
 	events []dayops.RunEvent
 }
 
-func (r *recorder) Notify(ev dayops.RunEvent) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, ev)
+// newRecorder subscribes to every run of bus. Events are published
+// synchronously into the subscription, so all sees everything published
+// before it is called.
+func newRecorder(bus dayops.Events) *recorder {
+	ch, _ := bus.Subscribe(0)
+	return &recorder{ch: ch}
 }
 
 func (r *recorder) all() []dayops.RunEvent {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]dayops.RunEvent(nil), r.events...)
+	for {
+		select {
+		case ev := <-r.ch:
+			if ev.Kind != dayops.EventLog {
+				r.events = append(r.events, ev)
+			}
+			continue
+		default:
+		}
+		return append([]dayops.RunEvent(nil), r.events...)
+	}
 }
 
 var testPolicy = dayops.Policy{Roles: []dayops.Role{
@@ -100,7 +113,8 @@ type harness struct {
 // starts an executor. tune may change the options.
 func newHarness(t testing.TB, files map[string]string, tune func(*executor.Options)) *harness {
 	t.Helper()
-	h := &harness{t: t, dir: t.TempDir(), cats: &catalogs{}, notes: &recorder{}}
+	bus := dayops.NewBus()
+	h := &harness{t: t, dir: t.TempDir(), cats: &catalogs{}, notes: newRecorder(bus)}
 	h.db = filepath.Join(t.TempDir(), "dayops.db")
 	st, err := storage.Open(context.Background(), h.db, storage.Options{})
 	if err != nil {
@@ -110,7 +124,7 @@ func newHarness(t testing.TB, files map[string]string, tune func(*executor.Optio
 	t.Cleanup(func() { st.Close() })
 	h.write(files)
 	h.opts = executor.Options{
-		Store: st, Catalogs: h.cats, Workspace: workspace{h.dir}, Notifier: h.notes, Policy: testPolicy,
+		Store: st, Catalogs: h.cats, Workspace: workspace{h.dir}, Events: bus, Policy: testPolicy,
 		Secrets:   map[string]string{"KUBE_TOKEN": "kube-s3cr3t-token-value"},
 		KillGrace: 200 * time.Millisecond, HeartbeatInterval: 200 * time.Millisecond,
 		DefaultTimeout: 20 * time.Second, MaxParallel: 4,

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/dayops/dayops"
-	"github.com/dayops/dayops/executor"
 )
 
 func TestRollbackCommand(t *testing.T) {
@@ -58,10 +57,10 @@ func TestSubscribeSeesLinesAndNeverBlocks(t *testing.T) {
 steps:
   - name: Talk
     run: for i in $(seq 1 2000); do echo "line $i"; done
-`)}, func(o *executor.Options) { o.Notifier = blocking{} })
-	slow, stopSlow := h.exec.Subscribe(1) // not read until the run ended
+`)}, nil)
+	slow, stopSlow := h.exec.Events().Subscribe(1) // not read until the run ended
 	defer stopSlow()
-	events, stop := h.exec.Subscribe(1)
+	events, stop := h.exec.Events().Subscribe(1)
 	r := h.start(dayops.RunRequest{Definition: "chatty"})
 	var lines, states int
 	timeout := time.After(20 * time.Second)
@@ -101,24 +100,7 @@ loop:
 	if n := len(queued); n == 0 || queued[n-1].Kind != dayops.EventState || queued[n-1].Run.State != dayops.RunSucceeded {
 		t.Errorf("the slow subscriber's last event is not the run's end: %d events queued", n)
 	}
-	// Close does not wait for ever for a notifier that broke its promise.
-	h.closed = true
-	closed := make(chan struct{})
-	go func() {
-		h.exec.Close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(30 * time.Second):
-		t.Fatal("Close waits for a notifier that blocks")
-	}
 }
-
-// blocking is a notifier that never returns: the runs must not care.
-type blocking struct{}
-
-func (blocking) Notify(dayops.RunEvent) { select {} }
 
 func TestCloseCancelsActiveRunsAndKeepsGates(t *testing.T) {
 	h := newHarness(t, map[string]string{

@@ -20,7 +20,6 @@ const (
 	flushLines     = 500
 	flushBytes     = 1 << 20
 	logQueue       = 1024
-	summaryLines   = 20 // head and tail kept per run for chat summaries
 	stepTailLines  = 10 // last lines kept per step for failure messages
 	appendDeadline = 30 * time.Second
 )
@@ -122,7 +121,7 @@ func (w *logWriter) close() {
 }
 
 // runLog is the output of one run: it redacts, numbers and queues lines, and
-// keeps the head and tail for summaries.
+// keeps each step's last lines for failure messages.
 type runLog struct {
 	w      *logWriter
 	runID  int64
@@ -132,9 +131,6 @@ type runLog struct {
 
 	mu    sync.Mutex
 	seq   int64
-	head  []dayops.LogLine
-	tail  []dayops.LogLine // ring of summaryLines
-	next  int              // next write position in tail once it is full
 	steps map[int][]dayops.LogLine
 }
 
@@ -149,15 +145,6 @@ func (l *runLog) add(step int, stream dayops.Stream, text string) {
 	defer l.mu.Unlock()
 	l.seq++
 	line := dayops.LogLine{RunID: l.runID, Step: step, Seq: l.seq, Time: l.now(), Stream: stream, Text: text}
-	if len(l.head) < summaryLines {
-		l.head = append(l.head, line)
-	}
-	if len(l.tail) < summaryLines {
-		l.tail = append(l.tail, line)
-	} else {
-		l.tail[l.next] = line
-		l.next = (l.next + 1) % summaryLines
-	}
 	st := append(l.steps[step], line)
 	if len(st) > stepTailLines {
 		st = st[len(st)-stepTailLines:]
@@ -176,18 +163,6 @@ func (l *runLog) flush() {
 	b := make(chan struct{})
 	l.w.in <- logItem{barrier: b}
 	<-b
-}
-
-// summary returns copies of the first and the last lines of the run.
-func (l *runLog) summary() (head, tail []dayops.LogLine) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	head = append([]dayops.LogLine(nil), l.head...)
-	if len(l.tail) < summaryLines {
-		return head, append([]dayops.LogLine(nil), l.tail...)
-	}
-	tail = append(tail, l.tail[l.next:]...)
-	return head, append(tail, l.tail[:l.next]...)
 }
 
 // lastLines returns up to n of the last stdout and stderr lines of step,

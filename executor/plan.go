@@ -53,9 +53,9 @@ func (e *Executor) prepareDef(revision string, cat *dayops.Catalog, def *dayops.
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range req.PR {
+	for k, v := range req.Context {
 		if !validValue(v) || len(v) > 4096 {
-			return nil, dayops.Errorf(dayops.KindInvalid, "pull request field %s is not valid text", dayops.Truncate(k, 40))
+			return nil, dayops.Errorf(dayops.KindInvalid, "trigger field %s is not valid text", dayops.Truncate(k, 40))
 		}
 	}
 	var missing []string
@@ -71,7 +71,7 @@ func (e *Executor) prepareDef(revision string, cat *dayops.Catalog, def *dayops.
 		revision = def.Source.Revision
 	}
 	scope := dayops.Scope{
-		Params: params, Environment: req.Environment, Vars: e.opts.Vars, PR: req.PR,
+		Params: params, Environment: req.Environment, Vars: e.opts.Vars, PR: dayops.PRContext(req.Context),
 		Run: map[string]string{"actor": req.Actor.ID, "revision": revision, "definition": def.Name},
 	}
 	if req.Trigger == "" {
@@ -109,7 +109,7 @@ func (e *Executor) prepareDef(revision string, cat *dayops.Catalog, def *dayops.
 		rule := *env.Approvals
 		rule.From = slices.Clone(rule.From)
 		plan.Approval = &rule
-		plan.Approvers = e.opts.Policy.Members(e.approverRoles(def, req.Environment, &rule))
+		plan.Approvers = e.opts.Policy.Approvers(def, req.Environment, rule, req.Actor)
 	}
 	return &prepared{def: def, cat: cat, req: req, plan: plan}, nil
 }
@@ -174,23 +174,6 @@ func (e *Executor) plannedStep(i int, st dayops.Step, rollback bool, scope dayop
 	}
 	ps.Detail = e.redactor.Redact(ps.Detail)
 	return ps
-}
-
-// approverRoles are the roles whose members may approve a gate of def in env:
-// the rule's roles, or every role that may run it.
-func (e *Executor) approverRoles(def *dayops.Definition, env string, rule *dayops.ApprovalRule) []string {
-	if rule != nil && len(rule.From) > 0 {
-		return rule.From
-	}
-	act := dayops.Action{Kind: dayops.ActRun, Phase: def.Phase, Name: def.Name, Environment: env}
-	var roles []string
-	for _, r := range e.opts.Policy.Roles {
-		probe := dayops.Policy{Roles: []dayops.Role{{Name: r.Name, Members: []string{"probe:x"}, Allow: r.Allow}}}
-		if probe.Authorize(dayops.Actor{ID: "probe:x"}, dayops.Thread{}, act).Allowed {
-			roles = append(roles, r.Name)
-		}
-	}
-	return roles
 }
 
 // addChanges fills the plan's diff of the definition since its last

@@ -238,16 +238,13 @@ func (e *Executor) adopt(ctx context.Context, run *dayops.Run) error {
 	if def == nil {
 		return fmt.Errorf("definition %s at %s is not available", run.Definition, run.Revision)
 	}
-	if usesPR(def) {
-		return fmt.Errorf("run %d reads pull request values, which are not stored", run.ID)
-	}
 	if err := e.store.SetOwner(ctx, run.ID, e.owner, e.now()); err != nil {
 		return fmt.Errorf("taking over run %d: %w", run.ID, err)
 	}
 	run.Owner = e.owner
 	x := e.newRunExec(run, def, nil, nil)
 	x.scope = dayops.Scope{Params: run.Params, Environment: run.Environment, Vars: e.opts.Vars,
-		Run: x.runFields(), Steps: map[string]map[string]string{}}
+		PR: dayops.PRContext(run.Context), Run: x.runFields(), Steps: map[string]map[string]string{}}
 	for _, v := range def.Env {
 		val, _ := dayops.Expand(v.Value, x.scope)
 		x.defEnv = append(x.defEnv, dayops.EnvVar{Name: v.Name, Value: val})
@@ -282,35 +279,6 @@ func (e *Executor) adopt(ctx context.Context, run *dayops.Run) error {
 	}
 	e.logger.Info("took over a run waiting for approval", "run_id", run.ID)
 	return nil
-}
-
-// usesPR reports whether def reads pull request values anywhere after start.
-func usesPR(def *dayops.Definition) bool {
-	var all []string
-	for _, v := range def.Env {
-		all = append(all, v.Value)
-	}
-	for _, list := range [][]dayops.Step{def.Steps, def.Rollback} {
-		for _, st := range list {
-			all = append(all, st.Approval)
-			for _, v := range append(append([]dayops.EnvVar(nil), st.Env...), st.With...) {
-				all = append(all, v.Value)
-			}
-			if st.HTTP != nil {
-				all = append(all, st.HTTP.URL, st.HTTP.BodyContains)
-			}
-		}
-	}
-	for _, s := range all {
-		if t, err := dayops.ParseTemplate(s); err == nil {
-			for _, r := range t.Refs() {
-				if r.Root == "pr" {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }
 
 // lastSeq is the last log line number of a run, to go on numbering after it.

@@ -214,7 +214,7 @@ func TestTwoLiveExecutorsShareADatabase(t *testing.T) {
 	ctx := context.Background()
 	opts := h.opts
 	opts.Owner = "cli-host:4242:1"
-	opts.Notifier = nil
+	opts.Events = nil
 	other := h.newExecutor(opts)
 	defer other.Close()
 

@@ -104,7 +104,7 @@ func (e *Executor) record(ctx context.Context, p *prepared, parent *runExec) (*r
 		Definition: def.Name, Phase: def.Phase, Service: def.Service, Environment: plan.Environment,
 		Params: plan.Params, Revision: plan.Revision, PlanHash: plan.Hash, ConcurrencyKey: plan.ConcurrencyKey,
 		State: dayops.RunPending, RollbackOf: p.req.RollbackOf, ParentID: p.req.ParentID,
-		Trigger: p.req.Trigger, Actor: p.req.Actor, Thread: p.req.Thread,
+		Trigger: p.req.Trigger, Context: p.req.Context, Actor: p.req.Actor, Thread: p.req.Thread,
 		Owner: e.owner, Heartbeat: now, CreatedAt: now,
 	}
 	for i, st := range def.Steps {
@@ -133,7 +133,7 @@ func (e *Executor) record(ctx context.Context, p *prepared, parent *runExec) (*r
 		return nil, fmt.Errorf("recording a run of %s: %w", def.Name, err)
 	}
 	x := e.newRunExec(run, def, p.cat, parent)
-	x.scope = dayops.Scope{Params: plan.Params, Environment: plan.Environment, Vars: e.opts.Vars, PR: p.req.PR,
+	x.scope = dayops.Scope{Params: plan.Params, Environment: plan.Environment, Vars: e.opts.Vars, PR: dayops.PRContext(p.req.Context),
 		Run: x.runFields(), Steps: map[string]map[string]string{}}
 	for _, v := range def.Env {
 		val, _ := dayops.Expand(v.Value, x.scope)
@@ -150,7 +150,6 @@ func (e *Executor) newRunExec(run *dayops.Run, def *dayops.Definition, cat *dayo
 		x.rule = env.Approvals
 	}
 	x.log = newRunLog(e.logs, run.ID, 0, e.now, e.redactor, e.forms)
-	e.keepSummary(run.ID, x.log)
 	return x
 }
 
@@ -355,7 +354,6 @@ func (e *Executor) finished(x *runExec) {
 	e.mu.Lock()
 	delete(e.runs, x.id)
 	e.mu.Unlock()
-	e.forgetSummaryLater(x.id)
 	if x.tmpDir != "" {
 		removeAll(x.tmpDir)
 	}

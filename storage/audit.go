@@ -19,7 +19,7 @@ func (s *Store) Audit(ctx context.Context, ev dayops.AuditEvent) error {
 
 // AuditEvents returns the audit events f selects, newest first.
 func (s *Store) AuditEvents(ctx context.Context, f dayops.AuditFilter) ([]dayops.AuditEvent, error) {
-	query := "SELECT id, at, actor, place, action, target, run_id, allowed, reason FROM audit"
+	query := "SELECT id, at, actor, place, action, target, run_id, allowed, reason, trigger_kind FROM audit"
 	var args []any
 	if f.RunID != 0 {
 		query, args = query+" WHERE run_id = ?", append(args, f.RunID)
@@ -38,7 +38,7 @@ func (s *Store) AuditEvents(ctx context.Context, f dayops.AuditFilter) ([]dayops
 		var ev dayops.AuditEvent
 		var at int64
 		var runID sql.NullInt64
-		if err := rows.Scan(&ev.ID, &at, &ev.Actor, &ev.Where, &ev.Action, &ev.Target, &runID, &ev.Allowed, &ev.Reason); err != nil {
+		if err := rows.Scan(&ev.ID, &at, &ev.Actor, &ev.Where, &ev.Action, &ev.Target, &runID, &ev.Allowed, &ev.Reason, &ev.Trigger); err != nil {
 			return nil, fmt.Errorf("reading audit events: %w", err)
 		}
 		ev.Time, ev.RunID = fromNanos(at), runID.Int64

@@ -13,7 +13,7 @@ import (
 
 const runColumns = `id, definition, phase, service, environment, params, revision, plan_hash, concurrency_key,
 	state, rollback_state, rollback_of, parent_id, trigger_kind, actor_id, actor_name, actor_groups, thread,
-	reason, owner, heartbeat, current_step, created_at, started_at, ended_at`
+	reason, owner, heartbeat, current_step, created_at, started_at, ended_at, context`
 
 const stepColumns = `run_id, idx, step_id, name, kind, rollback, state, exit_code, attempts, error, outputs, started_at, ended_at`
 
@@ -51,17 +51,21 @@ func (s *Store) CreateRun(ctx context.Context, run *dayops.Run, ev dayops.AuditE
 	if err != nil {
 		return err
 	}
+	context, err := toJSON(run.Context)
+	if err != nil {
+		return err
+	}
 	var id int64
 	err = s.write(ctx, "creating run of "+run.Definition, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `INSERT INTO runs (definition, phase, service, environment, params, revision, plan_hash,
 			concurrency_key, state, rollback_state, rollback_of, parent_id, trigger_kind, actor_id, actor_name, actor_groups,
-			thread, reason, owner, heartbeat, current_step, created_at, started_at, ended_at)
-			VALUES (`+placeholders(24)+`) RETURNING id`,
+			thread, reason, owner, heartbeat, current_step, created_at, started_at, ended_at, context)
+			VALUES (`+placeholders(25)+`) RETURNING id`,
 			run.Definition, string(run.Phase), run.Service, run.Environment, params, run.Revision, run.PlanHash,
 			run.ConcurrencyKey, string(state), string(run.Rollback), nullID(run.RollbackOf), nullID(run.ParentID),
 			string(run.Trigger), run.Actor.ID, run.Actor.Name, groups,
 			thread, run.Reason, run.Owner, nullTime(run.Heartbeat), run.CurrentStep, created.UnixNano(),
-			nullTime(run.StartedAt), nullTime(run.EndedAt)).Scan(&id)
+			nullTime(run.StartedAt), nullTime(run.EndedAt), context).Scan(&id)
 		if isForeignKeyViolation(err) {
 			return dayops.Errorf(dayops.KindNotFound, "run of %s refers to a run that does not exist (rollback of %d, parent %d)",
 				run.Definition, run.RollbackOf, run.ParentID)
@@ -364,12 +368,15 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanRun(sc scanner) (*dayops.Run, error) {
 	var r dayops.Run
-	var params, groups, thread string
+	var params, groups, thread, context string
 	var rollbackOf, parentID, heartbeat, created, started, ended sql.NullInt64
 	err := sc.Scan(&r.ID, &r.Definition, &r.Phase, &r.Service, &r.Environment, &params, &r.Revision, &r.PlanHash,
 		&r.ConcurrencyKey, &r.State, &r.Rollback, &rollbackOf, &parentID, &r.Trigger, &r.Actor.ID, &r.Actor.Name,
-		&groups, &thread, &r.Reason, &r.Owner, &heartbeat, &r.CurrentStep, &created, &started, &ended)
+		&groups, &thread, &r.Reason, &r.Owner, &heartbeat, &r.CurrentStep, &created, &started, &ended, &context)
 	if err != nil {
+		return nil, err
+	}
+	if err := fromJSON(context, &r.Context); err != nil {
 		return nil, err
 	}
 	if err := fromJSON(params, &r.Params); err != nil {

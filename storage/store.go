@@ -142,9 +142,9 @@ func (s *Store) addAudit(ctx context.Context, q queryer, ev dayops.AuditEvent) (
 		ev.Time = s.now()
 	}
 	var id int64
-	err := q.QueryRowContext(ctx, `INSERT INTO audit (at, actor, place, action, target, run_id, allowed, reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		ev.Time.UnixNano(), ev.Actor, ev.Where, ev.Action, ev.Target, nullID(ev.RunID), ev.Allowed, ev.Reason).Scan(&id)
+	err := q.QueryRowContext(ctx, `INSERT INTO audit (at, actor, place, action, target, run_id, allowed, reason, trigger_kind)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		ev.Time.UnixNano(), ev.Actor, ev.Where, ev.Action, ev.Target, nullID(ev.RunID), ev.Allowed, ev.Reason, string(ev.Trigger)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("writing audit event %s: %w", ev.Action, err)
 	}

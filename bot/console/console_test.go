@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,13 +11,14 @@ import (
 
 	"github.com/dayops/dayops"
 	"github.com/dayops/dayops/bot"
+	"github.com/dayops/dayops/bot/bottest"
 )
 
 // demoEngine stands in for the executor: it keeps runs in a demoStore and
 // plays them through their steps on its own goroutines, reporting each
 // change to the bot as the executor does.
 type demoEngine struct {
-	store  *demoStore
+	store  *bottest.Store
 	notify func(dayops.RunEvent)
 	settle func() // waits until the bot has shown the last change
 	wg     sync.WaitGroup
@@ -48,11 +48,11 @@ func (e *demoEngine) Start(ctx context.Context, req dayops.RunRequest) (*dayops.
 	if req.Definition == "restart-web" {
 		r.Steps = append(r.Steps, dayops.StepRun{Index: 2, Name: "Undo", State: dayops.StepPending, Rollback: true})
 	}
-	e.store.add(r)
+	e.store.Add(r)
 	if req.Environment != "production" {
 		e.play(r.ID)
 	}
-	return e.store.get(r.ID), nil
+	return e.get(r.ID), nil
 }
 
 // play runs the run's steps in the background; restart-web fails its last
@@ -63,13 +63,15 @@ func (e *demoEngine) play(id int64) {
 		defer e.wg.Done()
 		e.change(id, func(r *dayops.Run) { r.State = dayops.RunRunning })
 		at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-		r := e.store.get(id)
+		r := e.get(id)
 		for i, s := range r.Steps {
 			e.change(id, func(r *dayops.Run) { r.Steps[i].State, r.Steps[i].StartedAt = dayops.StepRunning, at })
 			end := dayops.StepSucceeded
 			if r.Definition == "restart-web" && s.Name == "Start" {
 				for n := 1; n <= 12; n++ {
-					e.notify(dayops.RunEvent{Kind: dayops.EventLog, Run: e.store.get(id), Line: &dayops.LogLine{RunID: id, Step: i, Text: fmt.Sprintf("start attempt %d refused", n)}})
+					l := dayops.LogLine{RunID: id, Step: i, Seq: int64(n), Text: fmt.Sprintf("start attempt %d refused", n)}
+					e.store.AddLogs(l)
+					e.notify(dayops.RunEvent{Kind: dayops.EventLog, Run: e.get(id), Line: &l})
 				}
 				end = dayops.StepFailed
 			}
@@ -86,7 +88,7 @@ func (e *demoEngine) play(id int64) {
 }
 
 func (e *demoEngine) change(id int64, f func(r *dayops.Run)) {
-	r := e.store.update(id, f)
+	r := e.store.Update(id, f)
 	e.notify(dayops.RunEvent{Kind: dayops.EventState, Run: r})
 	if e.settle != nil {
 		e.settle() // one change at a time, so that each shows as a line
@@ -94,17 +96,15 @@ func (e *demoEngine) change(id int64, f func(r *dayops.Run)) {
 }
 
 func (e *demoEngine) Approve(ctx context.Context, runID int64, who dayops.Actor, where dayops.Thread) (*dayops.Approval, error) {
-	r := e.store.get(runID)
+	r := e.get(runID)
 	if r == nil {
 		return nil, dayops.Errorf(dayops.KindNotFound, "no run %d", runID)
 	}
 	if r.Actor.ID == who.ID {
 		return nil, dayops.Errorf(dayops.KindForbidden, "%s asked for run %d, so %s cannot approve it", who.Name, runID, who.Name)
 	}
-	a := dayops.Approval{RunID: runID, Gate: dayops.GateEnvironment, Actor: who, Approved: true, Valid: true}
-	e.store.mu.Lock()
-	e.store.approvals = append(e.store.approvals, a)
-	e.store.mu.Unlock()
+	a := dayops.Approval{RunID: runID, Gate: dayops.GateEnvironment, Actor: who, Approved: true, Valid: true, Have: 1, Need: 1}
+	e.store.AddApproval(a)
 	e.notify(dayops.RunEvent{Kind: dayops.EventApproval, Run: r, Approval: &a})
 	e.play(runID)
 	return &a, nil
@@ -130,77 +130,13 @@ func (e *demoEngine) Changes(ctx context.Context, name, env string) (string, str
 	return "", "", nil
 }
 
-// demoStore keeps runs and approvals in memory.
-type demoStore struct {
-	mu        sync.Mutex
-	runs      []*dayops.Run
-	approvals []dayops.Approval
-	audits    int
-}
-
-func clone(r *dayops.Run) *dayops.Run {
-	cp := *r
-	cp.Steps = slices.Clone(r.Steps)
-	return &cp
-}
-
-func (s *demoStore) add(r *dayops.Run) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r.ID = int64(len(s.runs) + 1)
-	s.runs = append(s.runs, clone(r))
-}
-
-func (s *demoStore) get(id int64) *dayops.Run {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if id < 1 || int(id) > len(s.runs) {
+// get reads a run of the engine's store; nil when there is none.
+func (e *demoEngine) get(id int64) *dayops.Run {
+	r, err := e.store.Run(context.Background(), id)
+	if err != nil {
 		return nil
 	}
-	return clone(s.runs[id-1])
-}
-
-func (s *demoStore) update(id int64, f func(r *dayops.Run)) *dayops.Run {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f(s.runs[id-1])
-	return clone(s.runs[id-1])
-}
-
-func (s *demoStore) Run(ctx context.Context, id int64) (*dayops.Run, error) {
-	if r := s.get(id); r != nil {
-		return r, nil
-	}
-	return nil, dayops.Errorf(dayops.KindNotFound, "no run %d", id)
-}
-func (s *demoStore) Runs(ctx context.Context, f dayops.RunFilter) ([]*dayops.Run, error) {
-	return nil, nil
-}
-func (s *demoStore) Logs(ctx context.Context, runID, afterSeq int64, limit int) ([]dayops.LogLine, error) {
-	return nil, nil
-}
-func (s *demoStore) Approvals(ctx context.Context, runID int64, gate string) ([]dayops.Approval, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.approvals), nil
-}
-func (s *demoStore) Audit(ctx context.Context, ev dayops.AuditEvent) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.audits++
-	return nil
-}
-func (s *demoStore) EnvironmentLocks(ctx context.Context) ([]dayops.EnvLock, error) { return nil, nil }
-
-func (s *demoStore) Syncs(ctx context.Context, limit int) ([]dayops.SyncRecord, error) {
-	return nil, nil
-}
-
-type demoCatalogs struct{ cat *dayops.Catalog }
-
-func (c demoCatalogs) Catalog() *dayops.Catalog { return c.cat }
-func (c demoCatalogs) Sync(ctx context.Context) (dayops.SyncRecord, error) {
-	return dayops.SyncRecord{}, dayops.Errorf(dayops.KindUnavailable, "no sync in this test")
+	return r
 }
 
 // syncBuffer is an io.Writer safe for the test to read while the bot writes.
@@ -234,10 +170,10 @@ func session(t *testing.T, script string, interactive bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := &demoStore{}
+	store := &bottest.Store{}
 	engine := &demoEngine{store: store}
 	b, err := bot.New(bot.Options{
-		Engine: engine, Store: store, Catalogs: demoCatalogs{cat},
+		Engine: engine, Store: store, Catalogs: &bottest.Catalogs{Cat: cat, SyncErr: dayops.Errorf(dayops.KindUnavailable, "no sync in this test")},
 		Policy: dayops.Policy{Roles: []dayops.Role{{Name: "sre", Members: []string{"console:alice", "console:bob"}, Allow: []string{"*"}}}},
 	})
 	if err != nil {
@@ -269,8 +205,8 @@ func TestApprovalFlow(t *testing.T) {
 	for _, want := range []string{
 		"alice > /ops deploy web production version=v1.2.0\nbot > Run #1 deploy-web production - awaiting approval\n",
 		"bot > asked by alice | revision 0123456789ab | version=v1.2.0\n",
-		"bot > needs 1 approval from sre (not alice, who asked): approve 1 or deny 1\n",
-		"bot > [1] Approve run 1  [2] Deny\nalice > /ops approve 1\nbot > alice asked for run 1, so alice cannot approve it\n",
+		"bot > waiting for approval (not alice, who asked): approve 1 or deny 1\n",
+		"bot > [1] Approve run 1  [2] Deny\nalice > /ops approve 1\nbot > not allowed: alice requested run 1 and cannot approve it: someone else must\n",
 		"alice > /as bob\n-- you are now bob (console:bob)\nbob > 1\n-- bob chose [1] Approve run 1\n",
 		// Then one line per change while it runs.
 		"bot > Run #1 deploy-web production - running\nbot > [1] Cancel run 1\n",
@@ -365,8 +301,8 @@ func TestInteractive(t *testing.T) {
 }
 
 func TestRunStopsWithContext(t *testing.T) {
-	store := &demoStore{}
-	b, err := bot.New(bot.Options{Engine: &demoEngine{store: store}, Store: store, Catalogs: demoCatalogs{}})
+	store := &bottest.Store{}
+	b, err := bot.New(bot.Options{Engine: &demoEngine{store: store}, Store: store, Catalogs: &bottest.Catalogs{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,8 +319,8 @@ type blockingReader struct{}
 func (blockingReader) Read(p []byte) (int, error) { select {} }
 
 func TestChoicesFollowWhatWasPrinted(t *testing.T) {
-	store := &demoStore{}
-	b, err := bot.New(bot.Options{Engine: &demoEngine{store: store}, Store: store, Catalogs: demoCatalogs{}})
+	store := &bottest.Store{}
+	b, err := bot.New(bot.Options{Engine: &demoEngine{store: store}, Store: store, Catalogs: &bottest.Catalogs{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/dayops/dayops"
 	"github.com/dayops/dayops/bot"
 	"github.com/dayops/dayops/bot/console"
+	"github.com/dayops/dayops/commands"
 	"github.com/dayops/dayops/examples"
 	"github.com/dayops/dayops/executor"
 	"github.com/dayops/dayops/gitsync"
@@ -152,9 +153,9 @@ func startDemo(ctx context.Context, io IO, data, listen string, logger *slog.Log
 	go d.syncer.Run(bg)
 
 	policy := demoPolicy()
-	notifier := &lateNotifier{}
+	events := dayops.NewBus()
 	d.exec, err = executor.New(executor.Options{
-		Store: d.store, Catalogs: d.syncer, Workspace: d.syncer, Notifier: notifier, Policy: policy,
+		Store: d.store, Catalogs: d.syncer, Workspace: d.syncer, Events: events, Policy: policy,
 		Vars:   map[string]string{"ENVS_DIR": envs, "DEMO_URL": d.url},
 		Logger: logger,
 	})
@@ -162,12 +163,12 @@ func startDemo(ctx context.Context, io IO, data, listen string, logger *slog.Log
 		d.close()
 		return nil, err
 	}
-	d.bot, err = bot.New(bot.Options{Engine: d.exec, Store: d.store, Catalogs: d.syncer, Policy: policy, Logger: logger})
+	d.bot, err = bot.New(bot.Options{Engine: d.exec, Store: d.store, Catalogs: d.syncer, Policy: policy, Events: events,
+		Prefix: commands.DefaultPrefix, Logger: logger})
 	if err != nil {
 		d.close()
 		return nil, err
 	}
-	notifier.set(d.bot)
 	if _, err := d.exec.Recover(ctx); err != nil {
 		d.close()
 		return nil, err
@@ -252,19 +253,4 @@ func demoEndpoint(envs string) http.Handler {
 		fmt.Fprintf(w, "ok version=%s\n", strings.TrimSpace(string(version)))
 	})
 	return mux
-}
-
-// lateNotifier lets the executor be built before the bot that receives its
-// events (the bot needs the executor as its engine).
-type lateNotifier struct {
-	n atomicNotifier
-}
-
-func (l *lateNotifier) set(n executor.Notifier) { l.n.Store(&n) }
-
-// Notify forwards to the bot once it is set.
-func (l *lateNotifier) Notify(ev dayops.RunEvent) {
-	if n := l.n.Load(); n != nil {
-		(*n).Notify(ev)
-	}
 }

@@ -15,11 +15,9 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/dayops/dayops/commands"
-	"github.com/dayops/dayops/executor"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -270,5 +268,3 @@ func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
-
-type atomicNotifier = atomic.Pointer[executor.Notifier]

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
+	"math"
 	"os"
 	"os/user"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,7 +81,7 @@ func runPlan(ctx context.Context, io IO, args []string) int {
 		return exitFail
 	}
 	defer st.Close()
-	ex, err := newLocalExecutor(st, src, nil)
+	ex, err := newLocalExecutor(st, src)
 	if err != nil {
 		fmt.Fprintf(io.Stderr, "dayops plan: %v\n", err)
 		return exitFail
@@ -93,12 +96,11 @@ func runPlan(ctx context.Context, io IO, args []string) int {
 	return exitOK
 }
 
-func newLocalExecutor(st *storage.Store, src *folderSource, n executor.Notifier) (*executor.Executor, error) {
+func newLocalExecutor(st *storage.Store, src *folderSource) (*executor.Executor, error) {
 	return executor.New(executor.Options{
 		Store:     st,
 		Catalogs:  src,
 		Workspace: src,
-		Notifier:  n,
 		Secrets:   envWithPrefix("DAYOPS_SECRET_"),
 		Vars:      envWithPrefix("DAYOPS_VAR_"),
 		KillGrace: 5 * time.Second,
@@ -200,7 +202,7 @@ func runRun(ctx context.Context, io IO, args []string) int {
 		return exitFail
 	}
 	defer st.Close()
-	ex, err := newLocalExecutor(st, src, nil)
+	ex, err := newLocalExecutor(st, src)
 	if err != nil {
 		fmt.Fprintf(io.Stderr, "dayops run: %v\n", err)
 		return exitFail
@@ -240,82 +242,130 @@ func hasApprovalStep(p *dayops.Plan) bool {
 	return false
 }
 
-// follow prints a run's steps and log lines as the store records them,
-// until it ends. Reading the store (not a live feed) means nothing is missed
-// between start and subscription; printing step by step keeps every line
-// under the step that wrote it. An interrupt cancels the run, whose rollback
-// then runs, and follows it to its end.
+// follow prints a run's steps and log lines as they happen, until it ends:
+// the stored run and lines first, then the executor's live events (no
+// polling, no gap, no line twice). Every line is printed under the step that
+// wrote it. An interrupt cancels the run, whose rollback then runs, and
+// follows it to its end.
 func follow(ctx context.Context, io IO, st *storage.Store, ex *executor.Executor, id int64) *dayops.Run {
-	var (
-		afterSeq  int64
-		started   = map[int]bool{}
-		ended     = map[int]bool{}
-		cancelled bool
-		tick      = time.NewTicker(100 * time.Millisecond)
-	)
-	defer tick.Stop()
 	bg := context.WithoutCancel(ctx)
+	events := dayops.Follow(bg, st, ex.Events(), id, 0)
+	p := &stepPrinter{io: io, steps: map[int]dayops.StepRun{}, started: map[int]bool{}, ended: map[int]bool{}, cur: -1}
+	var final *dayops.Run
+	interrupt := ctx.Done()
 	for {
-		run, err := st.Run(bg, id)
-		if err != nil {
-			fmt.Fprintf(io.Stderr, "dayops run: %v\n", err)
-			return nil
-		}
-		// The run is read before its lines: every line of a step that the
-		// run shows ended is then already stored.
-		lines, err := st.Logs(bg, id, afterSeq, 0)
-		if err != nil {
-			fmt.Fprintf(io.Stderr, "dayops run: %v\n", err)
-			return nil
-		}
-		byStep := map[int][]dayops.LogLine{}
-		for _, l := range lines {
-			byStep[l.Step] = append(byStep[l.Step], l)
-			afterSeq = max(afterSeq, l.Seq)
-		}
-		for _, s := range run.Steps {
-			if s.State != dayops.StepPending && s.State != dayops.StepSkipped && !started[s.Index] {
-				started[s.Index] = true
-				printStepStart(io, s)
-			}
-			for _, l := range byStep[s.Index] {
-				fmt.Fprintf(io.Stdout, "    %s %s\n", streamMark(l.Stream), l.Text)
-			}
-			delete(byStep, s.Index)
-			if s.State.Final() && !ended[s.Index] {
-				ended[s.Index] = true
-				printStepEnd(io, s)
-			}
-		}
-		for _, rest := range byStep { // lines of no listed step: dayops's own notes
-			for _, l := range rest {
-				fmt.Fprintf(io.Stdout, "    %s %s\n", streamMark(l.Stream), l.Text)
-			}
-		}
-		if run.State.Final() {
-			summary := fmt.Sprintf("run #%d %s in %s", run.ID, run.State, run.Duration(time.Now()).Round(time.Millisecond))
-			if run.Rollback != dayops.RollbackNone {
-				summary += " (" + string(run.Rollback) + ")"
-			}
-			if run.Reason != "" {
-				summary += ": " + run.Reason
-			}
-			fmt.Fprintln(io.Stdout, summary)
-			return run
-		}
 		select {
-		case <-ctx.Done():
-			if !cancelled {
-				cancelled = true
-				fmt.Fprintln(io.Stderr, "interrupted: cancelling the run (its rollback runs if it has one)…")
-				if err := ex.Cancel(bg, id, cliActor(), dayops.Thread{Door: "cli"}); err != nil {
-					fmt.Fprintf(io.Stderr, "dayops run: cancel: %s\n", dayops.UserMessage(err, ""))
+		case <-interrupt:
+			interrupt = nil
+			fmt.Fprintln(io.Stderr, "interrupted: cancelling the run (its rollback runs if it has one)…")
+			if err := ex.Cancel(bg, id, cliActor(), dayops.Thread{Door: "cli"}); err != nil {
+				fmt.Fprintf(io.Stderr, "dayops run: cancel: %s\n", dayops.UserMessage(err, ""))
+			}
+		case ev, ok := <-events:
+			switch {
+			case !ok && final == nil:
+				fmt.Fprintln(io.Stderr, "dayops run: lost the run's events")
+				return nil
+			case !ok:
+				p.finish(final)
+				summary := fmt.Sprintf("run #%d %s in %s", final.ID, final.State, final.Duration(time.Now()).Round(time.Millisecond))
+				if final.Rollback != dayops.RollbackNone {
+					summary += " (" + string(final.Rollback) + ")"
+				}
+				if final.Reason != "" {
+					summary += ": " + final.Reason
+				}
+				fmt.Fprintln(io.Stdout, summary)
+				return final
+			case ev.Kind == "":
+				fmt.Fprintf(io.Stderr, "dayops run: %s\n", ev.Message)
+				return nil
+			case ev.Kind == dayops.EventLog && ev.Line != nil:
+				p.line(*ev.Line)
+			case ev.Step != nil:
+				p.step(*ev.Step)
+			case ev.Run != nil && ev.Run.State.Final():
+				// Follow closes the feed once every line is out; the stored
+				// run then has every step's end.
+				run, err := st.Run(bg, id)
+				if err != nil {
+					fmt.Fprintf(io.Stderr, "dayops run: %v\n", err)
+					return nil
+				}
+				final = run
+			case ev.Run != nil:
+				for _, s := range ev.Run.Steps {
+					p.step(s)
 				}
 			}
-			<-tick.C
-		case <-tick.C:
 		}
 	}
+}
+
+// stepPrinter prints steps and their lines in order. Steps run one after
+// the other and every line of a step is stored before its end, so a step's
+// end is printed when a later step shows up, or at the run's end: a line of
+// it may still be on its way when its end is known.
+type stepPrinter struct {
+	io      IO
+	steps   map[int]dayops.StepRun // the newest of each
+	started map[int]bool
+	ended   map[int]bool
+	cur     int
+}
+
+func (p *stepPrinter) step(s dayops.StepRun) {
+	if old, ok := p.steps[s.Index]; ok && old.State.Final() && !s.State.Final() {
+		return // an older snapshot
+	}
+	p.steps[s.Index] = s
+	if s.State != dayops.StepPending && s.State != dayops.StepSkipped {
+		p.enter(s.Index)
+	}
+}
+
+func (p *stepPrinter) line(l dayops.LogLine) {
+	if _, ok := p.steps[l.Step]; ok {
+		p.enter(l.Step)
+	}
+	fmt.Fprintf(p.io.Stdout, "    %s %s\n", streamMark(l.Stream), l.Text)
+}
+
+// enter moves the printing to step i: the ends of the steps before it, then
+// its start.
+func (p *stepPrinter) enter(i int) {
+	if i < p.cur {
+		return
+	}
+	p.endBefore(i)
+	if !p.started[i] {
+		p.started[i] = true
+		printStepStart(p.io, p.steps[i])
+	}
+	p.cur = i
+}
+
+func (p *stepPrinter) endBefore(i int) {
+	for _, j := range slices.Sorted(maps.Keys(p.steps)) {
+		s := p.steps[j]
+		if j >= i || p.ended[j] || !s.State.Final() {
+			continue
+		}
+		if !p.started[j] && s.State != dayops.StepSkipped {
+			p.started[j] = true
+			printStepStart(p.io, s)
+		}
+		p.ended[j] = true
+		printStepEnd(p.io, s)
+	}
+}
+
+// finish prints what is left of the ended run r.
+func (p *stepPrinter) finish(r *dayops.Run) {
+	for _, s := range r.Steps {
+		p.steps[s.Index] = s
+	}
+	p.endBefore(math.MaxInt)
 }
 
 func stepLabel(s dayops.StepRun) string {

@@ -1,0 +1,494 @@
+package bottest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dayops/dayops"
+	"github.com/dayops/dayops/bot"
+)
+
+// Engine is a bot.Engine that records calls and keeps the runs it starts in
+// a Store. Its exported fields are what it answers.
+type Engine struct {
+	mu         sync.Mutex
+	Store      *Store
+	calls      []string
+	requests   []dayops.RunRequest
+	PlanAnswer *dayops.Plan
+	PlanErr    error
+	StartErr   error
+	// OnStart runs before Start returns, with the new run: tests use it to
+	// send events the way an executor may, before the caller hears back.
+	OnStart    func(r *dayops.Run)
+	ApproveErr error
+	Approval   *dayops.Approval
+	OnApprove  func(a *dayops.Approval) // like OnStart, before Approve returns
+	DenyErr    error
+	CancelErr  error
+	LockErr    error
+	// since and diff are what Changes answers.
+	Since, Diff string
+}
+
+func (e *Engine) Changes(ctx context.Context, name, env string) (string, string, error) {
+	e.record("changes " + name + " " + env)
+	return e.Since, e.Diff, nil
+}
+
+func (e *Engine) record(call string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.calls = append(e.calls, call)
+}
+
+// Requests returns the run requests Start was given.
+func (e *Engine) Requests() []dayops.RunRequest {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.requests)
+}
+
+// Calls returns the calls made so far, one line each ("start deploy-web staging").
+func (e *Engine) Calls() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.calls)
+}
+
+func (e *Engine) Plan(ctx context.Context, req dayops.RunRequest) (*dayops.Plan, error) {
+	e.record("plan " + req.Definition + " " + req.Environment)
+	if e.PlanErr != nil {
+		return nil, e.PlanErr
+	}
+	if e.PlanAnswer == nil {
+		return nil, dayops.Errorf(dayops.KindInvalid, "no plan in this test")
+	}
+	return e.PlanAnswer, nil
+}
+
+func (e *Engine) Start(ctx context.Context, req dayops.RunRequest) (*dayops.Run, error) {
+	e.record("start " + req.Definition + " " + req.Environment)
+	e.mu.Lock()
+	e.requests = append(e.requests, req)
+	e.mu.Unlock()
+	if e.StartErr != nil {
+		return nil, e.StartErr
+	}
+	r := &dayops.Run{
+		Definition: req.Definition, Environment: req.Environment, Params: req.Params,
+		Actor: req.Actor, Thread: req.Thread, Trigger: req.Trigger, Context: req.Context, State: dayops.RunPending,
+		Revision: "0123456789abcdef0123", Phase: dayops.Day1,
+		Steps: []dayops.StepRun{{Index: 0, Name: "Back up", State: dayops.StepPending}, {Index: 1, Name: "Install", State: dayops.StepPending}},
+	}
+	e.Store.Add(r)
+	if e.OnStart != nil {
+		e.OnStart(r)
+	}
+	cp := *r
+	return &cp, nil
+}
+
+func (e *Engine) Approve(ctx context.Context, runID int64, who dayops.Actor, where dayops.Thread) (*dayops.Approval, error) {
+	e.record(fmt.Sprintf("approve %d %s", runID, who.ID))
+	if e.ApproveErr != nil {
+		return nil, e.ApproveErr
+	}
+	a := &dayops.Approval{RunID: runID, Gate: dayops.GateEnvironment, Actor: who, Approved: true, Valid: true, Need: 1}
+	if e.Approval != nil {
+		a = e.Approval
+	}
+	if prior, err := e.Store.Approvals(ctx, runID, a.Gate); err == nil && a.Valid && a.Need > 0 {
+		a.Have = 1
+		for _, p := range prior {
+			if p.Valid && p.Approved {
+				a.Have++
+			}
+		}
+	}
+	e.Store.AddApproval(*a)
+	if e.OnApprove != nil {
+		e.OnApprove(a)
+	}
+	return a, nil
+}
+
+func (e *Engine) Deny(ctx context.Context, runID int64, who dayops.Actor, where dayops.Thread, reason string) error {
+	e.record(fmt.Sprintf("deny %d %s %s", runID, who.ID, reason))
+	return e.DenyErr
+}
+
+func (e *Engine) Cancel(ctx context.Context, runID int64, who dayops.Actor, where dayops.Thread) error {
+	e.record(fmt.Sprintf("cancel %d %s", runID, who.ID))
+	return e.CancelErr
+}
+
+func (e *Engine) Lock(ctx context.Context, env string, who dayops.Actor, where dayops.Thread, reason string) error {
+	e.record(fmt.Sprintf("lock %s %s", env, reason))
+	return e.LockErr
+}
+
+func (e *Engine) Unlock(ctx context.Context, env string, who dayops.Actor, where dayops.Thread) error {
+	e.record("unlock " + env)
+	return nil
+}
+
+func (e *Engine) Rollback(ctx context.Context, service, env string, who dayops.Actor, where dayops.Thread) (*dayops.Run, error) {
+	e.record("rollback " + service + " " + env)
+	r := &dayops.Run{Definition: "deploy-web", Environment: env, Actor: who, Thread: where, Trigger: dayops.TriggerChat,
+		State: dayops.RunPending, Phase: dayops.Day1, RollbackOf: 1}
+	e.Store.Add(r)
+	cp := *r
+	return &cp, nil
+}
+
+// Store is a bot.Store that keeps runs, logs, approvals, audit rows and
+// reports in memory.
+type Store struct {
+	mu        sync.Mutex
+	reports   []dayops.Report
+	SyncList  []dayops.SyncRecord
+	runs      []*dayops.Run
+	logs      []dayops.LogLine
+	approvals []dayops.Approval
+	audits    []dayops.AuditEvent
+	LockList  []dayops.EnvLock
+	AuditErr  error
+}
+
+// Add records a run, numbering it.
+func (s *Store) Add(r *dayops.Run) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.ID = int64(len(s.runs) + 1)
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	}
+	cp := *r
+	s.runs = append(s.runs, &cp)
+}
+
+// AddApproval records a decision.
+func (s *Store) AddApproval(a dayops.Approval) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.approvals = append(s.approvals, a)
+}
+
+func (s *Store) Run(ctx context.Context, id int64) (*dayops.Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id < 1 || int(id) > len(s.runs) {
+		return nil, dayops.Errorf(dayops.KindNotFound, "no run %d", id)
+	}
+	cp := *s.runs[id-1]
+	return &cp, nil
+}
+
+func (s *Store) Runs(ctx context.Context, f dayops.RunFilter) ([]*dayops.Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	limit := f.Limit
+	if limit == 0 {
+		limit = 50
+	}
+	var out []*dayops.Run
+	for i := len(s.runs) - 1; i >= 0 && len(out) < limit; i-- {
+		r := s.runs[i]
+		switch {
+		case f.Definition != "" && r.Definition != f.Definition,
+			f.Service != "" && r.Service != f.Service,
+			f.Environment != "" && r.Environment != f.Environment,
+			len(f.States) > 0 && !slices.Contains(f.States, r.State),
+			f.BeforeID != 0 && r.ID >= f.BeforeID:
+			continue
+		}
+		cp := *r
+		cp.Steps = nil
+		out = append(out, &cp)
+	}
+	return out, nil
+}
+
+func (s *Store) Logs(ctx context.Context, runID int64, afterSeq int64, limit int) ([]dayops.LogLine, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []dayops.LogLine
+	for _, l := range s.logs {
+		if l.RunID == runID && l.Seq > afterSeq && (limit == 0 || len(out) < limit) {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) Approvals(ctx context.Context, runID int64, gate string) ([]dayops.Approval, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []dayops.Approval
+	for _, a := range s.approvals {
+		if a.RunID == runID && (gate == "" || a.Gate == gate) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) Audit(ctx context.Context, ev dayops.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.AuditErr != nil {
+		return s.AuditErr
+	}
+	s.audits = append(s.audits, ev)
+	return nil
+}
+
+// Audits returns the audit rows written so far.
+func (s *Store) Audits() []dayops.AuditEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.audits)
+}
+
+func (s *Store) Syncs(ctx context.Context, limit int) ([]dayops.SyncRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.SyncList), nil
+}
+
+func (s *Store) EnvironmentLocks(ctx context.Context) ([]dayops.EnvLock, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.LockList), nil
+}
+
+// Catalogs is a bot.Catalogs that serves one catalog and a fixed sync answer.
+type Catalogs struct {
+	Cat     *dayops.Catalog
+	Record  dayops.SyncRecord
+	SyncErr error
+}
+
+func (c *Catalogs) Catalog() *dayops.Catalog { return c.Cat }
+func (c *Catalogs) Sync(ctx context.Context) (dayops.SyncRecord, error) {
+	return c.Record, c.SyncErr
+}
+
+// Door is a bot.Door that records what the bot posts and updates. Fail makes
+// its next calls fail.
+type Door struct {
+	DoorName string
+
+	mu       sync.Mutex
+	interval time.Duration
+	gate     chan struct{}
+	seq      int
+	posts    []Posted
+	updates  []Posted
+	failures []error
+	attempts []time.Time
+}
+
+// Fail makes the next len(errs) calls of Post or Update fail with errs, in
+// order (nil lets one through).
+func (d *Door) Fail(errs ...error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.failures = append(d.failures, errs...)
+}
+
+// Attempts returns when Post or Update was called, failed calls included.
+func (d *Door) Attempts() []time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.attempts)
+}
+
+// attemptLocked records a call and returns the failure it is to give.
+func (d *Door) attemptLocked() error {
+	d.attempts = append(d.attempts, time.Now())
+	if len(d.failures) == 0 {
+		return nil
+	}
+	err := d.failures[0]
+	d.failures = d.failures[1:]
+	return err
+}
+
+// Unavailable is a door error that a platform's 5xx answer becomes.
+type Unavailable struct{}
+
+func (Unavailable) Error() string { return "platform unavailable (503)" }
+
+// TooManyRequests is a door error that says when to try again (429).
+type TooManyRequests struct{ After time.Duration }
+
+func (e TooManyRequests) Error() string {
+	return fmt.Sprintf("rate limited (429), retry after %s", e.After)
+}
+
+// RetryAfter implements bot.RetryAfter.
+func (e TooManyRequests) RetryAfter() time.Duration { return e.After }
+
+// Posted is one message posted or updated.
+type Posted struct {
+	Thread dayops.Thread
+	ID     string
+	Msg    bot.Message
+}
+
+func (d *Door) Name() string { return d.DoorName }
+func (d *Door) MinUpdateInterval() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.interval
+}
+
+// SetInterval sets the least time between two updates the door asks for.
+func (d *Door) SetInterval(i time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.interval = i
+}
+
+// SetGate makes every later call wait until gate is closed (a slow
+// platform); nil lets them through.
+func (d *Door) SetGate(gate chan struct{}) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.gate = gate
+}
+
+func (d *Door) waitGate() {
+	d.mu.Lock()
+	g := d.gate
+	d.mu.Unlock()
+	if g != nil {
+		<-g
+	}
+}
+
+func (d *Door) Post(ctx context.Context, t dayops.Thread, m bot.Message) (string, error) {
+	d.waitGate()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.attemptLocked(); err != nil {
+		return "", err
+	}
+	d.seq++
+	id := fmt.Sprintf("m%d", d.seq)
+	d.posts = append(d.posts, Posted{t, id, m})
+	return id, nil
+}
+
+func (d *Door) Update(ctx context.Context, t dayops.Thread, id string, m bot.Message) error {
+	d.waitGate()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.attemptLocked(); err != nil {
+		return err
+	}
+	d.updates = append(d.updates, Posted{t, id, m})
+	return nil
+}
+
+// Posts returns the messages posted.
+func (d *Door) Posts() []Posted {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.posts)
+}
+
+// Updates returns the updates made.
+func (d *Door) Updates() []Posted {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.updates)
+}
+
+// Transcript is every Posted text, in order, for substring checks.
+func (d *Door) Transcript() string {
+	var b strings.Builder
+	for _, p := range d.Posts() {
+		b.WriteString(p.Msg.Plain() + "\n")
+	}
+	return b.String()
+}
+
+// AddLogs records output lines.
+func (s *Store) AddLogs(lines ...dayops.LogLine) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logs = append(s.logs, lines...)
+}
+
+// Update changes a stored run.
+func (s *Store) Update(id int64, f func(r *dayops.Run)) *dayops.Run {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s.runs[id-1])
+	cp := *s.runs[id-1]
+	cp.Steps = slices.Clone(cp.Steps)
+	return &cp
+}
+
+// AddReport implements bot.Store.
+func (s *Store) AddReport(ctx context.Context, r dayops.Report) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, x := range s.reports {
+		if sameReport(x, r) {
+			return false, nil
+		}
+	}
+	s.reports = append(s.reports, r)
+	return true, nil
+}
+
+// UpdateReport implements bot.Store.
+func (s *Store) UpdateReport(ctx context.Context, r dayops.Report) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, x := range s.reports {
+		if sameReport(x, r) {
+			s.reports[i] = r
+			return nil
+		}
+	}
+	return dayops.Errorf(dayops.KindNotFound, "run %d is not reported in %s", r.RunID, r.Thread)
+}
+
+// Reports implements bot.Store.
+func (s *Store) Reports(ctx context.Context, runID int64) ([]dayops.Report, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []dayops.Report
+	for _, x := range s.reports {
+		if x.RunID == runID {
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+// UnfinishedReports implements bot.Store.
+func (s *Store) UnfinishedReports(ctx context.Context, limit int) ([]dayops.Report, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []dayops.Report
+	for _, x := range s.reports {
+		if !x.Shown.Final() {
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+func sameReport(a, b dayops.Report) bool {
+	return a.RunID == b.RunID && a.Thread.Door == b.Thread.Door && a.Thread.Channel == b.Thread.Channel && a.Thread.ID == b.Thread.ID
+}
