@@ -169,7 +169,7 @@ func caselessOneOf(words []string) string {
 func schemaObjects() []*schemaObject {
 	return []*schemaObject{
 		{name: "definition", title: "definition", raw: reflect.TypeFor[rawDefinition](),
-			doc: "One definition per file, in any *.yaml or *.yml file below the ops repo's definitions folder. " +
+			doc: "One definition per file, in any `*.yaml` or `*.yml` file below the ops repo's definitions folder. " +
 				"Unknown keys are errors.",
 			whenKey: "phase", whenValue: string(dayops.Day1), whenNeeds: "service"},
 		{name: "environment", title: "environment", raw: reflect.TypeFor[rawEnvironment](), keyField: "Name",
