@@ -52,6 +52,7 @@ func verbs() []verb {
 	return []verb{
 		{"demo", "[--data DIR] [--listen ADDR]", "the whole bot on this machine: example ops repo, terminal chat, demo endpoint", runDemo},
 		{"validate", "[DIR] [--format text|json]", "validate a definitions tree; errors as file:line:col: message", runValidate},
+		{"schema", "", "the JSON Schema of the definition format, for editors and the ops repo's CI", runSchema},
 		{"plan", "NAME [ENV] [key=value…] [--dir DIR]", "print what a run would do, running nothing", runPlan},
 		{"run", "NAME [ENV] [key=value…] [--dir DIR] [--database PATH]", "run one definition here with live output, and record it", runRun},
 		{"sync", "--repo URL [--branch B] [--path P] [--cache DIR] [--verify-keys FILE] [--database PATH]", "one sync of an ops repo: revision, definition count, errors", runSync},
