@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dayops/dayops"
+	"github.com/dayops/dayops/storage/storagetest"
 )
 
 // benchText is a typical line of deploy output.
@@ -20,7 +21,7 @@ func BenchmarkAppendLogs(b *testing.B) {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			ctx := context.Background()
 			s := openTest(b, time.Now)
-			run := mustCreate(b, s, newRun("bench", "", dayops.RunRunning))
+			run := storagetest.MustCreate(b, s, storagetest.NewRun("bench", "", dayops.RunRunning))
 			lines := make([]dayops.LogLine, batch)
 			at := time.Now()
 			var seq int64
@@ -48,7 +49,7 @@ func BenchmarkBareInsert(b *testing.B) {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			ctx := context.Background()
 			s := openTest(b, time.Now)
-			run := mustCreate(b, s, newRun("bench", "", dayops.RunRunning))
+			run := storagetest.MustCreate(b, s, storagetest.NewRun("bench", "", dayops.RunRunning))
 			if _, err := s.w.ExecContext(ctx, `CREATE TABLE bare_lines (
 				run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
 				seq    INTEGER NOT NULL,

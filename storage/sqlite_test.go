@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dayops/dayops"
+	"github.com/dayops/dayops/storage/storagetest"
 )
 
 func TestMigrations(t *testing.T) {
@@ -29,7 +30,7 @@ func TestMigrations(t *testing.T) {
 			t.Fatalf("Open #%d: %v", i+1, err)
 		}
 		if i == 0 {
-			run := mustCreate(t, s, newRun("deploy-web", "staging", dayops.RunPending))
+			run := storagetest.MustCreate(t, s, storagetest.NewRun("deploy-web", "staging", dayops.RunPending))
 			runID = run.ID
 		} else if _, err := s.Run(ctx, runID); err != nil {
 			t.Errorf("run written before reopening: %v", err)
@@ -61,7 +62,7 @@ func TestMigrations(t *testing.T) {
 	}
 	db.Close()
 	_, err = Open(ctx, path, Options{})
-	wantKind(t, err, dayops.KindInvalid, "schema version 99", fmt.Sprintf("up to %d", len(ms)), "newer dayops")
+	storagetest.WantKind(t, err, dayops.KindInvalid, "schema version 99", fmt.Sprintf("up to %d", len(ms)), "newer dayops")
 }
 
 func TestLoadMigrations(t *testing.T) {
@@ -96,7 +97,7 @@ func TestLoadMigrations(t *testing.T) {
 
 func TestOpenRefusesQueryPath(t *testing.T) {
 	_, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db?mode=ro"), Options{})
-	wantKind(t, err, dayops.KindInvalid, "choose a plain file path")
+	storagetest.WantKind(t, err, dayops.KindInvalid, "choose a plain file path")
 }
 
 func TestFinalStates(t *testing.T) {
@@ -111,10 +112,10 @@ func TestFinalStates(t *testing.T) {
 
 func TestBackup(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, newClock().Now)
-	run := newRun("deploy-web", "production", dayops.RunSucceeded)
+	s := openTest(t, storagetest.NewClock().Now)
+	run := storagetest.NewRun("deploy-web", "production", dayops.RunSucceeded)
 	run.Steps = []dayops.StepRun{{Index: 0, Name: "Deploy", State: dayops.StepSucceeded, Outputs: map[string]string{"k": "v"}}}
-	mustCreate(t, s, run)
+	storagetest.MustCreate(t, s, run)
 	if err := s.AppendLogs(ctx, []dayops.LogLine{{RunID: run.ID, Seq: 1, Text: "deployed"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -122,9 +123,9 @@ func TestBackup(t *testing.T) {
 	if err := s.Backup(ctx, target); err != nil {
 		t.Fatalf("Backup: %v", err)
 	}
-	wantKind(t, s.Backup(ctx, target), dayops.KindConflict, "already exists")
+	storagetest.WantKind(t, s.Backup(ctx, target), dayops.KindConflict, "already exists")
 	// Writes after the backup are not in it.
-	mustCreate(t, s, newRun("later", "", dayops.RunPending))
+	storagetest.MustCreate(t, s, storagetest.NewRun("later", "", dayops.RunPending))
 
 	restored, err := Open(ctx, target, Options{})
 	if err != nil {
@@ -164,7 +165,7 @@ func TestTwoProcesses(t *testing.T) {
 	}
 	var ids []int64
 	for range 20 {
-		ids = append(ids, mustCreate(t, stores[0], newRun("race", "", dayops.RunRunning)).ID)
+		ids = append(ids, storagetest.MustCreate(t, stores[0], storagetest.NewRun("race", "", dayops.RunRunning)).ID)
 	}
 	var wg sync.WaitGroup
 	results := make([][]error, len(ids))
@@ -197,14 +198,14 @@ func TestTwoProcesses(t *testing.T) {
 // made, with a trigger, and checks that the change is gone too.
 func TestAuditFailureRollsBack(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, newClock().Now)
+	s := openTest(t, storagetest.NewClock().Now)
 	if _, err := s.w.ExecContext(ctx, `CREATE TRIGGER audit_boom BEFORE INSERT ON audit WHEN NEW.action = 'boom'
 		BEGIN SELECT RAISE(ABORT, 'audit refused'); END`); err != nil {
 		t.Fatal(err)
 	}
 	boom := dayops.AuditEvent{Action: "boom"}
-	run := mustCreate(t, s, newRun("deploy-web", "staging", dayops.RunRunning))
-	if err := s.CreateRun(ctx, newRun("x", "", ""), boom); err == nil {
+	run := storagetest.MustCreate(t, s, storagetest.NewRun("deploy-web", "staging", dayops.RunRunning))
+	if err := s.CreateRun(ctx, storagetest.NewRun("x", "", ""), boom); err == nil {
 		t.Error("CreateRun with a failing audit succeeded")
 	}
 	if _, err := s.TransitionRun(ctx, run.ID, dayops.RunSucceeded, "done", boom); err == nil {
@@ -247,17 +248,17 @@ func TestAuditFailureRollsBack(t *testing.T) {
 }
 
 func TestCancelledContext(t *testing.T) {
-	s := openTest(t, newClock().Now)
+	s := openTest(t, storagetest.NewClock().Now)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := s.CreateRun(ctx, newRun("x", "", ""), dayops.AuditEvent{})
+	err := s.CreateRun(ctx, storagetest.NewRun("x", "", ""), dayops.AuditEvent{})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("CreateRun with a cancelled context = %v, want context.Canceled", err)
 	}
 	// The single writer connection is not left inside a transaction.
 	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := s.CreateRun(ctx, newRun("x", "", ""), dayops.AuditEvent{}); err != nil {
+	if err := s.CreateRun(ctx, storagetest.NewRun("x", "", ""), dayops.AuditEvent{}); err != nil {
 		t.Errorf("CreateRun after a cancelled one: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package storage
+package storagetest
 
 import (
 	"context"
@@ -12,10 +12,10 @@ import (
 
 func testQueue(t *testing.T, open opener) {
 	ctx := context.Background()
-	s := open(t, newClock().Now)
+	s := open(t, NewClock().Now)
 	var ids []int64
 	for range 4 {
-		ids = append(ids, mustCreate(t, s, newRun("deploy-web", "staging", dayops.RunQueued)).ID)
+		ids = append(ids, MustCreate(t, s, NewRun("deploy-web", "staging", dayops.RunQueued)).ID)
 	}
 	a, b, c, d := ids[0], ids[1], ids[2], ids[3]
 	if head, err := s.QueueHead(ctx, "k1"); err != nil || head != 0 {
@@ -59,7 +59,7 @@ func testQueue(t *testing.T, open opener) {
 	check("k1", c, a, d)
 	check("k2", b, c)
 	_, err := s.QueuePosition(ctx, "k2", a)
-	wantKind(t, err, dayops.KindNotFound, fmt.Sprintf("run %d", a), "k2")
+	WantKind(t, err, dayops.KindNotFound, fmt.Sprintf("run %d", a), "k2")
 
 	// c leaves both queues at once; the next in each moves up.
 	if err := s.Dequeue(ctx, c); err != nil {
@@ -85,13 +85,13 @@ func testQueue(t *testing.T, open opener) {
 		t.Fatal(err)
 	}
 	check("k1", d, a)
-	wantKind(t, s.Enqueue(ctx, "k1", 9999), dayops.KindNotFound, "no run 9999")
-	wantKind(t, s.Enqueue(ctx, "", a), dayops.KindInvalid)
+	WantKind(t, s.Enqueue(ctx, "k1", 9999), dayops.KindNotFound, "no run 9999")
+	WantKind(t, s.Enqueue(ctx, "", a), dayops.KindInvalid)
 }
 
 func testLocks(t *testing.T, open opener) {
 	ctx := context.Background()
-	clk := newClock()
+	clk := NewClock()
 	s := open(t, clk.Now)
 	alice := dayops.Actor{ID: "slack:U1", Name: "alice", Groups: []string{"slack-group:S0SRE"}}
 	if l, err := s.EnvironmentLock(ctx, "production"); err != nil || l != nil {
@@ -119,10 +119,10 @@ func testLocks(t *testing.T, open opener) {
 	bob := dayops.Actor{ID: "slack:U2", Name: "bob"}
 	err = s.LockEnvironment(ctx, dayops.EnvLock{Environment: "production", Actor: bob, Reason: "mine"}, dayops.AuditEvent{Actor: bob.ID, Action: "lock", Allowed: true})
 	// The clock's 10:02 CET is 09:02 UTC.
-	wantKind(t, err, dayops.KindConflict, "environment production is locked by alice since 09:02 UTC: release freeze")
+	WantKind(t, err, dayops.KindConflict, "environment production is locked by alice since 09:02 UTC: release freeze")
 	clk.Advance(48 * time.Hour)
 	err = s.LockEnvironment(ctx, dayops.EnvLock{Environment: "production", Actor: bob}, dayops.AuditEvent{})
-	wantKind(t, err, dayops.KindConflict, "since 2025-03-14 09:02 UTC")
+	WantKind(t, err, dayops.KindConflict, "since 2025-03-14 09:02 UTC")
 
 	locks, err := s.EnvironmentLocks(ctx)
 	if err != nil {
@@ -135,7 +135,7 @@ func testLocks(t *testing.T, open opener) {
 	if err := s.UnlockEnvironment(ctx, "production", dayops.AuditEvent{Actor: bob.ID, Action: "unlock", Allowed: true}); err != nil {
 		t.Fatalf("UnlockEnvironment: %v", err)
 	}
-	wantKind(t, s.UnlockEnvironment(ctx, "production", dayops.AuditEvent{}), dayops.KindNotFound, "environment production is not locked")
+	WantKind(t, s.UnlockEnvironment(ctx, "production", dayops.AuditEvent{}), dayops.KindNotFound, "environment production is not locked")
 	if l, err := s.EnvironmentLock(ctx, "production"); err != nil || l != nil {
 		t.Errorf("EnvironmentLock after unlock = %v, %v; want nil", l, err)
 	}
@@ -160,10 +160,10 @@ func testLocks(t *testing.T, open opener) {
 
 func testApprovals(t *testing.T, open opener) {
 	ctx := context.Background()
-	clk := newClock()
+	clk := NewClock()
 	s := open(t, clk.Now)
-	run := mustCreate(t, s, newRun("deploy-web", "production", dayops.RunAwaitingApproval))
-	other := mustCreate(t, s, newRun("deploy-web", "production", dayops.RunAwaitingApproval))
+	run := MustCreate(t, s, NewRun("deploy-web", "production", dayops.RunAwaitingApproval))
+	other := MustCreate(t, s, NewRun("deploy-web", "production", dayops.RunAwaitingApproval))
 	bob := dayops.Actor{ID: "slack:U2", Name: "bob", Groups: []string{"slack-group:S0SRE"}}
 	adds := []*dayops.Approval{
 		{RunID: run.ID, Gate: dayops.GateEnvironment, Actor: bob, Approved: true, PlanHash: "h1", Valid: true, Note: "role sre"},
@@ -205,8 +205,8 @@ func testApprovals(t *testing.T, open opener) {
 	if n := auditCount(t, s, run.ID); n != 4 { // create + 3 approvals
 		t.Errorf("audit rows of run = %d, want 4", n)
 	}
-	wantKind(t, s.AddApproval(ctx, &dayops.Approval{RunID: 777, Gate: "environment"}, dayops.AuditEvent{}), dayops.KindNotFound, "no run 777")
-	wantKind(t, s.AddApproval(ctx, &dayops.Approval{RunID: run.ID}, dayops.AuditEvent{}), dayops.KindInvalid, "gate")
+	WantKind(t, s.AddApproval(ctx, &dayops.Approval{RunID: 777, Gate: "environment"}, dayops.AuditEvent{}), dayops.KindNotFound, "no run 777")
+	WantKind(t, s.AddApproval(ctx, &dayops.Approval{RunID: run.ID}, dayops.AuditEvent{}), dayops.KindInvalid, "gate")
 	if n := auditCount(t, s, 0); n != 6 {
 		t.Errorf("audit rows = %d, want 6: refused approvals write none", n)
 	}
@@ -214,10 +214,10 @@ func testApprovals(t *testing.T, open opener) {
 
 func testLogs(t *testing.T, open opener) {
 	ctx := context.Background()
-	clk := newClock()
+	clk := NewClock()
 	s := open(t, clk.Now)
-	run := mustCreate(t, s, newRun("deploy-web", "staging", dayops.RunRunning))
-	other := mustCreate(t, s, newRun("deploy-web", "staging", dayops.RunRunning))
+	run := MustCreate(t, s, NewRun("deploy-web", "staging", dayops.RunRunning))
+	other := MustCreate(t, s, NewRun("deploy-web", "staging", dayops.RunRunning))
 	base := clk.Now()
 	var lines []dayops.LogLine
 	for i := range 10 {
@@ -263,8 +263,8 @@ func testLogs(t *testing.T, open opener) {
 
 	// A batch with one bad line is refused whole.
 	bad := []dayops.LogLine{{RunID: run.ID, Seq: 11, Text: "new"}, {RunID: run.ID, Seq: 5, Text: "again"}}
-	wantKind(t, s.AppendLogs(ctx, bad), dayops.KindConflict, fmt.Sprintf("run %d already has log line 5", run.ID))
-	wantKind(t, s.AppendLogs(ctx, []dayops.LogLine{{RunID: 12345, Seq: 1}}), dayops.KindNotFound, "no run 12345")
+	WantKind(t, s.AppendLogs(ctx, bad), dayops.KindConflict, fmt.Sprintf("run %d already has log line 5", run.ID))
+	WantKind(t, s.AppendLogs(ctx, []dayops.LogLine{{RunID: 12345, Seq: 1}}), dayops.KindNotFound, "no run 12345")
 	if got, _ := s.Logs(ctx, run.ID, 10, 0); len(got) != 0 {
 		t.Errorf("a refused batch left %d lines", len(got))
 	}
@@ -275,10 +275,10 @@ func testLogs(t *testing.T, open opener) {
 		big[i] = dayops.LogLine{RunID: other.ID, Seq: int64(100 + i), Time: clk.Now(), Stream: dayops.Stdout, Text: fmt.Sprint(i)}
 	}
 	big[230].Seq = big[10].Seq
-	wantKind(t, s.AppendLogs(ctx, big), dayops.KindConflict, fmt.Sprintf("run %d already has log line 110", other.ID))
+	WantKind(t, s.AppendLogs(ctx, big), dayops.KindConflict, fmt.Sprintf("run %d already has log line 110", other.ID))
 	big[230].Seq = 330
 	big[240].RunID = 54321
-	wantKind(t, s.AppendLogs(ctx, big), dayops.KindNotFound, "no run 54321")
+	WantKind(t, s.AppendLogs(ctx, big), dayops.KindNotFound, "no run 54321")
 	if got, _ := s.Logs(ctx, other.ID, 1, 0); len(got) != 0 {
 		t.Errorf("refused big batches left %d lines", len(got))
 	}
@@ -306,9 +306,9 @@ func testLogs(t *testing.T, open opener) {
 
 func testAudit(t *testing.T, open opener) {
 	ctx := context.Background()
-	clk := newClock()
+	clk := NewClock()
 	s := open(t, clk.Now)
-	run := mustCreate(t, s, newRun("deploy-web", "staging", dayops.RunPending))
+	run := MustCreate(t, s, NewRun("deploy-web", "staging", dayops.RunPending))
 	refused := dayops.AuditEvent{Actor: "slack:U9", Where: "slack:C01/2", Action: "authorize", Target: "day1:deploy-web:production",
 		Reason: "mallory has no role that allows run day1:deploy-web:production"}
 	clk.Advance(time.Second)
@@ -351,8 +351,8 @@ func testAudit(t *testing.T, open opener) {
 // testAuditRollback shows an audit row exists exactly when its change does.
 func testAuditRollback(t *testing.T, open opener) {
 	ctx := context.Background()
-	s := open(t, newClock().Now)
-	run := mustCreate(t, s, newRun("deploy-web", "staging", dayops.RunRunning))
+	s := open(t, NewClock().Now)
+	run := MustCreate(t, s, NewRun("deploy-web", "staging", dayops.RunRunning))
 	if _, err := s.TransitionRun(ctx, run.ID, dayops.RunSucceeded, "", dayops.AuditEvent{Action: "run.state", Allowed: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -362,9 +362,9 @@ func testAuditRollback(t *testing.T, open opener) {
 	}
 	// A run referring to a missing run is refused in its transaction:
 	// neither the run nor its audit row is kept.
-	bad := newRun("deploy-web", "staging", dayops.RunPending)
+	bad := NewRun("deploy-web", "staging", dayops.RunPending)
 	bad.RollbackOf = 4242
-	wantKind(t, s.CreateRun(ctx, bad, dayops.AuditEvent{Action: "run.start", Allowed: true}), dayops.KindNotFound)
+	WantKind(t, s.CreateRun(ctx, bad, dayops.AuditEvent{Action: "run.start", Allowed: true}), dayops.KindNotFound)
 	if bad.ID != 0 {
 		t.Errorf("a refused CreateRun assigned ID %d", bad.ID)
 	}
@@ -376,7 +376,7 @@ func testAuditRollback(t *testing.T, open opener) {
 		t.Errorf("runs = %d, %v; want only the first run", len(runs), err)
 	}
 	// A zero event still leaves a row saying what changed.
-	if _, err := s.TransitionRun(ctx, mustCreate(t, s, newRun("x", "", dayops.RunPending)).ID, dayops.RunRunning, "go", dayops.AuditEvent{}); err != nil {
+	if _, err := s.TransitionRun(ctx, MustCreate(t, s, NewRun("x", "", dayops.RunPending)).ID, dayops.RunRunning, "go", dayops.AuditEvent{}); err != nil {
 		t.Fatal(err)
 	}
 	evs, err := s.AuditEvents(ctx, dayops.AuditFilter{Limit: 1})
@@ -387,7 +387,7 @@ func testAuditRollback(t *testing.T, open opener) {
 
 func testDeliveries(t *testing.T, open opener) {
 	ctx := context.Background()
-	s := open(t, newClock().Now)
+	s := open(t, NewClock().Now)
 	for _, tc := range []struct {
 		source, id string
 		first      bool
@@ -407,7 +407,7 @@ func testDeliveries(t *testing.T, open opener) {
 
 func testSyncs(t *testing.T, open opener) {
 	ctx := context.Background()
-	clk := newClock()
+	clk := NewClock()
 	s := open(t, clk.Now)
 	if got, err := s.Syncs(ctx, 10); err != nil || len(got) != 0 {
 		t.Fatalf("Syncs of a new store = %v, %v", got, err)

@@ -1,4 +1,4 @@
-package storage
+package storagetest
 
 import (
 	"context"
@@ -13,11 +13,11 @@ import (
 
 func testRunRoundTrip(t *testing.T, open opener) {
 	ctx := context.Background()
-	clk := newClock()
+	clk := NewClock()
 	s := open(t, clk.Now)
-	parent := mustCreate(t, s, newRun("deploy-web", "staging", dayops.RunSucceeded))
+	parent := MustCreate(t, s, NewRun("deploy-web", "staging", dayops.RunSucceeded))
 
-	run := newRun("deploy-web", "production", "")
+	run := NewRun("deploy-web", "production", "")
 	run.ParentID = parent.ID
 	run.RollbackOf = parent.ID
 	run.Rollback = dayops.RollbackRunning
@@ -71,20 +71,20 @@ func testRunRoundTrip(t *testing.T, open opener) {
 	}
 
 	// A run already recorded, or without a definition, is refused.
-	wantKind(t, s.CreateRun(ctx, run, ev), dayops.KindInvalid, fmt.Sprint(run.ID))
-	wantKind(t, s.CreateRun(ctx, &dayops.Run{}, ev), dayops.KindInvalid, "definition")
+	WantKind(t, s.CreateRun(ctx, run, ev), dayops.KindInvalid, fmt.Sprint(run.ID))
+	WantKind(t, s.CreateRun(ctx, &dayops.Run{}, ev), dayops.KindInvalid, "definition")
 }
 
 func testRunNotFound(t *testing.T, open opener) {
 	ctx := context.Background()
-	s := open(t, newClock().Now)
+	s := open(t, NewClock().Now)
 	_, err := s.Run(ctx, 42)
-	wantKind(t, err, dayops.KindNotFound, "no run 42")
+	WantKind(t, err, dayops.KindNotFound, "no run 42")
 	_, err = s.TransitionRun(ctx, 42, dayops.RunRunning, "", dayops.AuditEvent{})
-	wantKind(t, err, dayops.KindNotFound, "no run 42")
-	wantKind(t, s.SetRollbackState(ctx, 42, dayops.RolledBack, dayops.AuditEvent{}), dayops.KindNotFound, "no run 42")
-	wantKind(t, s.SetOwner(ctx, 42, "me", time.Now()), dayops.KindNotFound, "no run 42")
-	wantKind(t, s.UpdateStep(ctx, dayops.StepRun{RunID: 42, State: dayops.StepRunning}), dayops.KindNotFound, "no run 42")
+	WantKind(t, err, dayops.KindNotFound, "no run 42")
+	WantKind(t, s.SetRollbackState(ctx, 42, dayops.RolledBack, dayops.AuditEvent{}), dayops.KindNotFound, "no run 42")
+	WantKind(t, s.SetOwner(ctx, 42, "me", time.Now()), dayops.KindNotFound, "no run 42")
+	WantKind(t, s.UpdateStep(ctx, dayops.StepRun{RunID: 42, State: dayops.StepRunning}), dayops.KindNotFound, "no run 42")
 	if n := auditCount(t, s, 0); n != 0 {
 		t.Errorf("audit rows after refused changes = %d, want 0", n)
 	}
@@ -92,7 +92,7 @@ func testRunNotFound(t *testing.T, open opener) {
 
 func testRunsFilter(t *testing.T, open opener) {
 	ctx := context.Background()
-	s := open(t, newClock().Now)
+	s := open(t, NewClock().Now)
 	type spec struct {
 		def, env string
 		state    dayops.RunState
@@ -107,12 +107,12 @@ func testRunsFilter(t *testing.T, open opener) {
 	}
 	ids := make([]int64, len(specs))
 	for i, sp := range specs {
-		r := newRun(sp.def, sp.env, sp.state)
+		r := NewRun(sp.def, sp.env, sp.state)
 		if sp.def == "deploy-api" {
 			r.Service = "api"
 		}
 		r.Steps = []dayops.StepRun{{Index: 0, Name: "one"}}
-		ids[i] = mustCreate(t, s, r).ID
+		ids[i] = MustCreate(t, s, r).ID
 	}
 	tests := []struct {
 		name string
@@ -153,7 +153,7 @@ func testRunsFilter(t *testing.T, open opener) {
 
 	// Limit 0 means 50.
 	for range 52 {
-		mustCreate(t, s, newRun("bulk", "", dayops.RunPending))
+		MustCreate(t, s, NewRun("bulk", "", dayops.RunPending))
 	}
 	runs, err := s.Runs(ctx, dayops.RunFilter{})
 	if err != nil || len(runs) != 50 {
@@ -163,7 +163,7 @@ func testRunsFilter(t *testing.T, open opener) {
 
 func testTransitionTable(t *testing.T, open opener) {
 	ctx := context.Background()
-	s := open(t, newClock().Now)
+	s := open(t, NewClock().Now)
 	tests := []struct {
 		from, to dayops.RunState
 		refusal  string // "" when allowed
@@ -193,14 +193,14 @@ func testTransitionTable(t *testing.T, open opener) {
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("%s to %s", tc.from, tc.to), func(t *testing.T) {
-			run := mustCreate(t, s, newRun("deploy-web", "staging", tc.from))
+			run := MustCreate(t, s, NewRun("deploy-web", "staging", tc.from))
 			got, err := s.TransitionRun(ctx, run.ID, tc.to, "", dayops.AuditEvent{})
 			after, rerr := s.Run(ctx, run.ID)
 			if rerr != nil {
 				t.Fatalf("Run: %v", rerr)
 			}
 			if tc.refusal != "" {
-				wantKind(t, err, dayops.KindConflict, fmt.Sprintf("run %d ", run.ID), tc.refusal)
+				WantKind(t, err, dayops.KindConflict, fmt.Sprintf("run %d ", run.ID), tc.refusal)
 				if got != nil || after.State != tc.from {
 					t.Errorf("refused move changed the run: returned %v, state now %q", got, after.State)
 				}
@@ -219,12 +219,12 @@ func testTransitionTable(t *testing.T, open opener) {
 // testTransitionPairs checks every pair of states against the domain rule.
 func testTransitionPairs(t *testing.T, open opener) {
 	ctx := context.Background()
-	s := open(t, newClock().Now)
+	s := open(t, NewClock().Now)
 	states := []dayops.RunState{dayops.RunPending, dayops.RunAwaitingApproval, dayops.RunQueued, dayops.RunRunning,
 		dayops.RunSucceeded, dayops.RunFailed, dayops.RunCancelled, dayops.RunTimedOut, dayops.RunDenied, dayops.RunInterrupted}
 	for _, from := range states {
 		for _, to := range states {
-			run := mustCreate(t, s, newRun("pairs", "", from))
+			run := MustCreate(t, s, NewRun("pairs", "", from))
 			_, err := s.TransitionRun(ctx, run.ID, to, "", dayops.AuditEvent{})
 			if allowed := from.CanMoveTo(to); allowed != (err == nil) {
 				t.Errorf("%s -> %s: err = %v, CanMoveTo = %v", from, to, err, allowed)
@@ -237,11 +237,11 @@ func testTransitionPairs(t *testing.T, open opener) {
 
 func testTransitionTimes(t *testing.T, open opener) {
 	ctx := context.Background()
-	clk := newClock()
+	clk := NewClock()
 	s := open(t, clk.Now)
-	run := newRun("deploy-web", "staging", dayops.RunPending)
+	run := NewRun("deploy-web", "staging", dayops.RunPending)
 	run.Steps = []dayops.StepRun{{Index: 0, Name: "Deploy"}}
-	mustCreate(t, s, run)
+	MustCreate(t, s, run)
 
 	clk.Advance(time.Minute)
 	started := clk.Now()
@@ -284,9 +284,9 @@ func testTransitionTimes(t *testing.T, open opener) {
 
 func testConcurrentTransitions(t *testing.T, open opener) {
 	ctx := context.Background()
-	s := open(t, newClock().Now)
+	s := open(t, NewClock().Now)
 	for round := range 5 {
-		run := mustCreate(t, s, newRun("race", "", dayops.RunRunning))
+		run := MustCreate(t, s, NewRun("race", "", dayops.RunRunning))
 		const racers = 16
 		errs := make([]error, racers)
 		var wg sync.WaitGroup
@@ -321,8 +321,8 @@ func testConcurrentTransitions(t *testing.T, open opener) {
 
 func testRollbackState(t *testing.T, open opener) {
 	ctx := context.Background()
-	s := open(t, newClock().Now)
-	run := mustCreate(t, s, newRun("deploy-web", "staging", dayops.RunFailed))
+	s := open(t, NewClock().Now)
+	run := MustCreate(t, s, NewRun("deploy-web", "staging", dayops.RunFailed))
 	for _, st := range []dayops.RollbackState{dayops.RollbackRunning, dayops.RolledBack} {
 		if err := s.SetRollbackState(ctx, run.ID, st, dayops.AuditEvent{}); err != nil {
 			t.Fatalf("SetRollbackState(%q): %v", st, err)
@@ -332,7 +332,7 @@ func testRollbackState(t *testing.T, open opener) {
 			t.Errorf("Rollback = %q, %v; want %q", got.Rollback, err, st)
 		}
 	}
-	wantKind(t, s.SetRollbackState(ctx, run.ID, "sideways", dayops.AuditEvent{}), dayops.KindInvalid, "sideways")
+	WantKind(t, s.SetRollbackState(ctx, run.ID, "sideways", dayops.AuditEvent{}), dayops.KindInvalid, "sideways")
 	evs, err := s.AuditEvents(ctx, dayops.AuditFilter{RunID: run.ID})
 	if err != nil {
 		t.Fatalf("AuditEvents: %v", err)
@@ -344,11 +344,11 @@ func testRollbackState(t *testing.T, open opener) {
 
 func testSteps(t *testing.T, open opener) {
 	ctx := context.Background()
-	clk := newClock()
+	clk := NewClock()
 	s := open(t, clk.Now)
-	run := newRun("deploy-web", "staging", dayops.RunRunning)
+	run := NewRun("deploy-web", "staging", dayops.RunRunning)
 	run.Steps = []dayops.StepRun{{Index: 0, StepID: "build", Name: "Build"}, {Index: 1, Name: "Deploy"}}
-	mustCreate(t, s, run)
+	MustCreate(t, s, run)
 
 	start := clk.Now()
 	running := dayops.StepRun{RunID: run.ID, Index: 0, StepID: "build", Name: "Build", Kind: dayops.StepKindRun,
@@ -392,12 +392,12 @@ func testSteps(t *testing.T, open opener) {
 
 func testOwnerHeartbeat(t *testing.T, open opener) {
 	ctx := context.Background()
-	clk := newClock()
+	clk := NewClock()
 	s := open(t, clk.Now)
-	a := mustCreate(t, s, newRun("a", "", dayops.RunRunning))
-	b := mustCreate(t, s, newRun("b", "", dayops.RunQueued))
-	c := mustCreate(t, s, newRun("c", "", dayops.RunSucceeded))
-	d := mustCreate(t, s, newRun("d", "", dayops.RunRunning))
+	a := MustCreate(t, s, NewRun("a", "", dayops.RunRunning))
+	b := MustCreate(t, s, NewRun("b", "", dayops.RunQueued))
+	c := MustCreate(t, s, NewRun("c", "", dayops.RunSucceeded))
+	d := MustCreate(t, s, NewRun("d", "", dayops.RunRunning))
 	at := clk.Now().Add(time.Hour)
 	for _, r := range []*dayops.Run{a, b, c} {
 		if err := s.SetOwner(ctx, r.ID, "host-1:10:1", at); err != nil {
@@ -429,15 +429,15 @@ func testOwnerHeartbeat(t *testing.T, open opener) {
 
 func testLastSucceeded(t *testing.T, open opener) {
 	ctx := context.Background()
-	s := open(t, newClock().Now)
-	r1 := mustCreate(t, s, newRun("deploy-web", "production", dayops.RunSucceeded))
-	mustCreate(t, s, newRun("deploy-web", "production", dayops.RunFailed))
-	r3 := newRun("deploy-web", "production", dayops.RunSucceeded)
+	s := open(t, NewClock().Now)
+	r1 := MustCreate(t, s, NewRun("deploy-web", "production", dayops.RunSucceeded))
+	MustCreate(t, s, NewRun("deploy-web", "production", dayops.RunFailed))
+	r3 := NewRun("deploy-web", "production", dayops.RunSucceeded)
 	r3.Params = map[string]string{"version": "v2.0.0"}
 	r3.Steps = []dayops.StepRun{{Index: 0, Name: "Deploy", State: dayops.StepSucceeded}}
-	mustCreate(t, s, r3)
-	mustCreate(t, s, newRun("deploy-web", "staging", dayops.RunSucceeded))
-	r5 := mustCreate(t, s, newRun("deploy-web", "production", dayops.RunRunning))
+	MustCreate(t, s, r3)
+	MustCreate(t, s, NewRun("deploy-web", "staging", dayops.RunSucceeded))
+	r5 := MustCreate(t, s, NewRun("deploy-web", "production", dayops.RunRunning))
 	tests := []struct {
 		env    string
 		before int64
