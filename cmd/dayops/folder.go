@@ -20,7 +20,7 @@ type folderSource struct {
 
 // loadFolder loads dir, printing every problem to stderr. ok is false when
 // the folder is invalid. database, when it lies inside dir, is left out of
-// the folder's content hash with its -wal, -shm and -journal files: a run
+// the folder's content hash with its -wal, -shm, -journal and -lock files: a run
 // writes to it, and that must not count as a change of the definitions.
 func loadFolder(io IO, dir, database string) (*folderSource, bool) {
 	abs, err := filepath.Abs(dir)
@@ -32,7 +32,7 @@ func loadFolder(io IO, dir, database string) (*folderSource, bool) {
 	if database != "" {
 		if db, err := filepath.Abs(database); err == nil {
 			if rel, err := filepath.Rel(abs, db); err == nil && filepath.IsLocal(rel) {
-				for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+				for _, suffix := range []string{"", "-wal", "-shm", "-journal", "-lock"} {
 					skip = append(skip, filepath.ToSlash(rel)+suffix)
 				}
 			}
