@@ -25,6 +25,7 @@ func openStore(ctx context.Context, io IO, path string) (*storage.Store, bool) {
 }
 
 func runHistory(ctx context.Context, io IO, args []string) int {
+	io = safeOutput(io) // step output, reasons and names are shown, not obeyed
 	v, _ := findVerb("history")
 	fs := newFlags(v.name)
 	db := databaseFlag(fs, io)
@@ -79,6 +80,7 @@ func historyLine(r *dayops.Run, now time.Time) string {
 }
 
 func runLogs(ctx context.Context, io IO, args []string) int {
+	io = safeOutput(io) // step output, reasons and names are shown, not obeyed
 	v, _ := findVerb("logs")
 	fs := newFlags(v.name)
 	db := databaseFlag(fs, io)

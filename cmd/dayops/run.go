@@ -50,6 +50,7 @@ func hostname() string {
 }
 
 func runPlan(ctx context.Context, io IO, args []string) int {
+	io = safeOutput(io) // step output, reasons and names are shown, not obeyed
 	v, _ := findVerb("plan")
 	fs := newFlags(v.name)
 	dir := fs.String("dir", ".", "folder of definitions (its root is the scripts' working directory)")
@@ -179,6 +180,7 @@ func printPlannedStep(io IO, s dayops.PlannedStep) {
 }
 
 func runRun(ctx context.Context, io IO, args []string) int {
+	io = safeOutput(io) // step output, reasons and names are shown, not obeyed
 	v, _ := findVerb("run")
 	fs := newFlags(v.name)
 	dir := fs.String("dir", ".", "folder of definitions (its root is the scripts' working directory)")
