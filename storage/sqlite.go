@@ -33,13 +33,23 @@ const readConns = 4
 // transactions begin IMMEDIATE (they take the write lock at BEGIN, so two
 // writers queue on busy_timeout rather than deadlock when both upgrade a read
 // lock), and a pool of readers whose read-only transactions are deferred.
-func openSQLite(ctx context.Context, path string) (w, r *sql.DB, err error) {
+// The file is held as in use (holdShared) until release is called, after the
+// pools are closed.
+func openSQLite(ctx context.Context, path string) (w, r *sql.DB, release func() error, err error) {
 	if strings.ContainsAny(path, "?#") {
-		return nil, nil, dayops.Errorf(dayops.KindInvalid, "database path %q contains ? or #: choose a plain file path", path)
+		return nil, nil, nil, dayops.Errorf(dayops.KindInvalid, "database path %q contains ? or #: choose a plain file path", path)
 	}
+	if release, err = holdShared(ctx, path); err != nil {
+		return nil, nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
 	w, err = sql.Open(driverName, path+"?"+pragmas+"&_txlock=immediate")
 	if err != nil {
-		return nil, nil, fmt.Errorf("opening database %s: %w", path, err)
+		return nil, nil, nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
@@ -47,18 +57,18 @@ func openSQLite(ctx context.Context, path string) (w, r *sql.DB, err error) {
 	w.SetConnMaxLifetime(0)
 	// The writer connects first so that the file and its WAL mode exist
 	// before any reader opens it.
-	if err := w.PingContext(ctx); err != nil {
+	if err = w.PingContext(ctx); err != nil {
 		w.Close()
-		return nil, nil, fmt.Errorf("opening database %s: %w", path, err)
+		return nil, nil, nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
 	r, err = sql.Open(driverName, path+"?"+pragmas)
 	if err != nil {
 		w.Close()
-		return nil, nil, fmt.Errorf("opening database %s: %w", path, err)
+		return nil, nil, nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(readConns)
 	r.SetMaxIdleConns(readConns)
-	return w, r, nil
+	return w, r, release, nil
 }
 
 // sqliteCode returns the extended result code of a SQLite error, or 0.

@@ -25,8 +25,9 @@ type Options struct {
 
 // Store is the dayops database. It is safe for concurrent use.
 type Store struct {
-	w      *sql.DB // one connection; BEGIN IMMEDIATE
-	r      *sql.DB // readers; WAL snapshots
+	w      *sql.DB      // one connection; BEGIN IMMEDIATE
+	r      *sql.DB      // readers; WAL snapshots
+	hold   func() error // releases the database file as in use
 	path   string
 	now    func() time.Time
 	logger *slog.Logger
@@ -34,7 +35,8 @@ type Store struct {
 
 // Open opens (creating it when missing) the database at path and migrates it
 // to the schema this binary knows. It refuses a database whose schema is
-// newer than that.
+// newer than that. The Store holds the database as in use until Close, so
+// that a restore (Exclusive) refuses to replace it meanwhile.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, dayops.Errorf(dayops.KindInvalid, "no database path given: set --database or DAYOPS_DATABASE")
@@ -46,11 +48,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if s.logger == nil {
 		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	w, r, err := openSQLite(ctx, path)
+	w, r, hold, err := openSQLite(ctx, path)
 	if err != nil {
 		return nil, err
 	}
-	s.w, s.r = w, r
+	s.w, s.r, s.hold = w, r, hold
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -60,7 +62,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 
 // Close closes the database. The Store must not be used afterwards.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.r.Close(), s.w.Close(), s.hold())
 }
 
 // Ping checks that the database answers, for readiness probes.

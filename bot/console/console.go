@@ -3,6 +3,7 @@ package console
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -23,8 +24,8 @@ const DoorName = "console"
 // Channel is the one conversation of the terminal.
 const Channel = "terminal"
 
-// maxLine is the longest input line read; longer lines are refused by the
-// parser anyway (commands.MaxInputBytes).
+// maxLine is the longest input line read; a longer one is dropped with an
+// error (the parser refuses anything over commands.MaxInputBytes anyway).
 const maxLine = 64 * 1024
 
 var userName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,31}$`)
@@ -114,22 +115,33 @@ func actor(name string) dayops.Actor {
 }
 
 // Run reads lines until end of input, /quit, or ctx is done, and hands each
-// to the bot. It returns nil at end of input or /quit, ctx.Err() when ctx
-// ends first, and the first error writing Out.
+// to the bot. A line longer than the console reads is answered with an error
+// and the session goes on. It returns nil at end of input or /quit,
+// ctx.Err() when ctx ends first, and the first error writing Out.
 func (c *Console) Run(ctx context.Context) error {
-	lines := make(chan string)
+	type input struct {
+		text string
+		size int // bytes in the line; more than maxLine when text was dropped
+	}
+	lines := make(chan input)
 	readErr := make(chan error, 1)
 	go func() {
-		sc := bufio.NewScanner(c.in)
-		sc.Buffer(make([]byte, 0, 4096), maxLine)
-		for sc.Scan() {
+		r := bufio.NewReaderSize(c.in, 4096)
+		for {
+			text, size, err := readLine(r, maxLine)
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					err = nil
+				}
+				readErr <- err
+				return
+			}
 			select {
-			case lines <- sc.Text():
+			case lines <- input{text, size}:
 			case <-ctx.Done():
 				return
 			}
 		}
-		readErr <- sc.Err()
 	}()
 	for {
 		select {
@@ -140,11 +152,54 @@ func (c *Console) Run(ctx context.Context) error {
 				return fmt.Errorf("reading input: %w", err)
 			}
 			return c.writeErr()
-		case line := <-lines:
-			if c.handle(ctx, line) {
+		case in := <-lines:
+			if in.size > maxLine {
+				c.say(fmt.Sprintf("that line is %d bytes; commands are at most %d bytes, so it was not read", in.size, commands.MaxInputBytes))
+				continue
+			}
+			if c.handle(ctx, in.text) {
 				return c.writeErr()
 			}
 		}
+	}
+}
+
+// readLine reads one line without its line ending (\n or \r\n) and returns
+// it with its length in bytes. A line longer than limit is read to its end but
+// not kept: text is then "" and size tells how long it was. io.EOF comes
+// only when no byte is left.
+func readLine(r *bufio.Reader, limit int) (text string, size int, err error) {
+	var (
+		buf  []byte
+		n    int
+		last [2]byte // the line's last two bytes, for its ending
+	)
+	for {
+		chunk, err := r.ReadSlice('\n')
+		n += len(chunk)
+		if n <= limit+2 { // the line and its ending
+			buf = append(buf, chunk...)
+		}
+		for _, b := range chunk[max(0, len(chunk)-2):] {
+			last[0], last[1] = last[1], b
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil && (n == 0 || !errors.Is(err, io.EOF)) {
+			return "", 0, err
+		}
+		size = n
+		if last[1] == '\n' {
+			size--
+			if last[0] == '\r' {
+				size--
+			}
+		}
+		if size > limit {
+			return "", size, nil
+		}
+		return string(buf[:size]), size, nil
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 	"github.com/dayops/dayops/bot/bottest"
 )
 
-// demoEngine stands in for the executor: it keeps runs in a demoStore and
+// demoEngine stands in for the executor: it keeps runs in a bottest.Store and
 // plays them through their steps on its own goroutines, reporting each
 // change to the bot as the executor does.
 type demoEngine struct {
@@ -22,6 +22,8 @@ type demoEngine struct {
 	notify func(dayops.RunEvent)
 	settle func() // waits until the bot has shown the last change
 	wg     sync.WaitGroup
+	output []string // what restart-web's Start prints; default "start attempt N refused"
+	reason string   // why restart-web fails; default its exit status
 }
 
 var steps = map[string][]string{
@@ -68,8 +70,14 @@ func (e *demoEngine) play(id int64) {
 			e.change(id, func(r *dayops.Run) { r.Steps[i].State, r.Steps[i].StartedAt = dayops.StepRunning, at })
 			end := dayops.StepSucceeded
 			if r.Definition == "restart-web" && s.Name == "Start" {
-				for n := 1; n <= 12; n++ {
-					l := dayops.LogLine{RunID: id, Step: i, Seq: int64(n), Text: fmt.Sprintf("start attempt %d refused", n)}
+				output := e.output
+				if output == nil {
+					for n := 1; n <= 12; n++ {
+						output = append(output, fmt.Sprintf("start attempt %d refused", n))
+					}
+				}
+				for n, text := range output {
+					l := dayops.LogLine{RunID: id, Step: i, Seq: int64(n + 1), Text: text}
 					e.store.AddLogs(l)
 					e.notify(dayops.RunEvent{Kind: dayops.EventLog, Run: e.get(id), Line: &l})
 				}
@@ -82,6 +90,9 @@ func (e *demoEngine) play(id int64) {
 			r.State = dayops.RunSucceeded
 			if r.Definition == "restart-web" {
 				r.State, r.Reason = dayops.RunFailed, "step Start failed: exit status 1"
+				if e.reason != "" {
+					r.Reason = e.reason
+				}
 			}
 		})
 	}()
@@ -161,6 +172,12 @@ func (w *syncBuffer) String() string {
 // the transcript once every run has ended and every message is out.
 func session(t *testing.T, script string, interactive bool) string {
 	t.Helper()
+	return sessionWith(t, script, interactive, &demoEngine{})
+}
+
+// sessionWith is session with an engine whose output and reason are set.
+func sessionWith(t *testing.T, script string, interactive bool, engine *demoEngine) string {
+	t.Helper()
 	cat, err := dayops.NewCatalog("0123456789abcdef", []*dayops.Definition{
 		{Phase: dayops.Day1, Name: "deploy-web", Service: "web", Description: "Deploy the web service",
 			Environments: []dayops.Environment{{Name: "staging"}, {Name: "production", Approvals: &dayops.ApprovalRule{Count: 1, From: []string{"sre"}}}},
@@ -171,7 +188,7 @@ func session(t *testing.T, script string, interactive bool) string {
 		t.Fatal(err)
 	}
 	store := &bottest.Store{}
-	engine := &demoEngine{store: store}
+	engine.store = store
 	b, err := bot.New(bot.Options{
 		Engine: engine, Store: store, Catalogs: &bottest.Catalogs{Cat: cat, SyncErr: dayops.Errorf(dayops.KindUnavailable, "no sync in this test")},
 		Policy: dayops.Policy{Roles: []dayops.Role{{Name: "sre", Members: []string{"console:alice", "console:bob"}, Allow: []string{"*"}}}},

@@ -123,7 +123,16 @@ func (c *Console) writeLocked(lines []string) {
 	c.writeRawLocked(c.fold(strings.Join(lines, "\n") + "\n"))
 }
 
+// writeRawLocked writes s as the terminal must show it: its newlines are the
+// console's own, and every other control character, escape sequence or bidi
+// override (from step output, a reason, a name or a typed line) is shown
+// visibly, never obeyed.
 func (c *Console) writeRawLocked(s string) {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = dayops.Printable(l)
+	}
+	s = strings.Join(lines, "\n")
 	if _, err := io.WriteString(c.out, s); err != nil && c.err == nil {
 		c.err = fmt.Errorf("writing the conversation: %w", err)
 	}

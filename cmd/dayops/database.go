@@ -25,6 +25,7 @@ func openStore(ctx context.Context, io IO, path string) (*storage.Store, bool) {
 }
 
 func runHistory(ctx context.Context, io IO, args []string) int {
+	io = safeOutput(io) // step output, reasons and names are shown, not obeyed
 	v, _ := findVerb("history")
 	fs := newFlags(v.name)
 	db := databaseFlag(fs, io)
@@ -79,6 +80,7 @@ func historyLine(r *dayops.Run, now time.Time) string {
 }
 
 func runLogs(ctx context.Context, io IO, args []string) int {
+	io = safeOutput(io) // step output, reasons and names are shown, not obeyed
 	v, _ := findVerb("logs")
 	fs := newFlags(v.name)
 	db := databaseFlag(fs, io)
@@ -203,7 +205,10 @@ func runRestore(ctx context.Context, io IO, args []string) int {
 // to the target and renames it into place, so a crash leaves either the old
 // database or the new one, never half of one; then it opens the result, which
 // migrates a backup made by an older dayops. Stale WAL files of the old
-// database are removed first: they belong to the old content.
+// database are removed first: they belong to the old content. It refuses
+// while any process has the target open (a server, the demo, a run still
+// going), whose later records would otherwise go to the replaced file and be
+// lost, and no process can open it until the new one is in place.
 func restore(ctx context.Context, backup, target string, force bool) error {
 	if fileExists(target) && !force {
 		return dayops.Errorf(dayops.KindConflict, "%s exists: stop the server and pass --force to replace it", target)
@@ -211,6 +216,24 @@ func restore(ctx context.Context, backup, target string, force bool) error {
 	if _, err := storage.Inspect(ctx, backup); err != nil {
 		return err
 	}
+	if err := replaceDatabase(backup, target); err != nil {
+		return err
+	}
+	st, err := storage.Open(ctx, target, storage.Options{})
+	if err != nil {
+		return err
+	}
+	return st.Close()
+}
+
+// replaceDatabase puts a copy of backup in place of target, holding target
+// exclusively meanwhile.
+func replaceDatabase(backup, target string) (err error) {
+	release, err := storage.Exclusive(target)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, release()) }()
 	in, err := os.Open(backup)
 	if err != nil {
 		return err
@@ -233,14 +256,7 @@ func restore(ctx context.Context, backup, target string, force bool) error {
 			return err
 		}
 	}
-	if err := os.Rename(tmp.Name(), target); err != nil {
-		return err
-	}
-	st, err := storage.Open(ctx, target, storage.Options{})
-	if err != nil {
-		return err
-	}
-	return st.Close()
+	return os.Rename(tmp.Name(), target)
 }
 
 func fileExists(path string) bool {

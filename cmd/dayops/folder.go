@@ -2,27 +2,38 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/dayops/dayops"
 	"github.com/dayops/dayops/gitsync"
 )
 
-// folderSource serves a plain folder of definitions (dayops plan/run --dir):
-// its revision is a content hash, and runs work in the folder itself.
+// folderSource serves a plain folder of definitions (dayops plan/run --dir);
+// its revision is a content hash. For a run the folder is copied, when it is
+// loaded, into a private snapshot (a 0700 temporary folder) and the catalog,
+// its revision and the run's working folder are all that copy: a step that
+// writes into its working folder (.terraform/) changes neither the user's
+// folder nor the revision a queued run was planned with, and an edit made
+// while a run waits in the queue does not reach it. Close removes the copy.
 type folderSource struct {
-	dir     string
-	skip    []string // files that are not part of the tree (a database kept in it)
-	catalog *dayops.Catalog
+	dir      string // the user's folder, absolute
+	snapshot string // the private copy runs work in; "" when only planning
+	catalog  *dayops.Catalog
 }
 
 // loadFolder loads dir, printing every problem to stderr. ok is false when
 // the folder is invalid. database, when it lies inside dir, is left out of
-// the folder's content hash with its -wal, -shm and -journal files: a run
-// writes to it, and that must not count as a change of the definitions.
-func loadFolder(io IO, dir, database string) (*folderSource, bool) {
+// the folder's content (and of the snapshot) with its -wal, -shm, -journal
+// and -lock files: a run writes to it, and that must not count as a change
+// of the definitions. With snapshot, the folder is copied first and the copy
+// is what is loaded and run (see folderSource); the caller must Close it.
+func loadFolder(io IO, dir, database string, snapshot bool) (*folderSource, bool) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		fmt.Fprintf(io.Stderr, "dayops: %v\n", err)
@@ -32,32 +43,44 @@ func loadFolder(io IO, dir, database string) (*folderSource, bool) {
 	if database != "" {
 		if db, err := filepath.Abs(database); err == nil {
 			if rel, err := filepath.Rel(abs, db); err == nil && filepath.IsLocal(rel) {
-				for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+				for _, suffix := range []string{"", "-wal", "-shm", "-journal", "-lock"} {
 					skip = append(skip, filepath.ToSlash(rel)+suffix)
 				}
 			}
 		}
 	}
-	cat, problems, err := gitsync.LoadDir(abs, skip...)
+	src := &folderSource{dir: abs}
+	load := abs
+	// A folder that is missing or no folder is left to LoadDir to explain.
+	if st, err := os.Stat(abs); snapshot && err == nil && st.IsDir() {
+		if src.snapshot, err = copyFolder(abs, skip); err != nil {
+			fmt.Fprintf(io.Stderr, "dayops: %v\n", err)
+			return nil, false
+		}
+		load, skip = src.snapshot, nil
+	}
+	cat, problems, err := gitsync.LoadDir(load, skip...)
 	if err != nil {
+		src.Close()
 		fmt.Fprintf(io.Stderr, "dayops: %v\n", err)
 		return nil, false
 	}
 	if len(problems) > 0 {
+		src.Close()
 		for _, p := range problems {
-			p.File = filepath.Join(dir, p.File)
-			fmt.Fprintln(io.Stderr, p.String())
+			fmt.Fprintln(io.Stderr, problemLine(dir, p))
 		}
 		fmt.Fprintf(io.Stderr, "dayops: %s has %d problem(s); fix them and try again\n", dir, len(problems))
 		return nil, false
 	}
-	return &folderSource{dir: abs, skip: skip, catalog: cat}, true
+	src.catalog = cat
+	return src, true
 }
 
 // Catalog returns the folder's catalog.
 func (f *folderSource) Catalog() *dayops.Catalog { return f.catalog }
 
-// DefinitionAt knows only the folder's current revision.
+// DefinitionAt knows only the revision that was loaded.
 func (f *folderSource) DefinitionAt(ctx context.Context, revision, name string) (*dayops.Definition, error) {
 	if revision != f.catalog.Revision() {
 		return nil, dayops.Errorf(dayops.KindNotFound, "revision %s is not available in a plain folder", dayops.ShortRevision(revision))
@@ -65,39 +88,97 @@ func (f *folderSource) DefinitionAt(ctx context.Context, revision, name string) 
 	return f.catalog.Get(name)
 }
 
-// Checkout returns the folder itself: a plain folder has only one revision,
-// and it is refused when the content changed since it was loaded.
+// Checkout returns the snapshot: the folder as it was when it was loaded,
+// whatever happened to the folder since.
 func (f *folderSource) Checkout(ctx context.Context, revision string) (string, func(), error) {
 	if revision != f.catalog.Revision() {
-		return "", nil, dayops.Errorf(dayops.KindConflict, "the folder %s changed since the run was planned (%s)", f.dir, dayops.ShortRevision(revision))
+		return "", nil, dayops.Errorf(dayops.KindConflict, "revision %s of the folder %s is not the one this process loaded (%s); run again",
+			dayops.ShortRevision(revision), f.dir, dayops.ShortRevision(f.catalog.Revision()))
 	}
-	sum, err := gitsync.ContentHash(os.DirFS(f.dir), f.skip...)
-	if err != nil {
-		return "", nil, fmt.Errorf("hashing %s: %w", f.dir, err)
+	if f.snapshot == "" {
+		return "", nil, fmt.Errorf("the folder %s was loaded for planning only", f.dir)
 	}
-	if "sha256:"+sum != revision {
-		return "", nil, dayops.Errorf(dayops.KindConflict, "the folder %s changed since the run was planned; run again", f.dir)
-	}
-	return f.dir, func() {}, nil
+	return f.snapshot, func() {}, nil
 }
 
-// Sync reloads the folder (the chat `sync` verb in a folder-backed setup).
-func (f *folderSource) Sync(ctx context.Context) (dayops.SyncRecord, error) {
-	cat, problems, err := gitsync.LoadDir(f.dir, f.skip...)
+// Close removes the snapshot and everything the run left in it.
+func (f *folderSource) Close() error {
+	if f == nil || f.snapshot == "" {
+		return nil
+	}
+	err := os.RemoveAll(f.snapshot)
+	f.snapshot = ""
+	return err
+}
+
+// copyFolder copies what a folder's content hash covers (regular files with
+// their permission bits, symbolic links as links; not .git, not the paths in
+// skip) into a new private temporary folder and returns it.
+func copyFolder(from string, skip []string) (string, error) {
+	to, err := os.MkdirTemp("", "dayops-folder-")
 	if err != nil {
-		return dayops.SyncRecord{Outcome: dayops.SyncFailed, Errors: []string{err.Error()}}, err
+		return "", fmt.Errorf("creating a private copy of %s: %w", from, err)
 	}
-	rec := dayops.SyncRecord{Revision: f.catalog.Revision(), Serving: f.catalog.Revision(), Outcome: dayops.SyncUnchanged, Definitions: f.catalog.Len()}
-	if len(problems) > 0 {
-		rec.Outcome = dayops.SyncInvalid
-		for _, p := range problems {
-			rec.Errors = append(rec.Errors, p.String())
+	// A folder that holds the temporary folder (--dir /tmp) must not copy
+	// the copy into itself.
+	if rel, err := filepath.Rel(from, to); err == nil && filepath.IsLocal(rel) {
+		skip = append(slices.Clone(skip), filepath.ToSlash(rel))
+	}
+	err = filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
 		}
-		return rec, nil
+		rel, err := filepath.Rel(from, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		if slices.Contains(skip, filepath.ToSlash(rel)) {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		target := filepath.Join(to, rel)
+		switch {
+		case d.IsDir() && d.Name() == ".git":
+			return fs.SkipDir
+		case d.IsDir():
+			return os.Mkdir(target, 0o700)
+		case d.Type().IsRegular():
+			return copyFile(p, target)
+		case d.Type()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		}
+		return nil // sockets, pipes and devices are no part of a definitions tree
+	})
+	if err != nil {
+		os.RemoveAll(to)
+		return "", fmt.Errorf("copying %s into a private folder for the run: %w", from, err)
 	}
-	if cat.Revision() != f.catalog.Revision() {
-		f.catalog = cat
-		rec.Outcome, rec.Revision, rec.Serving, rec.Definitions = dayops.SyncUpdated, cat.Revision(), cat.Revision(), cat.Len()
+	return to, nil
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
 	}
-	return rec, nil
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, st.Mode().Perm()|0o200)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return errors.Join(out.Close(), os.Chmod(to, st.Mode().Perm()))
 }

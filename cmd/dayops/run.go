@@ -53,6 +53,7 @@ func hostname() string {
 }
 
 func runPlan(ctx context.Context, io IO, args []string) int {
+	io = safeOutput(io) // step output, reasons and names are shown, not obeyed
 	v, _ := findVerb("plan")
 	fs := newFlags(v.name)
 	dir := fs.String("dir", ".", "folder of definitions (its root is the scripts' working directory)")
@@ -64,7 +65,7 @@ func runPlan(ctx context.Context, io IO, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	src, ok := loadFolder(io, *dir, "")
+	src, ok := loadFolder(io, *dir, "", false)
 	if !ok {
 		return exitFail
 	}
@@ -181,9 +182,10 @@ func printPlannedStep(io IO, s dayops.PlannedStep) {
 }
 
 func runRun(ctx context.Context, io IO, args []string) int {
+	io = safeOutput(io) // step output, reasons and names are shown, not obeyed
 	v, _ := findVerb("run")
 	fs := newFlags(v.name)
-	dir := fs.String("dir", ".", "folder of definitions (its root is the scripts' working directory)")
+	dir := fs.String("dir", ".", "folder of definitions (a private copy of it, made at start, is the scripts' working directory)")
 	db := databaseFlag(fs, io)
 	words, code, ok := parseArgs(io, v, fs, args, 1, -1)
 	if !ok {
@@ -193,10 +195,11 @@ func runRun(ctx context.Context, io IO, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	src, ok := loadFolder(io, *dir, *db)
+	src, ok := loadFolder(io, *dir, *db, true)
 	if !ok {
 		return exitFail
 	}
+	defer src.Close()
 	st, ok := openStore(ctx, io, *db)
 	if !ok {
 		return exitFail

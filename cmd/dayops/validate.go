@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/dayops/dayops"
 	"github.com/dayops/dayops/gitsync"
 )
 
@@ -27,7 +28,7 @@ func runValidate(ctx context.Context, io IO, args []string) int {
 	}
 	cat, problems, err := gitsync.LoadDir(dir)
 	if err != nil {
-		fmt.Fprintf(io.Stderr, "dayops validate: %v\n", err)
+		fmt.Fprintf(io.Stderr, "dayops validate: %s\n", dayops.Printable(err.Error()))
 		return exitFail
 	}
 	type jsonProblem struct {
@@ -50,12 +51,12 @@ func runValidate(ctx context.Context, io IO, args []string) int {
 		enc.SetIndent("", "  ")
 		enc.Encode(out)
 	} else if out.Valid {
-		fmt.Fprintf(io.Stdout, "%s: %d definitions valid (revision %s)\n", dir, cat.Len(), cat.Revision())
+		fmt.Fprintf(io.Stdout, "%s: %d definitions valid (revision %s)\n", dayops.Printable(dir), cat.Len(), cat.Revision())
 	} else {
-		for _, p := range out.Errors {
-			fmt.Fprintln(io.Stdout, gitsync.Problem{File: p.File, Line: p.Line, Col: p.Col, Message: p.Message}.String())
+		for _, p := range problems {
+			fmt.Fprintln(io.Stdout, problemLine(dir, p))
 		}
-		fmt.Fprintf(io.Stderr, "%d problem(s) in %s\n", len(out.Errors), dir)
+		fmt.Fprintf(io.Stderr, "%d problem(s) in %s\n", len(out.Errors), dayops.Printable(dir))
 	}
 	if !out.Valid {
 		return exitFail
