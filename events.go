@@ -41,8 +41,46 @@ type Bus struct {
 	closed bool
 }
 
+// subscriber queues events for one follower; its pump hands them over in
+// order. Publish only appends to the queue, so a follower that does not read
+// never slows the runs down.
 type subscriber struct {
-	ch chan RunEvent // only ever sent to with Bus.mu held
+	mu    sync.Mutex
+	queue []RunEvent
+	size  int
+	wake  chan struct{} // a token when the queue has something
+	out   chan RunEvent
+	done  chan struct{}
+}
+
+func newSubscriber(size int) *subscriber {
+	s := &subscriber{size: size, wake: make(chan struct{}, 1), out: make(chan RunEvent), done: make(chan struct{})}
+	go s.pump()
+	return s
+}
+
+func (s *subscriber) pump() {
+	for {
+		s.mu.Lock()
+		if len(s.queue) == 0 {
+			s.mu.Unlock()
+			select {
+			case <-s.wake:
+				continue
+			case <-s.done:
+				return
+			}
+		}
+		ev := s.queue[0]
+		s.queue[0] = RunEvent{}
+		s.queue = s.queue[1:]
+		s.mu.Unlock()
+		select {
+		case s.out <- ev:
+		case <-s.done:
+			return
+		}
+	}
 }
 
 // NewBus returns an empty bus.
@@ -56,7 +94,7 @@ func (b *Bus) Subscribe(runID int64) (<-chan RunEvent, func()) {
 	if runID == 0 {
 		size = allBuffer
 	}
-	s := &subscriber{ch: make(chan RunEvent, size)}
+	s := newSubscriber(size)
 	b.mu.Lock()
 	if b.subs[runID] == nil {
 		b.subs[runID] = map[*subscriber]struct{}{}
@@ -64,7 +102,7 @@ func (b *Bus) Subscribe(runID int64) (<-chan RunEvent, func()) {
 	b.subs[runID][s] = struct{}{}
 	b.mu.Unlock()
 	var once sync.Once
-	return s.ch, func() {
+	return s.out, func() {
 		once.Do(func() {
 			b.mu.Lock()
 			delete(b.subs[runID], s)
@@ -72,6 +110,7 @@ func (b *Bus) Subscribe(runID int64) (<-chan RunEvent, func()) {
 				delete(b.subs, runID)
 			}
 			b.mu.Unlock()
+			close(s.done)
 		})
 	}
 }
@@ -96,51 +135,31 @@ func (b *Bus) Publish(ev RunEvent) {
 	}
 }
 
-// send hands ev to the subscriber without waiting (Bus.mu is held, so there
-// is no other sender). When its buffer is full, a log line is dropped; any
-// other event takes the place of the oldest queued log line, and an event
-// that ends a run, if there is none, the place of the oldest queued event.
+// send queues ev without waiting. When the queue is full, a log line is
+// dropped; any other event takes the place of the oldest queued log line, and
+// an event that ends a run, if there is none, the place of the oldest queued
+// event; otherwise the follower is far behind and loses ev.
 func (s *subscriber) send(ev RunEvent) {
-	select {
-	case s.ch <- ev:
-		return
-	default:
-	}
-	if ev.Kind == EventLog {
-		return // a slow reader re-reads the store
-	}
-	// Take out what is queued, drop one, put the rest back in order. The
-	// reader may take some meanwhile: it still sees them in order.
-	var queued []RunEvent
-drain:
-	for {
-		select {
-		case q := <-s.ch:
-			queued = append(queued, q)
-		default:
-			break drain
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) >= s.size {
+		if ev.Kind == EventLog {
+			return // a slow reader re-reads the store (Follow does)
 		}
-	}
-	if len(queued) >= cap(s.ch) {
-		drop := slices.IndexFunc(queued, func(q RunEvent) bool { return q.Kind == EventLog })
-		final := ev.Run != nil && ev.Run.State.Final()
+		drop := slices.IndexFunc(s.queue, func(q RunEvent) bool { return q.Kind == EventLog })
 		switch {
 		case drop >= 0:
-			queued = slices.Delete(queued, drop, drop+1)
-		case final:
-			queued = queued[1:]
+			s.queue = slices.Delete(s.queue, drop, drop+1)
+		case ev.Run != nil && ev.Run.State.Final():
+			s.queue = s.queue[1:]
+		default:
+			return
 		}
-		if drop >= 0 || final {
-			queued = append(queued, ev)
-		} // else the reader is far behind and loses ev
-	} else {
-		queued = append(queued, ev)
 	}
-	for _, q := range queued {
-		select {
-		case s.ch <- q:
-		default: // cannot happen: this is the only sender
-		}
+	s.queue = append(s.queue, ev)
+	select {
+	case s.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -149,7 +168,7 @@ const followPage = 1000
 
 // Follow returns the events of one run: first an EventState with the run as
 // stored, then its stored output lines after afterSeq, then what happens
-// live, with no gap and no line twice (a line the live feed lost is read
+// live (for a run that has ended: its lines, then the EventState), with no gap and no line twice (a line the live feed lost is read
 // from the store). The channel closes after the event that shows the run
 // ended (all its lines come before it), when ctx is done, or when the store
 // fails (the error is then the last event's Message, Kind "").
@@ -165,10 +184,14 @@ func Follow(ctx context.Context, r RunReader, events Events, runID, afterSeq int
 			f.fail(err)
 			return
 		}
-		if !f.send(RunEvent{Kind: EventState, Run: run}) || !f.readTo(0) {
+		if run.State.Final() {
+			// Its lines, then the end, as for a run followed live.
+			if f.readTo(0) {
+				f.send(RunEvent{Kind: EventState, Run: run})
+			}
 			return
 		}
-		if run.State.Final() {
+		if !f.send(RunEvent{Kind: EventState, Run: run}) || !f.readTo(0) {
 			return
 		}
 		for {

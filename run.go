@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -227,6 +228,39 @@ type StepRun struct {
 	Outputs   map[string]string
 	StartedAt time.Time
 	EndedAt   time.Time
+}
+
+// Details are what a one-line account of the step adds to its name and
+// state: " (rollback, 1.2s, 2 attempts, exit status 3)", or "".
+func (s StepRun) Details() string {
+	var parts []string
+	if s.Rollback {
+		parts = append(parts, "rollback")
+	}
+	if !s.StartedAt.IsZero() && !s.EndedAt.IsZero() {
+		parts = append(parts, s.EndedAt.Sub(s.StartedAt).Round(time.Millisecond).String())
+	}
+	if s.Attempts > 1 {
+		parts = append(parts, fmt.Sprintf("%d attempts", s.Attempts))
+	}
+	if s.Error != "" {
+		parts = append(parts, s.Error)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// FormatParams renders parameters sorted, each value cut to 60 characters:
+// "a=1 version=v1.2.0".
+func FormatParams(p map[string]string) string {
+	keys := slices.Sorted(maps.Keys(p))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + Truncate(p[k], 60)
+	}
+	return strings.Join(parts, " ")
 }
 
 // Stream is where a log line came from.

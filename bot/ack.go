@@ -55,7 +55,7 @@ func (b *Bot) endAck(key string, ack *pendingAck) (reported bool) {
 	if ack.reported {
 		return true
 	}
-	now := time.Now()
+	now := b.now()
 	for k, at := range b.answered {
 		if now.Sub(at) > ackTTL {
 			delete(b.answered, k)
@@ -76,5 +76,5 @@ func (b *Bot) reportAckLocked(key string) (answered bool) {
 	if ok {
 		delete(b.answered, key)
 	}
-	return ok && time.Since(at) <= ackTTL
+	return ok && b.now().Sub(at) <= ackTTL
 }

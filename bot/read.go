@@ -298,7 +298,7 @@ func (b *Bot) planMessage(p *dayops.Plan) *Message {
 			fields = append(fields, Field{Label: label, Value: value})
 		}
 	}
-	add("params", formatParams(p.Params))
+	add("params", dayops.FormatParams(p.Params))
 	add("lock key", p.ConcurrencyKey)
 	if p.Timeout > 0 {
 		add("timeout", p.Timeout.String())

@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,7 +49,7 @@ func (b *Bot) runView(r *dayops.Run) *RunView {
 		Rollback:    r.Rollback,
 		Requester:   b.redact(r.Actor.String()),
 		Revision:    dayops.ShortRevision(r.Revision),
-		Params:      b.redact(formatParams(r.Params)),
+		Params:      b.redact(dayops.FormatParams(r.Params)),
 		Duration:    r.Duration(b.now()),
 	}
 	var notes []string
@@ -142,12 +141,3 @@ func (b *Bot) tailFromStore(ctx context.Context, runID int64, step int) []string
 	return tail
 }
 
-// formatParams renders parameters sorted: "a=1 version=v1.2.0".
-func formatParams(p map[string]string) string {
-	keys := slices.Sorted(maps.Keys(p))
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + dayops.Truncate(p[k], 60)
-	}
-	return strings.Join(parts, " ")
-}

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -119,7 +118,7 @@ func (e *Executor) record(ctx context.Context, p *prepared, parent *runExec) (*r
 	}
 	why := fmt.Sprintf("start %s at %s", target, dayops.ShortRevision(plan.Revision))
 	if len(plan.Params) > 0 {
-		why += " with " + formatParams(plan.Params)
+		why += " with " + dayops.FormatParams(plan.Params)
 	}
 	if p.req.RollbackOf != 0 {
 		why += fmt.Sprintf(", rolling back run %d", p.req.RollbackOf)
@@ -156,15 +155,6 @@ func (e *Executor) newRunExec(run *dayops.Run, def *dayops.Definition, cat *dayo
 func (x *runExec) runFields() map[string]string {
 	r := x.snapshot()
 	return map[string]string{"id": fmt.Sprint(r.ID), "actor": r.Actor.ID, "revision": r.Revision, "definition": r.Definition}
-}
-
-func formatParams(params map[string]string) string {
-	keys := slices.Sorted(maps.Keys(params))
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + dayops.Truncate(params[k], 60)
-	}
-	return strings.Join(parts, " ")
 }
 
 func (e *Executor) isClosed() bool {
@@ -293,11 +283,7 @@ func (x *runExec) updateStep(st dayops.StepRun) {
 }
 
 func stepMessage(st dayops.StepRun) string {
-	msg := fmt.Sprintf("step %s %s", st.Name, st.State)
-	if st.Error != "" {
-		msg += ": " + st.Error
-	}
-	return msg
+	return fmt.Sprintf("step %s %s%s", st.Name, st.State, st.Details())
 }
 
 func (x *runExec) step(i int) dayops.StepRun {

@@ -119,33 +119,13 @@ func runLogs(ctx context.Context, io IO, args []string) int {
 	names := map[int]string{}
 	for _, s := range run.Steps {
 		names[s.Index] = s.Name
-		fmt.Fprintf(io.Stdout, "  %-10s %s%s\n", s.State, s.Name, stepSuffix(s))
+		fmt.Fprintf(io.Stdout, "  %-10s %s%s\n", s.State, s.Name, s.Details())
 	}
 	fmt.Fprintln(io.Stdout)
 	for _, l := range lines {
 		fmt.Fprintf(io.Stdout, "%s %-20s %s %s\n", l.Time.Local().Format("15:04:05.000"), dayops.Truncate(names[l.Step], 20), streamMark(l.Stream), l.Text)
 	}
 	return exitOK
-}
-
-func stepSuffix(s dayops.StepRun) string {
-	var parts []string
-	if s.Rollback {
-		parts = append(parts, "rollback")
-	}
-	if !s.StartedAt.IsZero() && !s.EndedAt.IsZero() {
-		parts = append(parts, s.EndedAt.Sub(s.StartedAt).Round(time.Millisecond).String())
-	}
-	if s.Attempts > 1 {
-		parts = append(parts, fmt.Sprintf("%d attempts", s.Attempts))
-	}
-	if s.Error != "" {
-		parts = append(parts, s.Error)
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 func streamMark(s dayops.Stream) string {

@@ -383,5 +383,5 @@ func printStepStart(io IO, s dayops.StepRun) {
 }
 
 func printStepEnd(io IO, s dayops.StepRun) {
-	fmt.Fprintf(io.Stdout, "  %s %s%s\n", s.State, stepLabel(s), stepSuffix(s))
+	fmt.Fprintf(io.Stdout, "  %s %s%s\n", s.State, stepLabel(s), s.Details())
 }
