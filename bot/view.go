@@ -140,4 +140,3 @@ func (b *Bot) tailFromStore(ctx context.Context, runID int64, step int) []string
 	}
 	return tail
 }
-
