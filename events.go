@@ -168,7 +168,7 @@ const followPage = 1000
 
 // Follow returns the events of one run: first an EventState with the run as
 // stored, then its stored output lines after afterSeq, then what happens
-// live (for a run that has ended: its lines, then the EventState), with no gap and no line twice (a line the live feed lost is read
+// live (for a run that has ended: its lines, then the run again), with no gap and no line twice (a line the live feed lost is read
 // from the store). The channel closes after the event that shows the run
 // ended (all its lines come before it), when ctx is done, or when the store
 // fails (the error is then the last event's Message, Kind "").
@@ -184,14 +184,12 @@ func Follow(ctx context.Context, r RunReader, events Events, runID, afterSeq int
 			f.fail(err)
 			return
 		}
-		if run.State.Final() {
-			// Its lines, then the end, as for a run followed live.
-			if f.readTo(0) {
-				f.send(RunEvent{Kind: EventState, Run: run})
-			}
+		if !f.send(RunEvent{Kind: EventState, Run: run}) || !f.readTo(0) {
 			return
 		}
-		if !f.send(RunEvent{Kind: EventState, Run: run}) || !f.readTo(0) {
+		if run.State.Final() {
+			// The end comes last, after the lines, as for a run followed live.
+			f.send(RunEvent{Kind: EventState, Run: run})
 			return
 		}
 		for {

@@ -195,6 +195,9 @@ func New(opts Options) (*Bot, error) {
 	return b, nil
 }
 
+// Now is the bot's clock.
+func (b *Bot) Now() time.Time { return b.now() }
+
 // Prefix is the chat command that starts a command, e.g. "/ops".
 func (b *Bot) Prefix() string { return b.prefix }
 

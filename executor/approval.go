@@ -214,6 +214,11 @@ func (e *Executor) Approve(ctx context.Context, runID int64, who dayops.Actor, w
 		}
 		e.emit(dayops.RunEvent{Kind: dayops.EventApproval, Run: run, Approval: deny, Message: deny.Note})
 	}
+	if refusal == nil && a.Have >= a.Need && x != nil {
+		// The gate is passed: the run counts as active from now, so that
+		// Wait does not return in the moment before its driver sees it.
+		e.setActive(x, true)
+	}
 	e.decided(ctx, run, x)
 	if refusal != nil {
 		return a, refusal

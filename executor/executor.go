@@ -267,7 +267,7 @@ func (e *Executor) queueSignal() <-chan struct{} {
 
 // Close cancels the active runs (their rollbacks run), ends the queued ones,
 // waits for all of them and stops. Runs waiting for an approval stay waiting
-// in the store; the next executor takes them over in Recover.
+// in the store with no owner; the next executor takes them over in Recover.
 func (e *Executor) Close() error {
 	e.mu.Lock()
 	if e.closed {
@@ -286,6 +286,18 @@ func (e *Executor) Close() error {
 	e.drivers.Wait()
 	e.logs.close()
 	e.bg.Wait()
+	// The runs left waiting are let go, so that the next executor — in this
+	// process or another — takes them over at once.
+	for _, x := range runs {
+		if x.state() != dayops.RunAwaitingApproval {
+			continue
+		}
+		ctx, cancel := storeCtx()
+		if err := e.store.SetOwner(ctx, x.id, "", e.now()); err != nil {
+			e.logger.Warn("letting go of a run waiting for approval", "run_id", x.id, "err", err)
+		}
+		cancel()
+	}
 	return nil
 }
 

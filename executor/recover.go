@@ -66,6 +66,9 @@ func (e *Executor) ownerDead(run *dayops.Run) bool {
 	if run.Owner == e.owner {
 		return false
 	}
+	if run.Owner == "" {
+		return true // let go by an executor that closed
+	}
 	if e.now().Sub(run.Heartbeat) > 3*e.opts.HeartbeatInterval {
 		return true
 	}

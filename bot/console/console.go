@@ -55,6 +55,7 @@ type Console struct {
 	users      []string
 	seq        int                    // requests typed, the thread IDs
 	msgSeq     int                    // messages posted
+	session    string                 // tells this process's message IDs from an earlier one's
 	shown      map[string]bot.Message // the last rendering of each message
 	choices    []bot.Button           // the latest buttons offered
 	choicesMsg string                 // the message that offered them
@@ -71,6 +72,7 @@ func New(opts Options) *Console {
 	c := &Console{
 		in: opts.In, out: opts.Out, bot: opts.Bot, prefix: opts.Prefix, interactive: opts.Interactive,
 		user: strings.ToLower(opts.User), shown: map[string]bot.Message{},
+		session: strconv.FormatInt(opts.Bot.Now().UnixNano(), 36),
 	}
 	if c.in == nil {
 		c.in = strings.NewReader("")
@@ -79,7 +81,7 @@ func New(opts Options) *Console {
 		c.out = io.Discard
 	}
 	if c.prefix == "" {
-		c.prefix = commands.DefaultPrefix
+		c.prefix = opts.Bot.Prefix()
 	}
 	if c.user == "" {
 		c.user = "alice"
@@ -315,7 +317,7 @@ func (c *Console) Post(ctx context.Context, t dayops.Thread, m bot.Message) (str
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.msgSeq++
-	id := "m" + strconv.Itoa(c.msgSeq)
+	id := c.session + "." + strconv.Itoa(c.msgSeq)
 	c.writeLocked(c.render(m))
 	c.rememberLocked(id, m, len(m.Buttons) > 0)
 	return id, c.err
@@ -329,6 +331,9 @@ func (c *Console) Update(ctx context.Context, t dayops.Thread, id string, m bot.
 	lines := c.render(m)
 	if ok {
 		lines = c.changes(prev, m)
+	} else {
+		// A message posted before dayops restarted: shown whole again.
+		lines = append([]string{botPrefix + "(message " + id + " from before the restart, updated)"}, lines...)
 	}
 	c.writeLocked(lines)
 	c.rememberLocked(id, m, len(m.Buttons) > 0 && slices.Contains(lines, botPrefix+bot.ButtonLine(m.Buttons)))

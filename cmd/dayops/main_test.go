@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dayops/dayops"
+	"github.com/dayops/dayops/storage"
 )
 
 // cli runs Main in process, as the binary would, and returns its exit
@@ -405,4 +408,47 @@ func TestRunInsideTheFolder(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "dayops.db")); err != nil {
 		t.Errorf("the default database: %v", err)
 	}
+}
+
+// TestDemoRunMessageCarriesOnAfterARestart: a run waits for an approval when
+// the demo quits; started again, the demo brings the same message up to date
+// and, once approved, shows the run's end in it.
+func TestDemoRunMessageCarriesOnAfterARestart(t *testing.T) {
+	data := t.TempDir()
+	code, out, stderr := cli(t, "/ops deploy web production version=v1.2.0\n/quit\n", "demo", "--data", data)
+	if code != exitOK || !strings.Contains(out, "Run #3 deploy-web production - awaiting approval") {
+		t.Fatalf("first session: exit %d\n%s%s", code, out, stderr)
+	}
+	before := reportsOf(t, filepath.Join(data, "dayops.db"), 3)
+	if len(before) != 1 || before[0].Thread.Message == "" || before[0].Shown != dayops.RunAwaitingApproval {
+		t.Fatalf("after the first session, run 3 is reported as %+v", before)
+	}
+
+	code, out, stderr = cli(t, "/as bob\n/ops approve 3\n", "demo", "--data", data)
+	if code != exitOK {
+		t.Fatalf("second session: exit %d\n%s%s", code, out, stderr)
+	}
+	after := reportsOf(t, filepath.Join(data, "dayops.db"), 3)
+	if len(after) != 1 || after[0].Thread.Message != before[0].Thread.Message || after[0].Shown != dayops.RunSucceeded {
+		t.Errorf("after the restart, run 3 is reported as %+v; want message %s showing succeeded", after, before[0].Thread.Message)
+	}
+	for _, want := range []string{"(message " + before[0].Thread.Message + " from before the restart, updated)", "bob approved run 3 (1 of 1)", "Run #3 deploy-web production - succeeded"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("second session lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func reportsOf(t *testing.T, db string, runID int64) []dayops.Report {
+	t.Helper()
+	st, err := storage.Open(context.Background(), db, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	reps, err := st.Reports(context.Background(), runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reps
 }

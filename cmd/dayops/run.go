@@ -290,6 +290,9 @@ func follow(ctx context.Context, io IO, st *storage.Store, ex *executor.Executor
 			case ev.Run != nil && ev.Run.State.Final():
 				// Follow closes the feed once every line is out; the stored
 				// run then has every step's end.
+				for _, s := range ev.Run.Steps {
+					p.record(s)
+				}
 				run, err := st.Run(bg, id)
 				if err != nil {
 					fmt.Fprintf(io.Stderr, "dayops run: %v\n", err)
@@ -297,8 +300,9 @@ func follow(ctx context.Context, io IO, st *storage.Store, ex *executor.Executor
 				}
 				final = run
 			case ev.Run != nil:
+				// A snapshot: the lines of its steps may still come.
 				for _, s := range ev.Run.Steps {
-					p.step(s)
+					p.record(s)
 				}
 			}
 		}
@@ -317,14 +321,20 @@ type stepPrinter struct {
 	cur     int
 }
 
+// step takes a live step event: a step that starts is entered.
 func (p *stepPrinter) step(s dayops.StepRun) {
-	if old, ok := p.steps[s.Index]; ok && old.State.Final() && !s.State.Final() {
-		return // an older snapshot
-	}
-	p.steps[s.Index] = s
-	if s.State != dayops.StepPending && s.State != dayops.StepSkipped {
+	if p.record(s) && (s.State == dayops.StepRunning || s.State == dayops.StepAwaitingApproval) {
 		p.enter(s.Index)
 	}
+}
+
+// record keeps the newest state of a step; an older one does not count.
+func (p *stepPrinter) record(s dayops.StepRun) bool {
+	if old, ok := p.steps[s.Index]; ok && old.State.Final() && !s.State.Final() {
+		return false
+	}
+	p.steps[s.Index] = s
+	return true
 }
 
 func (p *stepPrinter) line(l dayops.LogLine) {
