@@ -109,6 +109,7 @@ var figureSets = []figureSet{
 	{"log ingestion", logIngestion},
 	{"memory", memoryFigures},
 	{"gitsync", gitsyncFigures},
+	{"command line", cliFigures},
 }
 
 // rowIDs are the rows run produces, in order.
@@ -118,12 +119,13 @@ var rowIDs = []string{
 	"mem-queued", "mem-output",
 	"sync-noop-http", "sync-noop-file", "sync-1000", "load-1000", "push-to-catalog",
 	"firstsync-heap", "firstsync-time",
+	"cli-run",
 }
 
 // run measures every figure with cfg in a temporary folder it removes, and
 // prints the table to w. It returns the rows.
 func run(ctx context.Context, cfg config, w io.Writer) ([]Row, error) {
-	for _, tool := range []string{"bash", "git", "true", "seq"} {
+	for _, tool := range []string{"bash", "git", "true", "seq", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return nil, fmt.Errorf("bench needs %s on PATH: %w", tool, err)
 		}
