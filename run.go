@@ -323,9 +323,10 @@ type Plan struct {
 	Approvers      []string      // members of the roles that may approve
 	Secrets        []string
 	Timeout        time.Duration
-	Hash           string // binds approvals to exactly this plan
-	Changes        string // unified diff of the definition since its last successful run, "" when none or unknown
-	ChangesSince   string // the revision Changes is measured from
+	Hash           string   // binds approvals to exactly this plan
+	Warnings       []string // what would stop or change a run, e.g. a declared secret that is not configured
+	Changes        string   // unified diff of the definition since its last successful run, "" when none or unknown
+	ChangesSince   string   // the revision Changes is measured from
 }
 
 // PlanHash is the hash an approval is bound to: the revision, the definition's

@@ -317,6 +317,9 @@ func (b *Bot) planMessage(p *dayops.Plan) *Message {
 		add("approvals", "none")
 	}
 	add("secrets", strings.Join(p.Secrets, ", "))
+	if len(p.Warnings) > 0 {
+		add("warning", strings.Join(p.Warnings, "; ")+" — a run would be refused")
+	}
 	var pre []string
 	if len(p.Env) > 0 {
 		pre = append(pre, "env:")

@@ -2,7 +2,9 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,9 +22,10 @@ type prepared struct {
 }
 
 // Plan validates req against the current catalog and returns what a run would
-// do, with nothing recorded and nothing run.
+// do, with nothing recorded and nothing run. A declared secret that is not
+// configured is a warning of the plan (a run would be refused).
 func (e *Executor) Plan(ctx context.Context, req dayops.RunRequest) (*dayops.Plan, error) {
-	p, err := e.prepare(e.catalogs.Catalog(), req)
+	p, err := e.prepare(e.catalogs.Catalog(), req, true)
 	if err != nil {
 		return nil, err
 	}
@@ -30,9 +33,36 @@ func (e *Executor) Plan(ctx context.Context, req dayops.RunRequest) (*dayops.Pla
 	return p.plan, nil
 }
 
+// Planner plans runs with no database: what `dayops plan` needs. It records
+// nothing and runs nothing; its plans say nothing about earlier runs.
+type Planner struct{ e *Executor }
+
+// NewPlanner returns a planner; of opts it uses Catalogs, Policy, Secrets,
+// Vars and DefaultTimeout.
+func NewPlanner(opts Options) (*Planner, error) {
+	if opts.Catalogs == nil {
+		return nil, errors.New("executor: Catalogs is required")
+	}
+	if opts.DefaultTimeout <= 0 {
+		opts.DefaultTimeout = time.Hour
+	}
+	values := slices.Sorted(maps.Values(opts.Secrets))
+	return &Planner{e: &Executor{opts: opts, catalogs: opts.Catalogs, redactor: dayops.NewRedactor(values...)}}, nil
+}
+
+// Plan is Executor.Plan without what changed since the last successful run.
+func (p *Planner) Plan(ctx context.Context, req dayops.RunRequest) (*dayops.Plan, error) {
+	pr, err := p.e.prepare(p.e.catalogs.Catalog(), req, true)
+	if err != nil {
+		return nil, err
+	}
+	return pr.plan, nil
+}
+
 // prepare validates req against cat: the definition, the environment, the
-// parameters and the secrets it declares. Nothing runs when it fails.
-func (e *Executor) prepare(cat *dayops.Catalog, req dayops.RunRequest) (*prepared, error) {
+// parameters and the secrets it declares. Nothing runs when it fails. With
+// dry, missing secrets are warnings of the plan instead.
+func (e *Executor) prepare(cat *dayops.Catalog, req dayops.RunRequest, dry bool) (*prepared, error) {
 	if cat == nil {
 		return nil, dayops.Errorf(dayops.KindUnavailable, "no valid definitions are loaded yet: run sync and fix the errors it reports")
 	}
@@ -40,12 +70,12 @@ func (e *Executor) prepare(cat *dayops.Catalog, req dayops.RunRequest) (*prepare
 	if err != nil {
 		return nil, err
 	}
-	return e.prepareDef(cat.Revision(), cat, def, req)
+	return e.prepareDef(cat.Revision(), cat, def, req, dry)
 }
 
 // prepareDef validates req for def at revision; cat (nil for a run taken
 // over after a restart) is pinned for the run's uses: steps.
-func (e *Executor) prepareDef(revision string, cat *dayops.Catalog, def *dayops.Definition, req dayops.RunRequest) (*prepared, error) {
+func (e *Executor) prepareDef(revision string, cat *dayops.Catalog, def *dayops.Definition, req dayops.RunRequest, dry bool) (*prepared, error) {
 	if err := def.CheckEnvironment(req.Environment); err != nil {
 		return nil, err
 	}
@@ -64,7 +94,7 @@ func (e *Executor) prepareDef(revision string, cat *dayops.Catalog, def *dayops.
 			missing = append(missing, fmt.Sprintf("secret %s is not configured: set DAYOPS_SECRET_%s", name, name))
 		}
 	}
-	if len(missing) > 0 {
+	if len(missing) > 0 && !dry {
 		return nil, dayops.Errorf(dayops.KindInvalid, "%s", strings.Join(missing, "; "))
 	}
 	if revision == "" {
@@ -81,7 +111,8 @@ func (e *Executor) prepareDef(revision string, cat *dayops.Catalog, def *dayops.
 	plan := &dayops.Plan{
 		Definition: def, Revision: revision, Environment: req.Environment, Params: params,
 		Secrets: slices.Clone(def.Secrets), Timeout: def.Timeout,
-		Hash: dayops.PlanHash(revision, def, req.Environment, params),
+		Hash:     dayops.PlanHash(revision, def, req.Environment, params),
+		Warnings: missing,
 	}
 	if plan.Timeout <= 0 {
 		plan.Timeout = e.opts.DefaultTimeout

@@ -65,7 +65,7 @@ func (e *Executor) Start(ctx context.Context, req dayops.RunRequest) (*dayops.Ru
 	if e.isClosed() {
 		return nil, dayops.Errorf(dayops.KindUnavailable, "dayops is shutting down: try again in a minute")
 	}
-	p, err := e.prepare(e.catalogs.Catalog(), req)
+	p, err := e.prepare(e.catalogs.Catalog(), req, false)
 	if err != nil {
 		return nil, err
 	}

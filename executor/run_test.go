@@ -138,18 +138,24 @@ func TestRunRefusedBeforeAnythingRuns(t *testing.T) {
 	}
 }
 
-func TestMissingSecretFailsAtPlanTime(t *testing.T) {
+func TestMissingSecretWarnsInPlanAndRefusesTheRun(t *testing.T) {
 	h := newHarness(t, map[string]string{"deploy.yaml": deployWeb}, func(o *executor.Options) { o.Secrets = nil })
 	req := dayops.RunRequest{Definition: "deploy-web", Environment: "staging", Params: map[string]string{"version": "v1.2.0"}, Actor: actor("alice")}
-	for _, f := range []func() error{
-		func() error { _, err := h.exec.Plan(context.Background(), req); return err },
-		func() error { _, err := h.exec.Start(context.Background(), req); return err },
-	} {
-		err := f()
-		want := "secret KUBE_TOKEN is not configured: set DAYOPS_SECRET_KUBE_TOKEN"
-		if dayops.KindOf(err) != dayops.KindInvalid || dayops.UserMessage(err, "") != want {
-			t.Errorf("error %v, want %q", err, want)
-		}
+	want := "secret KUBE_TOKEN is not configured: set DAYOPS_SECRET_KUBE_TOKEN"
+	p, err := h.exec.Plan(context.Background(), req)
+	if err != nil || len(p.Warnings) != 1 || p.Warnings[0] != want {
+		t.Errorf("plan warnings %v, error %v; want %q", p.Warnings, err, want)
+	}
+	planner, err := executor.NewPlanner(executor.Options{Catalogs: h.cats})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := planner.Plan(context.Background(), req); err != nil || len(p.Warnings) != 1 || len(p.Steps) == 0 {
+		t.Errorf("planner without a database: %+v, %v", p, err)
+	}
+	_, err = h.exec.Start(context.Background(), req)
+	if dayops.KindOf(err) != dayops.KindInvalid || dayops.UserMessage(err, "") != want {
+		t.Errorf("start: error %v, want %q", err, want)
 	}
 }
 

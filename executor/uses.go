@@ -43,7 +43,7 @@ func (x *runExec) uses(ctx context.Context, i int, st dayops.Step) stepResult {
 	}
 	req := dayops.RunRequest{Definition: def.Name, Environment: env, Params: with, Actor: r.Actor, Thread: r.Thread,
 		Trigger: r.Trigger, Context: r.Context, ParentID: x.id}
-	p, err := x.e.prepareDef(r.Revision, x.cat, def, req)
+	p, err := x.e.prepareDef(r.Revision, x.cat, def, req, false)
 	if err != nil {
 		return fail("%s", dayops.UserMessage(err, fmt.Sprintf("run %d", x.id)))
 	}

@@ -452,3 +452,26 @@ func reportsOf(t *testing.T, db string, runID int64) []dayops.Report {
 	}
 	return reps
 }
+
+// TestPlanNeedsNoDatabaseAndWarnsOfSecrets: a dry run creates no database and
+// prints the plan of a definition whose secret is not configured, warning.
+func TestPlanNeedsNoDatabaseAndWarnsOfSecrets(t *testing.T) {
+	dir := writeDefs(t, map[string]string{
+		"d.yaml": "apiVersion: dayops/v1\nphase: day2\nname: d\nsecrets: [API_TOKEN]\nsteps:\n  - name: call\n    run: echo calling\n",
+	})
+	t.Chdir(dir)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	code, out, stderr := cli(t, "", "plan", "d")
+	if code != exitOK || !strings.Contains(out, "warning: secret API_TOKEN is not configured: set DAYOPS_SECRET_API_TOKEN (a run would be refused)") {
+		t.Fatalf("plan: exit %d\n%s%s", code, out, stderr)
+	}
+	for _, d := range []string{dir, tmp} {
+		entries, _ := os.ReadDir(d)
+		for _, e := range entries {
+			if strings.Contains(e.Name(), ".db") || strings.HasPrefix(e.Name(), "dayops-plan") {
+				t.Errorf("plan left %s in %s", e.Name(), d)
+			}
+		}
+	}
+}

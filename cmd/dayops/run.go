@@ -69,25 +69,12 @@ func runPlan(ctx context.Context, io IO, args []string) int {
 	if !ok {
 		return exitFail
 	}
-	// A plan runs nothing and records nothing: a throw-away database keeps
-	// the executor's interface whole without touching the user's.
-	tmp, err := os.MkdirTemp("", "dayops-plan-")
+	// A plan runs nothing and records nothing: it needs no database.
+	ex, err := executor.NewPlanner(executor.Options{Catalogs: src, Secrets: envWithPrefix("DAYOPS_SECRET_"), Vars: envWithPrefix("DAYOPS_VAR_")})
 	if err != nil {
 		fmt.Fprintf(io.Stderr, "dayops plan: %v\n", err)
 		return exitFail
 	}
-	defer os.RemoveAll(tmp)
-	st, ok := openStore(ctx, io, tmp+"/plan.db")
-	if !ok {
-		return exitFail
-	}
-	defer st.Close()
-	ex, err := newLocalExecutor(st, src)
-	if err != nil {
-		fmt.Fprintf(io.Stderr, "dayops plan: %v\n", err)
-		return exitFail
-	}
-	defer ex.Close()
 	plan, err := ex.Plan(ctx, req)
 	if err != nil {
 		fmt.Fprintf(io.Stderr, "dayops plan: %s\n", dayops.UserMessage(err, ""))
@@ -130,6 +117,9 @@ func printPlan(io IO, p *dayops.Plan) {
 	}
 	if p.ConcurrencyKey != "" {
 		fmt.Fprintf(w, "  lock key: %s\n", p.ConcurrencyKey)
+	}
+	for _, warn := range p.Warnings {
+		fmt.Fprintf(w, "  warning: %s (a run would be refused)\n", warn)
 	}
 	if p.Timeout > 0 {
 		fmt.Fprintf(w, "  timeout: %s\n", p.Timeout)
