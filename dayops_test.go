@@ -242,11 +242,13 @@ func TestPolicy(t *testing.T) {
 	p := Policy{
 		Roles: []Role{
 			{Name: "sre", Members: []string{"slack:U1", "slack-group:S0SRE"}, Allow: []string{"*"}},
-			{Name: "dev", Members: []string{"slack-group:S0DEV"}, Allow: []string{"day1:*:staging", "day2:diagnose-*", "read"}},
+			{Name: "dev", Members: []string{"slack-group:S0DEV"}, Allow: []string{"day1:*:staging", "day2:diagnose-*", "read", "lock:staging"}},
+			{Name: "wide", Members: []string{"slack:U4"}, Allow: []string{"*:*:*", "*:*"}},
 		},
 		Channels: []ChannelRule{{Pattern: regexp.MustCompile("^inc-"), Allow: []string{"day2:*"}}},
 	}
 	sre := Actor{ID: "slack:U1"}
+	wide := Actor{ID: "slack:U4"}
 	dev := Actor{ID: "slack:U2", Groups: []string{"slack-group:S0DEV"}}
 	nobody := Actor{ID: "slack:U3"}
 	general := Thread{Door: "slack", Name: "general"}
@@ -265,6 +267,11 @@ func TestPolicy(t *testing.T) {
 		{dev, general, Action{Kind: ActRead}, true},
 		{dev, general, Action{Kind: ActLock, Environment: "staging"}, true},
 		{dev, general, Action{Kind: ActLock, Environment: "production"}, false},
+		{dev, general, Action{Kind: ActUnlock, Environment: "staging"}, false}, // lifting is a grant of its own
+		{sre, general, Action{Kind: ActUnlock, Environment: "production"}, true},
+		{wide, general, Action{Kind: ActRun, Phase: Day1, Name: "deploy-web", Environment: "production"}, true},
+		{wide, general, Action{Kind: ActLock, Environment: "staging"}, false}, // phase globs never grant a freeze
+		{wide, general, Action{Kind: ActUnlock, Environment: "staging"}, false},
 		{nobody, general, Action{Kind: ActRead}, false},
 		{nobody, general, Action{Kind: ActRun, Phase: Day2, Name: "diagnose-web"}, false},
 		{sre, inc, Action{Kind: ActRun, Phase: Day1, Name: "deploy-web", Environment: "staging"}, false},

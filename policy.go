@@ -39,7 +39,8 @@ const (
 	ActApprove ActionKind = "approve" // approve a gate
 	ActDeny    ActionKind = "deny"    // deny a gate
 	ActCancel  ActionKind = "cancel"  // cancel a run
-	ActLock    ActionKind = "lock"    // lock or unlock an environment
+	ActLock    ActionKind = "lock"    // freeze an environment: granted by "lock:ENV"
+	ActUnlock  ActionKind = "unlock"  // lift a freeze: granted by "unlock:ENV"
 )
 
 // Action is a request to be authorised.
@@ -50,8 +51,12 @@ type Action struct {
 	Environment string
 }
 
-// Target renders the action as a pattern target, "day1:deploy-web:staging".
+// Target renders the action as a pattern target, "day1:deploy-web:staging",
+// or for a freeze "lock:staging" / "unlock:staging".
 func (a Action) Target() string {
+	if a.Kind == ActLock || a.Kind == ActUnlock {
+		return string(a.Kind) + ":" + a.Environment
+	}
 	t := string(a.Phase) + ":" + a.Name
 	if a.Environment != "" {
 		t += ":" + a.Environment
@@ -117,8 +122,10 @@ func (r Role) hasMember(a Actor) bool {
 }
 
 // Authorize decides whether a may do act in the conversation where.
-// Approve, cancel and lock need the same grant as running the definition (for
-// lock: a day1 grant whose name part is "*" for that environment).
+// Approve and cancel need the same grant as running the definition; freezing
+// an environment and lifting a freeze are grants of their own, "lock:ENV" and
+// "unlock:ENV" (globs), so that who may deploy need not be who may stop or
+// restart deploys.
 func (p Policy) Authorize(a Actor, where Thread, act Action) Verdict {
 	if act.Kind == ActRead {
 		for _, r := range p.Roles {
@@ -129,22 +136,23 @@ func (p Policy) Authorize(a Actor, where Thread, act Action) Verdict {
 		return Verdict{Reason: who(a) + " has no role that allows read"}
 	}
 	target := act.Target()
-	if act.Kind == ActLock {
-		target = string(Day1) + ":*:" + act.Environment
-	}
 	for _, c := range p.Channels {
-		if c.Pattern != nil && c.Pattern.MatchString(where.Name) && !matchAny(c.Allow, target, act.Kind == ActLock) {
+		if c.Pattern != nil && c.Pattern.MatchString(where.Name) && !matchAny(c.Allow, target) {
 			return Verdict{Reason: "channel #" + where.Name + " allows only " + strings.Join(c.Allow, ", ")}
 		}
 	}
 	var roles []string
 	for _, r := range p.Roles {
-		if r.hasMember(a) && matchAny(r.Allow, target, act.Kind == ActLock) {
+		if r.hasMember(a) && matchAny(r.Allow, target) {
 			roles = append(roles, r.Name)
 		}
 	}
 	if len(roles) == 0 {
-		return Verdict{Reason: who(a) + " has no role that allows " + string(act.Kind) + " " + target}
+		what := string(act.Kind) + " " + target
+		if act.Kind == ActLock || act.Kind == ActUnlock {
+			what = target
+		}
+		return Verdict{Reason: who(a) + " has no role that allows " + what}
 	}
 	return Verdict{Allowed: true, Reason: "role " + strings.Join(roles, ", ") + " allows " + target, Roles: roles}
 }
@@ -156,11 +164,12 @@ func who(a Actor) string {
 	return a.ID
 }
 
-// matchAny matches target "phase:name[:env]" against allow patterns. With
-// wholeEnv the name part of a pattern must be "*" (a grant over every
-// definition of the environment).
-func matchAny(patterns []string, target string, wholeEnv bool) bool {
+// matchAny matches target "phase:name[:env]" (or "lock:env", "unlock:env")
+// against allow patterns. A freeze is granted only by patterns that name it:
+// a phase glob never matches "lock" or "unlock".
+func matchAny(patterns []string, target string) bool {
 	t := strings.SplitN(target, ":", 3)
+	freeze := t[0] == string(ActLock) || t[0] == string(ActUnlock)
 	for _, p := range patterns {
 		if p == "*" {
 			return true
@@ -172,7 +181,7 @@ func matchAny(patterns []string, target string, wholeEnv bool) bool {
 		if len(parts) < 2 {
 			parts = append(parts, "*")
 		}
-		if wholeEnv && parts[1] != "*" {
+		if isFreeze := parts[0] == string(ActLock) || parts[0] == string(ActUnlock); isFreeze != freeze {
 			continue
 		}
 		if !glob(parts[0], t[0]) || !glob(parts[1], t[1]) {
@@ -202,7 +211,7 @@ func (p Policy) rolesAllowing(act Action) []string {
 	target := act.Target()
 	var out []string
 	for _, r := range p.Roles {
-		if matchAny(r.Allow, target, false) {
+		if matchAny(r.Allow, target) {
 			out = append(out, r.Name)
 		}
 	}
@@ -313,3 +322,21 @@ func (p Policy) Tally(g Gate) (have, need int) {
 }
 
 func (g Gate) need() int { return max(g.Rule.Count, 1) }
+
+// MayLift decides whether a may lift the freeze l of an environment in
+// where: with an "unlock:ENV" grant, or when it is a's own freeze and a may
+// still freeze that environment. The reason says whose freeze it is.
+func (p Policy) MayLift(a Actor, where Thread, l EnvLock) Verdict {
+	own := l.Actor.ID != "" && l.Actor.ID == a.ID
+	v := p.Authorize(a, where, Action{Kind: ActUnlock, Environment: l.Environment})
+	if !v.Allowed && own {
+		if lv := p.Authorize(a, where, Action{Kind: ActLock, Environment: l.Environment}); lv.Allowed {
+			lv.Reason = fmt.Sprintf("%s lifts their own freeze of %s (%s)", who(a), l.Environment, lv.Reason)
+			return lv
+		}
+	}
+	if !own {
+		v.Reason += fmt.Sprintf("; the freeze of %s is %s's", l.Environment, l.Actor)
+	}
+	return v
+}

@@ -152,7 +152,13 @@ func TestHandle(t *testing.T) {
 			want:  []string{"staging is locked by carol: release freeze. Deploys to staging wait until someone types: /ops unlock staging"},
 			calls: []string{"lock staging release freeze"}, audit: "allowed"},
 		{name: "lock typo", who: alice, text: "lock prod", want: []string{`no definition declares environment "prod" — did you mean "production"?`}},
-		{name: "unlock", who: carol, text: "unlock staging", want: []string{"staging is unlocked by carol"}, calls: []string{"unlock staging"}, audit: "allowed"},
+		{name: "unlock own freeze", who: carol, text: "unlock staging", setup: frozenBy(carol, "release freeze"),
+			want: []string{"staging is unlocked by carol"}, notWant: []string{"was locked by"}, calls: []string{"unlock staging"}, audit: "allowed"},
+		{name: "unlock an SRE's freeze", who: carol, text: "unlock staging", setup: frozenBy(alice, "db migration"),
+			want: []string{"not allowed: carol (console:carol) has no role that allows unlock:staging; the freeze of staging is alice's"}, audit: "refused"},
+		{name: "unlock someone else's freeze", who: bob, text: "unlock staging", setup: frozenBy(alice, "db migration"),
+			want: []string{"staging is unlocked by bob: it was locked by alice (db migration) since 2025-03-01 11:00 UTC"}, calls: []string{"unlock staging"}, audit: "allowed"},
+		{name: "unlock what is not locked", who: bob, text: "unlock staging", want: []string{"staging is not locked"}, audit: "allowed"},
 		{name: "status idle", who: carol, text: "status", want: []string{"no active runs"}, audit: "allowed"},
 		{name: "status active", who: carol, text: "status", setup: func(w *world) {
 			waitingRun(alice)(w)
@@ -298,5 +304,12 @@ func TestStats(t *testing.T) {
 	w.say(carol, "stats wbe")
 	if got := w.door.Transcript(); !strings.Contains(got, `no service "wbe" — did you mean "web"?`) {
 		t.Errorf("stats typo:\n%s", got)
+	}
+}
+
+// frozenBy sets up a freeze of staging by who.
+func frozenBy(who dayops.Actor, reason string) func(w *world) {
+	return func(w *world) {
+		w.store.LockList = []dayops.EnvLock{{Environment: "staging", Actor: who, Reason: reason, CreatedAt: testNow.Add(-65 * time.Minute)}}
 	}
 }

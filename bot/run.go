@@ -201,13 +201,39 @@ func (b *Bot) lock(ctx context.Context, c *call) (*Message, error) {
 
 func (b *Bot) unlock(ctx context.Context, c *call) (*Message, error) {
 	env := c.cmd.Environment
-	if err := b.authorize(ctx, c, dayops.Action{Kind: dayops.ActLock, Environment: env}, "env "+env, 0); err != nil {
+	locks, err := b.store.EnvironmentLocks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var held *dayops.EnvLock
+	for i := range locks {
+		if locks[i].Environment == env {
+			held = &locks[i]
+		}
+	}
+	if held == nil {
+		if err := b.authorize(ctx, c, dayops.Action{Kind: dayops.ActUnlock, Environment: env}, "env "+env, 0); err != nil {
+			return nil, err
+		}
+		return &Message{Text: b.redact(fmt.Sprintf("%s is not locked", env))}, nil
+	}
+	if err := b.decide(ctx, c, b.policy.MayLift(c.actor, c.thread, *held), "env "+env, 0); err != nil {
 		return nil, err
 	}
 	if err := b.engine.Unlock(ctx, env, c.actor, c.thread); err != nil {
 		return nil, err
 	}
-	return &Message{Text: b.redact(fmt.Sprintf("%s is unlocked by %s", env, c.actor.String()))}, nil
+	text := fmt.Sprintf("%s is unlocked by %s", env, c.actor.String())
+	if held.Actor.ID != c.actor.ID {
+		text += fmt.Sprintf(": it was locked by %s", held.Actor.String())
+		if held.Reason != "" {
+			text += " (" + held.Reason + ")"
+		}
+		if !held.CreatedAt.IsZero() {
+			text += " since " + held.CreatedAt.UTC().Format("2006-01-02 15:04 UTC")
+		}
+	}
+	return &Message{Text: b.redact(text)}, nil
 }
 
 // knownEnvironment refuses an environment no definition declares, which is

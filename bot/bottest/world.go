@@ -19,12 +19,12 @@ var (
 )
 
 // Policy is the test world's roles: sre may do everything, dev may deploy
-// to staging and read, and the automated triggers may run day2 definitions
+// to staging, freeze it and read, and the automated triggers may run day2 definitions
 // and deploy to staging.
 func Policy() dayops.Policy {
 	return dayops.Policy{Roles: []dayops.Role{
 		{Name: "sre", Members: []string{"console:alice", "console:bob"}, Allow: []string{"*"}},
-		{Name: "dev", Members: []string{"console:carol"}, Allow: []string{"day1:*:staging", "read"}},
+		{Name: "dev", Members: []string{"console:carol"}, Allow: []string{"day1:*:staging", "read", "lock:staging"}},
 		{Name: "automation", Members: []string{"trigger:alert", "trigger:schedule", "trigger:incident", "trigger:pull_request"},
 			Allow: []string{"day2:*", "day1:*:staging"}},
 	}}

@@ -26,12 +26,13 @@ import (
 
 // demoPolicy is the demo's roles: alice and bob are SREs (either may
 // approve the other's production deploy), carol is a developer who may deploy
-// to staging and diagnose.
+// to staging, diagnose, and freeze staging (and lift her own freeze, not an
+// SRE's).
 func demoPolicy() dayops.Policy {
 	return dayops.Policy{
 		Roles: []dayops.Role{
 			{Name: "sre", Members: []string{"console:alice", "console:bob"}, Allow: []string{"*"}},
-			{Name: "dev", Members: []string{"console:carol"}, Allow: []string{"day1:*:staging", "day2:diagnose-*", "read"}},
+			{Name: "dev", Members: []string{"console:carol"}, Allow: []string{"day1:*:staging", "day2:diagnose-*", "read", "lock:staging"}},
 		},
 		Channels: []dayops.ChannelRule{{Pattern: regexp.MustCompile(`^inc-`), Allow: []string{"day2:*"}}},
 	}
