@@ -112,7 +112,8 @@ type Options struct {
 	// Events are the run events the bot reports from; nil: none (runs are
 	// then reported when they start and when Resume looks).
 	Events dayops.Events
-	// Prefix is the chat command (slack.command), default "/ops": replies
+	// Prefix is the chat command (slack.command), default
+	// commands.DefaultPrefix: replies
 	// that suggest a command spell it with this prefix.
 	Prefix string
 	// UpdateInterval is the least time between two updates of one run
@@ -198,7 +199,7 @@ func New(opts Options) (*Bot, error) {
 // Now is the bot's clock.
 func (b *Bot) Now() time.Time { return b.now() }
 
-// Prefix is the chat command that starts a command, e.g. "/ops".
+// Prefix is the chat command that starts a command (slack.command).
 func (b *Bot) Prefix() string { return b.prefix }
 
 // Register adds a door; a later door with the same name replaces it. The

@@ -1,5 +1,5 @@
 // Package commands is the chat grammar of dayops: it turns the text a person
-// types after "/ops", after a mention of the bot, in the demo terminal or in a
+// types after the slash command, after a mention of the bot, in the demo terminal or in a
 // pull request comment into a Command, or into a Reply that says what was
 // wrong and how to fix it.
 //

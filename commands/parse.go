@@ -309,7 +309,7 @@ func quote(s string) string {
 
 // StripPrefix finds a command in text addressed to the bot. Leading white
 // space is skipped, then prefix is matched case-insensitively and must end at
-// a word boundary when it ends in a letter or digit ("/opsx" is not "/ops",
+// a word boundary when it ends in a letter or digit (prefix "/ab" does not match "/abx",
 // but prefix "!" matches "!deploy"). rest is what follows, trimmed; when text
 // does not start with prefix, StripPrefix returns text unchanged and false.
 // An empty prefix matches any text. A door whose platform addresses the bot

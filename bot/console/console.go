@@ -38,7 +38,7 @@ type Options struct {
 	User        string    // the first user, default "alice"
 	Users       []string  // users /users lists besides those who spoke, e.g. the demo's roles
 	Interactive bool      // a terminal: symbols, no echo of typed lines
-	Prefix      string    // the command prefix, default "/ops"
+	Prefix      string    // the command prefix, default the bot's
 }
 
 // Console is the terminal door. Its Post and Update may be called from any

@@ -1,7 +1,7 @@
 // Package console is the terminal door of dayops, the chat of `dayops demo`.
 //
-// People type exactly what they would type in Slack ("/ops deploy web
-// staging version=v1.2.0"); the console hands each line to the bot as a
+// People type exactly what they would type in Slack (the slash command, then
+// "deploy web staging version=v1.2.0"); the console hands each line to the bot as a
 // Request from the current user, and prints what the bot posts as a thread of
 // "bot ▸" lines. Buttons become numbered choices: a line that is just a
 // number presses that button of the latest message that offered any.

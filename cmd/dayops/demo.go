@@ -75,7 +75,8 @@ func runDemo(ctx context.Context, io IO, args []string) int {
 	if d.provisioned != "" {
 		fmt.Fprintf(io.Stdout, "first start: ran provision-env for the example environments (%s)\n", d.provisioned)
 	}
-	fmt.Fprintln(io.Stdout, "You are alice (sre). Try: /ops list · /ops deploy web staging version=v1.2.0 · /ops help · /as bob · /quit")
+	p := d.bot.Prefix()
+	fmt.Fprintf(io.Stdout, "You are alice (sre). Try: %s list · %s deploy web staging version=v1.2.0 · %s help · /as bob · /quit\n", p, p, p)
 
 	con := console.New(console.Options{In: io.Stdin, Out: io.Stdout, Bot: d.bot, User: "alice", Interactive: io.Interactive})
 	err = con.Run(ctx)

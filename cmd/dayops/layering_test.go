@@ -1,7 +1,10 @@
 package main
 
 import (
+	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -77,4 +80,28 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestOnePrefix: the chat prefix is configuration (slack.command); the only
+// place that spells the default is commands.DefaultPrefix.
+func TestOnePrefix(t *testing.T) {
+	root := filepath.Join("..", "..")
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "/ops") && !strings.Contains(line, "/ops.git") && !strings.Contains(line, "const DefaultPrefix") {
+				t.Errorf("%s:%d spells the chat prefix: %s", path, i+1, strings.TrimSpace(line))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dayops/dayops"
+	"github.com/dayops/dayops/commands"
 	"github.com/dayops/dayops/executor"
 	"github.com/dayops/dayops/storage"
 )
@@ -207,7 +208,7 @@ func runRun(ctx context.Context, io IO, args []string) int {
 		return exitFail
 	}
 	if plan.Approval != nil || hasApprovalStep(plan) {
-		fmt.Fprintf(io.Stderr, "dayops run: %s needs approval from someone other than you; start it from chat (/ops run %s …) where approvers can answer\n", plan.Definition.Name, plan.Definition.Name)
+		fmt.Fprintf(io.Stderr, "dayops run: %s needs approval from someone other than you; start it from chat (%s run %s …) where approvers can answer\n", plan.Definition.Name, commands.DefaultPrefix, plan.Definition.Name)
 		return exitFail
 	}
 	run, err := ex.Start(context.WithoutCancel(ctx), req)
