@@ -158,3 +158,13 @@ func Inspect(ctx context.Context, path string) (int, error) {
 	}
 	return version, nil
 }
+
+// Placeholder binding is the driver's business: SQLite takes "?" for every
+// parameter, as the queries of this package are written. A PostgreSQL
+// store rebinds them to $1, $2… in its own driver file; nothing else in the
+// package's SQL is SQLite's own.
+
+// placeholders returns the driver's placeholders for n values: "?, ?, ?".
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/dayops/dayops"
@@ -193,11 +192,6 @@ func fromJSON(s string, v any) error {
 		return fmt.Errorf("decoding %T: %w", v, err)
 	}
 	return nil
-}
-
-// placeholders returns "?, ?, ?" for n values.
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
 // finalStates are the run states that end a run, for SQL IN lists.
