@@ -169,6 +169,7 @@ func (s *Store) Add(r *dayops.Run) {
 		r.CreatedAt = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	}
 	cp := *r
+	cp.Steps = slices.Clone(r.Steps)
 	s.runs = append(s.runs, &cp)
 }
 
@@ -186,6 +187,7 @@ func (s *Store) Run(ctx context.Context, id int64) (*dayops.Run, error) {
 		return nil, dayops.Errorf(dayops.KindNotFound, "no run %d", id)
 	}
 	cp := *s.runs[id-1]
+	cp.Steps = slices.Clone(cp.Steps)
 	return &cp, nil
 }
 
@@ -433,6 +435,7 @@ func (s *Store) Update(id int64, f func(r *dayops.Run)) *dayops.Run {
 	defer s.mu.Unlock()
 	f(s.runs[id-1])
 	cp := *s.runs[id-1]
+	cp.Steps = slices.Clone(cp.Steps)
 	cp.Steps = slices.Clone(cp.Steps)
 	return &cp
 }
