@@ -174,7 +174,7 @@ func New(opts Options) (*Executor, error) {
 		opts.KillGrace = 5 * time.Second
 	}
 	if opts.HeartbeatInterval <= 0 {
-		opts.HeartbeatInterval = 5 * time.Second
+		opts.HeartbeatInterval = DefaultHeartbeatInterval
 	}
 	if opts.StepOutputBudget <= 0 {
 		opts.StepOutputBudget = DefaultStepOutputBudget

@@ -72,6 +72,15 @@ func (e *Executor) ownerDead(run *dayops.Run) bool {
 	return ownerGoneHere(run.Owner)
 }
 
+// DefaultHeartbeatInterval is how often an executor stamps its runs unless
+// Options.HeartbeatInterval says otherwise.
+const DefaultHeartbeatInterval = 5 * time.Second
+
+// OwnerGone reports whether owner, the dayops process recorded on a run, is
+// a process of this host that no longer runs. A process of another host, or
+// one that is only slow or paused, is not gone.
+func OwnerGone(owner string) bool { return ownerGoneHere(owner) }
+
 // ownerGoneHere reports whether owner is a dayops process of this host that
 // no longer runs: its pid is gone, a zombie, or another process now. A
 // missed heartbeat is not enough: a process that is only slow is not gone.

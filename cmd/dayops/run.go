@@ -94,14 +94,19 @@ func runPlan(ctx context.Context, io IO, args []string) int {
 }
 
 func newLocalExecutor(st *storage.Store, src *folderSource, n executor.Notifier) (*executor.Executor, error) {
+	secrets, err := stepSecrets()
+	if err != nil {
+		return nil, err
+	}
 	return executor.New(executor.Options{
 		Store:     st,
 		Catalogs:  src,
 		Workspace: src,
 		Notifier:  n,
-		Secrets:   envWithPrefix("DAYOPS_SECRET_"),
+		Secrets:   secrets,
 		Vars:      envWithPrefix("DAYOPS_VAR_"),
 		KillGrace: 5 * time.Second,
+		RunAs:     os.Getenv("DAYOPS_STEPS_RUN_AS"),
 	})
 }
 
