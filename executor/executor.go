@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sourcegraph/conc"
@@ -121,6 +122,8 @@ type Executor struct {
 	events   chan dayops.RunEvent
 	notified chan struct{} // closed when the notifier has had every event
 	slots    *slots        // MaxParallel, first come first served
+	fenced   sync.Map      // run ID -> true: runs this process lost to another
+	lastBeat atomic.Int64  // unix nanos of the last heartbeat stored
 
 	mu        sync.Mutex
 	closed    bool

@@ -125,6 +125,9 @@ func (x *runExec) attempt(ctx context.Context, dir string, i int, st dayops.Step
 
 // process runs a run: step as a process and reads its output and outputs.
 func (x *runExec) process(ctx context.Context, dir string, i int, st dayops.Step, a int) stepResult {
+	if !x.e.mayStart(x) {
+		return stepResult{state: dayops.StepFailed, exit: -1, message: fmt.Sprintf("step %s was not started: another dayops process took over run %d", st.Name, x.id)}
+	}
 	spec := ProcessSpec{Script: st.Run, Dir: dir, Env: x.processEnv(st, a), KillGrace: x.e.opts.KillGrace,
 		TempDir: x.tmpDir, RunAs: x.e.runAs.credential()}
 	p, err := x.e.runner.Start(ctx, spec)

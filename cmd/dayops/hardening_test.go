@@ -269,3 +269,83 @@ func processRuns(pid int) bool {
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
 }
+
+// TestAPausedRunKeepsItsKey: `dayops run` holding a concurrency key is
+// paused (kill -STOP, as Ctrl-Z does) for 20 s, four times as long as it
+// takes its heartbeat to look dead. A second `dayops run` on the same key and
+// database waits all the same: the first process is alive on this host. The
+// steps' recorded intervals do not overlap.
+func TestAPausedRunKeepsItsKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("pauses a process for 20 s")
+	}
+	dir := openDir(t)
+	times := filepath.Join(dir, "times")
+	writeOpen(t, dir, map[string]string{"defs/hold.yaml": `apiVersion: dayops/v1
+phase: day2
+name: hold
+concurrency: the-key
+params:
+  secs: {type: int, required: true}
+steps:
+  - name: Hold
+    run: |
+      echo "start $(date +%s.%N)" >> ` + times + `
+      sleep "$DAYOPS_PARAM_SECS"
+      echo "end $(date +%s.%N)" >> ` + times + `
+`})
+	db := filepath.Join(dir, "d.db")
+	args := func(secs string) []string {
+		return []string{"run", "hold", "secs=" + secs, "--dir", filepath.Join(dir, "defs"), "--database", db}
+	}
+	first, firstOut := dayopsCmd(t, nil, nil, args("24")...)
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer first.Process.Kill()
+	deadline := time.Now().Add(30 * time.Second)
+	for b, _ := os.ReadFile(times); !strings.Contains(string(b), "start"); b, _ = os.ReadFile(times) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first run did not start:\n%s", firstOut)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := first.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	second, secondOut := dayopsCmd(t, nil, nil, args("1")...)
+	if err := second.Start(); err != nil {
+		first.Process.Signal(syscall.SIGCONT)
+		t.Fatal(err)
+	}
+	defer second.Process.Kill()
+	time.Sleep(20 * time.Second)
+	first.Process.Signal(syscall.SIGCONT)
+	errFirst, errSecond := first.Wait(), second.Wait()
+	if errFirst != nil || errSecond != nil {
+		t.Fatalf("first: %v\n%s\nsecond: %v\n%s", errFirst, firstOut, errSecond, secondOut)
+	}
+	b, _ := os.ReadFile(times)
+	var intervals [][2]float64
+	var open float64
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var what string
+		var at float64
+		if _, err := fmt.Sscan(line, &what, &at); err != nil {
+			t.Fatalf("times: %q: %v", line, err)
+		}
+		switch {
+		case what == "start" && open == 0:
+			open = at
+		case what == "end" && open != 0:
+			intervals = append(intervals, [2]float64{open, at})
+			open = 0
+		default:
+			t.Fatalf("steps overlap: %q in\n%s", line, b)
+		}
+	}
+	if len(intervals) != 2 {
+		t.Fatalf("want two runs of the step one after the other, got\n%s", b)
+	}
+	t.Logf("first step %.1fs, second began %.1fs after the first ended", intervals[0][1]-intervals[0][0], intervals[1][0]-intervals[0][1])
+}
