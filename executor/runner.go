@@ -102,25 +102,10 @@ func (r LocalRunner) Start(ctx context.Context, spec ProcessSpec) (Process, erro
 	if grace <= 0 {
 		grace = 5 * time.Second
 	}
-	out, err := os.CreateTemp(spec.TempDir, "dayops-output-")
+	outPath, err := outputFile(spec)
 	if err != nil {
 		closeAll(outR, outW, errR, errW)
-		return nil, fmt.Errorf("creating the $DAYOPS_OUTPUT file: %w", err)
-	}
-	outPath := out.Name()
-	out.Close()
-	if c := spec.RunAs; c != nil {
-		// The step's user must write its outputs and use the run's folder,
-		// and no one else may read them.
-		err := os.Chown(outPath, int(c.Uid), int(c.Gid))
-		if err == nil && spec.TempDir != "" {
-			err = os.Chown(spec.TempDir, int(c.Uid), int(c.Gid))
-		}
-		if err != nil {
-			os.Remove(outPath)
-			closeAll(outR, outW, errR, errW)
-			return nil, fmt.Errorf("handing the step's files to uid %d: %w", c.Uid, err)
-		}
+		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, bash, "--noprofile", "--norc", "-eo", "pipefail", "-c", spec.Script)
 	cmd.Dir = spec.Dir
@@ -163,6 +148,28 @@ func (r LocalRunner) Start(ctx context.Context, spec ProcessSpec) (Process, erro
 	return p, nil
 }
 
+// outputFile creates a step's $DAYOPS_OUTPUT, 0600, in the run's folder
+// (or the system's temporary folder when there is none); with RunAs, the
+// folder and the file are handed to that user.
+func outputFile(spec ProcessSpec) (string, error) {
+	f, err := os.CreateTemp(spec.TempDir, "output-")
+	if err != nil {
+		return "", fmt.Errorf("creating the $DAYOPS_OUTPUT file: %w", err)
+	}
+	f.Close()
+	if c := spec.RunAs; c != nil {
+		err := os.Chown(f.Name(), int(c.Uid), int(c.Gid))
+		if err == nil && spec.TempDir != "" {
+			err = os.Chown(spec.TempDir, int(c.Uid), int(c.Gid))
+		}
+		if err != nil {
+			os.Remove(f.Name())
+			return "", fmt.Errorf("handing the step's files to uid %d: %w", c.Uid, err)
+		}
+	}
+	return f.Name(), nil
+}
+
 func closeAll(files ...*os.File) {
 	for _, f := range files {
 		f.Close()
@@ -172,7 +179,9 @@ func closeAll(files ...*os.File) {
 type localProcess struct {
 	cmd      *exec.Cmd
 	outPath  string // $DAYOPS_OUTPUT
-	watched  bool   // registered with the step watcher
+	outputs  []byte // what the step wrote there, read by Wait
+	outErr   error
+	watched  bool // registered with the step watcher
 	grace    time.Duration
 	termAt   atomic.Int64 // unix nanos of the SIGTERM sent on cancellation
 	out, err *pipeReader
@@ -236,6 +245,7 @@ func (p *localProcess) wait() (int, error) {
 	}
 	p.out.f.Close()
 	p.err.f.Close()
+	p.readOutputFile()
 
 	code := -1
 	if st := p.cmd.ProcessState; st != nil {
@@ -251,25 +261,39 @@ func (p *localProcess) wait() (int, error) {
 	return code, nil
 }
 
-// Outputs reads and removes the step's $DAYOPS_OUTPUT file.
+// Outputs returns what the step wrote to its $DAYOPS_OUTPUT file, which
+// Wait read (at most maxOutputsRead bytes, so more is reported only for a
+// limit below that) and removed. It must be called after Wait.
 func (p *localProcess) Outputs(limit int) ([]byte, bool, error) {
+	<-p.done
+	if p.outErr != nil {
+		return nil, false, p.outErr
+	}
+	if len(p.outputs) > limit {
+		return p.outputs[:limit], true, nil
+	}
+	return p.outputs, false, nil
+}
+
+// maxOutputsRead is how much of a $DAYOPS_OUTPUT file Wait reads: one byte
+// more than the executor reads, so it can tell the step wrote too much.
+const maxOutputsRead = maxOutputFile + 1
+
+// readOutputFile reads and removes the step's $DAYOPS_OUTPUT file.
+func (p *localProcess) readOutputFile() {
+	defer os.Remove(p.outPath)
 	f, err := os.Open(p.outPath)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, false, nil // the step removed it
+		return // the step removed it
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("reading $DAYOPS_OUTPUT: %w", err)
+		p.outErr = fmt.Errorf("reading $DAYOPS_OUTPUT: %w", err)
+		return
 	}
-	defer os.Remove(p.outPath)
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
-	if err != nil {
-		return nil, false, fmt.Errorf("reading $DAYOPS_OUTPUT: %w", err)
+	if p.outputs, err = io.ReadAll(io.LimitReader(f, maxOutputsRead)); err != nil {
+		p.outErr = fmt.Errorf("reading $DAYOPS_OUTPUT: %w", err)
 	}
-	if len(b) > limit {
-		return b[:limit], true, nil
-	}
-	return b, false, nil
 }
 
 // pipeReader is the read end of a step's stdout or stderr. It reports its end
