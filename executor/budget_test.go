@@ -46,6 +46,9 @@ steps:
 	if got.State != dayops.RunSucceeded {
 		t.Fatalf("run %s: %s", got.State, got.Reason)
 	}
+	for _, st := range got.Steps {
+		t.Logf("step %s took %s", st.Name, st.EndedAt.Sub(st.StartedAt).Round(time.Millisecond))
+	}
 	lines, err := h.store.Logs(context.Background(), r.ID, 0, 0)
 	if err != nil {
 		t.Fatal(err)
