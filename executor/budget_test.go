@@ -20,6 +20,10 @@ func TestOutputBudget(t *testing.T) {
 		t.Skip("prints 250 MB")
 	}
 	const stepBudget, runBudget = 4 << 20, 6 << 20
+	yes := "200000000"
+	if raceDetector {
+		yes = "20000000" // 10 M lines: still 10 times the budget
+	}
 	body := `
 steps:
   - name: Long line
@@ -30,7 +34,7 @@ steps:
   - name: Yes
     run: |
       echo yes-begins
-      head -c 200000000 < <(yes)
+      head -c ` + yes + ` < <(yes)
       echo yes-ends
   - name: After
     run: echo after-the-floods
@@ -70,8 +74,7 @@ steps:
 		}
 		last[l.Step] = l.Text
 	}
-	t.Logf("250 MB of output in %s (%.0f MB/s); stored %d lines, %d bytes charged; per step %v", took.Round(time.Millisecond),
-		250/took.Seconds(), len(lines), total, stored)
+	t.Logf("50 MB + %s bytes of output in %s; stored %d lines, %d bytes charged; per step %v", yes, took.Round(time.Millisecond), len(lines), total, stored)
 	for step, n := range stored {
 		if n > stepBudget+64<<10 {
 			t.Errorf("step %d stored %d bytes, over its budget of %d", step, n, stepBudget)
@@ -87,7 +90,7 @@ steps:
 	}
 	wantNotes := []string{
 		"output over its budget of 4 MiB per step: ", // the long line
-		"output over the run's budget of 6 MiB: 9",   // yes: the run had 3 MiB left
+		"output over the run's budget of 6 MiB: ",    // yes: the run had 2 MiB left
 	}
 	for i, w := range wantNotes {
 		if i >= len(notes) || !strings.HasPrefix(notes[i], w) || !strings.Contains(notes[i], "dropped here; the last ") {
