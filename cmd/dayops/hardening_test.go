@@ -17,11 +17,23 @@ import (
 // These tests run the real binary, as a user or an attacker with a definition
 // would: in a process of its own, killed, paused, read through /proc.
 
+// binDir holds the binary built for these tests; TestMain removes it.
+var binDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 var buildBinary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "dayops-bin-")
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	os.Chmod(dir, 0o755)
 	bin := filepath.Join(dir, "dayops")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
