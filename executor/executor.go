@@ -123,6 +123,7 @@ type Executor struct {
 	notified chan struct{} // closed when the notifier has had every event
 	slots    *slots        // MaxParallel, first come first served
 	fenced   sync.Map      // run ID -> true: runs this process lost to another
+	lostAny  atomic.Bool   // fenced holds a run
 	lastBeat atomic.Int64  // unix nanos of the last heartbeat stored
 
 	mu        sync.Mutex
@@ -203,6 +204,7 @@ func New(opts Options) (*Executor, error) {
 		subs: map[int64]map[*subscriber]struct{}{}, summaries: map[int64]*runLog{},
 	}
 	e.forms = e.redactor.Forms()
+	e.store = fencedStore{Store: opts.Store, e: e}
 	close(e.idle)
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.logs = newLogWriter(e.store, e.logger, e.publishLines)

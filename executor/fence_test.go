@@ -53,6 +53,18 @@ rollback:
 	if logs := h.logs(r.ID); strings.Contains(logs, "next.ran") {
 		t.Errorf("logs: %s", logs)
 	}
+	// The run is the new owner's: this process neither ended it nor gave
+	// up its concurrency key.
+	got, err := h.store.Run(context.Background(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != dayops.RunRunning || got.Owner != "host-b:200:2" || got.Steps[0].State != dayops.StepRunning {
+		t.Errorf("the lost run was changed: %s, owner %s, steps %v", got.State, got.Owner, stepStates(got))
+	}
+	if head, err := h.store.QueueHead(context.Background(), "k"); err != nil || head != r.ID {
+		t.Errorf("queue head of k: %d (%v), want run %d", head, err, r.ID)
+	}
 }
 
 func contextWithTimeout(t *testing.T, d time.Duration) context.Context {

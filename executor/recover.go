@@ -202,6 +202,7 @@ func (e *Executor) fenceLost(local []*runExec) {
 		if _, loaded := e.fenced.LoadOrStore(x.id, true); loaded {
 			continue
 		}
+		e.lostAny.Store(true)
 		e.logger.Error("this process lost a run it drove: stopping its steps", "run_id", x.id, "owner", r.Owner, "state", r.State)
 		x.requestCancel(systemActor, "")
 	}
