@@ -39,7 +39,7 @@ func BenchmarkStepStart(b *testing.B) {
 	env := []string{"PATH=/usr/bin:/bin"}
 	ctx := context.Background()
 	for b.Loop() {
-		p, err := executor.LocalRunner{}.Start(ctx, executor.ProcessSpec{Script: "true", Dir: dir, Env: env, KillGrace: time.Second})
+		p, err := executor.LocalRunner{}.Start(ctx, executor.ProcessSpec{Script: "true", Dir: dir, Env: env, KillGrace: time.Second, TempDir: dir})
 		if err != nil {
 			b.Fatal(err)
 		}

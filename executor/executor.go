@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sourcegraph/conc"
@@ -78,6 +79,15 @@ type Options struct {
 	// RefuseWhenLocked makes runs in a locked environment fail at once
 	// instead of queueing until it is unlocked.
 	RefuseWhenLocked bool
+	// RunAs, when set, is the OS user ("name" or "uid", optionally with
+	// ":group") that run: steps run as; dayops must run as root. A step
+	// running as dayops's own user can read whatever dayops can.
+	RunAs string
+	// StepOutputBudget and RunOutputBudget bound the output stored per step
+	// and per run (defaults 10 MiB and 50 MiB). Beyond a budget the head
+	// and the tail are kept and a line says how much was dropped.
+	StepOutputBudget int64
+	RunOutputBudget  int64
 	// HTTPClient is used by http steps; nil: a client of its own. Redirects
 	// are always restricted to http and https.
 	HTTPClient *http.Client
@@ -93,17 +103,21 @@ type Executor struct {
 	now       func() time.Time
 	logger    *slog.Logger
 	owner     string
+	runAs     *stepUser        // nil: steps run as dayops's own user
 	redactor  *dayops.Redactor // every configured secret
-	forms     []string
+	forms     []string         // what redactor masks, for the line splitter
 	http      *http.Client
 
-	ctx     context.Context // the executor's own: runs live on it, not on a request's
-	cancel  context.CancelFunc
-	bg      conc.WaitGroup // heartbeat
-	drivers conc.WaitGroup // one per run driven here
-	logs    *logWriter
-	events  dayops.Events
-	slots   *slots // MaxParallel, first come first served
+	ctx      context.Context // the executor's own: runs live on it, not on a request's
+	cancel   context.CancelFunc
+	bg       conc.WaitGroup // heartbeat
+	drivers  conc.WaitGroup // one per run driven here
+	logs     *logWriter
+	events   dayops.Events
+	slots    *slots       // MaxParallel, first come first served
+	fenced   sync.Map     // run ID -> true: runs this process lost to another
+	lostAny  atomic.Bool  // fenced holds a run
+	lastBeat atomic.Int64 // unix nanos of the last heartbeat stored
 
 	mu        sync.Mutex
 	closed    bool
@@ -147,23 +161,36 @@ func New(opts Options) (*Executor, error) {
 		opts.KillGrace = 5 * time.Second
 	}
 	if opts.HeartbeatInterval <= 0 {
-		opts.HeartbeatInterval = 5 * time.Second
+		opts.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if opts.StepOutputBudget <= 0 {
+		opts.StepOutputBudget = DefaultStepOutputBudget
+	}
+	if opts.RunOutputBudget <= 0 {
+		opts.RunOutputBudget = DefaultRunOutputBudget
+	}
+	runAs, err := resolveRunAs(opts.RunAs)
+	if err != nil {
+		return nil, err
 	}
 	opts.Secrets = maps.Clone(opts.Secrets)
 	opts.Vars = maps.Clone(opts.Vars)
 	values := slices.Sorted(maps.Values(opts.Secrets))
 	e := &Executor{
 		opts: opts, store: opts.Store, catalogs: opts.Catalogs, workspace: opts.Workspace,
-		runner: opts.Runner, now: opts.Now, logger: opts.Logger, owner: opts.Owner,
-		redactor: dayops.NewRedactor(values...), forms: secretForms(values),
-		http:   opts.HTTPClient,
-		events: opts.Events,
-		slots:  newSlots(opts.MaxParallel),
-		runs:   map[int64]*runExec{}, idle: make(chan struct{}), queueWake: make(chan struct{}),
+		runner: opts.Runner, now: opts.Now, logger: opts.Logger, owner: opts.Owner, runAs: runAs,
+		redactor: dayops.NewRedactor(values...),
+		http:     opts.HTTPClient,
+		events:   opts.Events,
+		slots:    newSlots(opts.MaxParallel),
+		runs:     map[int64]*runExec{}, idle: make(chan struct{}), queueWake: make(chan struct{}),
 	}
+	e.forms = e.redactor.Forms()
+	e.store = fencedStore{Store: opts.Store, e: e}
 	close(e.idle)
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.logs = newLogWriter(e.store, e.logger, e.publishLines)
+	e.logs.stepBudget, e.logs.runBudget = opts.StepOutputBudget, opts.RunOutputBudget
 	e.bg.Go(e.heartbeatLoop)
 	return e, nil
 }

@@ -33,7 +33,7 @@ func (e *Executor) killLeftovers(run *dayops.Run) string {
 	if run.Owner == e.owner || !ownerGoneHere(run.Owner) {
 		return ""
 	}
-	killed, survived, err := killMarked(run.ID, run.Owner)
+	killed, survived, err := e.runner.KillLeftovers(run.ID, run.Owner)
 	if err != nil {
 		e.logger.Error("killing the leftover processes of a run", "run_id", run.ID, "owner", run.Owner, "err", err)
 		return "its leftover processes could not all be killed: check the host"
@@ -59,6 +59,15 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// KillLeftovers kills the processes of this host that the steps of run runID
+// started under owner, a dayops process that is gone. The step watcher does
+// this within seconds of owner's death; this is for when the watcher was
+// killed with it (a kill of the whole process group, a reboot of a
+// container's init).
+func (LocalRunner) KillLeftovers(runID int64, owner string) (killed, survived int, err error) {
+	return killMarked(runID, owner)
 }
 
 // procEntry is one process seen in /proc.

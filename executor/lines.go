@@ -2,43 +2,19 @@ package executor
 
 import (
 	"bytes"
-	"encoding/base64"
 	"io"
-	"net/url"
-	"slices"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/dayops/dayops"
 )
 
 // MaxLineBytes is the longest output line stored as one line; longer lines are
 // split (never inside a secret or a UTF-8 character).
 const MaxLineBytes = 64 << 10
 
-// secretForms returns every form of the values that dayops.Redactor masks,
-// longest first. The line splitter needs them to avoid cutting a line in the
-// middle of a secret, where neither half would be masked.
-func secretForms(values []string) []string {
-	var forms []string
-	for _, v := range values {
-		if len(v) < dayops.MinSecretLength {
-			continue
-		}
-		b := []byte(v)
-		forms = append(forms, v,
-			base64.StdEncoding.EncodeToString(b), base64.RawStdEncoding.EncodeToString(b),
-			base64.URLEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b),
-			url.QueryEscape(v), url.PathEscape(v))
-	}
-	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
-	return slices.Compact(forms)
-}
-
 // readLines reads r to its end and calls emit with every line, without its
 // line ending. A line longer than max bytes is emitted in pieces; cuts move
 // back so that they fall neither inside a UTF-8 character nor inside one of
-// forms. emit may block: that stops the reading, and so the writer, rather than
+// forms (dayops.Redactor.Forms). emit may block: that stops the reading, and so the writer, rather than
 // dropping anything.
 func readLines(r io.Reader, max int, forms []string, emit func([]byte)) {
 	buf := make([]byte, 0, max+32<<10)

@@ -59,9 +59,12 @@ func processStart(pid int) (int64, error) {
 	return 0, errors.New("no btime in /proc/stat")
 }
 
-// ownerDead reports whether the process that owns run has stopped: on this
-// host, its pid is gone or is another process now; anywhere, it has not
-// heartbeaten for three intervals.
+// ownerDead reports whether the process that owns run has stopped. One of
+// this host is dead only when its process is gone: however late its
+// heartbeat, a live process (paused with SIGSTOP or Ctrl-Z, starved, in a
+// long GC) keeps its runs and their concurrency keys. One of another host is
+// dead when it has not heartbeaten for three intervals; on waking it finds it
+// lost its runs and stops their steps (see fence).
 func (e *Executor) ownerDead(run *dayops.Run) bool {
 	if run.Owner == e.owner {
 		return false
@@ -69,11 +72,27 @@ func (e *Executor) ownerDead(run *dayops.Run) bool {
 	if run.Owner == "" {
 		return true // let go by an executor that closed
 	}
-	if e.now().Sub(run.Heartbeat) > 3*e.opts.HeartbeatInterval {
-		return true
+	if ownerHere(run.Owner) {
+		return ownerGoneHere(run.Owner)
 	}
-	return ownerGoneHere(run.Owner)
+	return e.now().Sub(run.Heartbeat) > 3*e.opts.HeartbeatInterval
 }
+
+// ownerHere reports whether owner names a process of this host.
+func ownerHere(owner string) bool {
+	host, _, _, ok := parseOwner(owner)
+	me, _ := os.Hostname()
+	return ok && host == me
+}
+
+// DefaultHeartbeatInterval is how often an executor stamps its runs unless
+// Options.HeartbeatInterval says otherwise.
+const DefaultHeartbeatInterval = 5 * time.Second
+
+// OwnerGone reports whether owner, the dayops process recorded on a run, is
+// a process of this host that no longer runs. A process of another host, or
+// one that is only slow or paused, is not gone.
+func OwnerGone(owner string) bool { return ownerGoneHere(owner) }
 
 // ownerGoneHere reports whether owner is a dayops process of this host that
 // no longer runs: its pid is gone, a zombie, or another process now. A
@@ -122,21 +141,85 @@ func parseOwner(owner string) (host string, pid int, start int64, ok bool) {
 	return owner[:j], pid, start, true
 }
 
+// heartbeatLoop stamps this executor's runs every interval. When a beat
+// finds fewer of its runs than it drives, or comes late (the process was
+// paused, or the store out of reach, for three intervals, long enough for
+// another host to take its runs for dead), it checks each run and fences the
+// ones it lost before they do anything more.
 func (e *Executor) heartbeatLoop() {
 	t := time.NewTicker(e.opts.HeartbeatInterval)
 	defer t.Stop()
+	last := time.Now()
+	e.lastBeat.Store(last.UnixNano())
 	for {
 		select {
 		case <-e.ctx.Done():
 			return
 		case <-t.C:
-			ctx, cancel := storeCtx()
-			if _, err := e.store.Heartbeat(ctx, e.owner, e.now()); err != nil {
-				e.logger.Warn("heartbeat", "owner", e.owner, "err", err)
-			}
-			cancel()
+		}
+		ctx, cancel := storeCtx()
+		n, err := e.store.Heartbeat(ctx, e.owner, e.now())
+		cancel()
+		if err != nil {
+			e.logger.Warn("heartbeat", "owner", e.owner, "err", err)
+			continue
+		}
+		late := time.Since(last) > 3*e.opts.HeartbeatInterval
+		last = time.Now()
+		e.lastBeat.Store(last.UnixNano())
+		if local := e.driven(); late || int(n) < len(local) {
+			e.fenceLost(local)
 		}
 	}
+}
+
+// driven is the runs this executor drives that have not ended.
+func (e *Executor) driven() []*runExec {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []*runExec
+	for _, x := range e.runs {
+		if !x.state().Final() {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// fenceLost stops the runs of local that another dayops process took over
+// (their owner changed) or ended as interrupted while this one did not
+// answer: their step processes are terminated and no step of theirs starts
+// again here. The new owner decides what happens to them.
+func (e *Executor) fenceLost(local []*runExec) {
+	for _, x := range local {
+		ctx, cancel := storeCtx()
+		r, err := e.store.Run(ctx, x.id)
+		cancel()
+		if err != nil {
+			e.logger.Error("checking a run after a late heartbeat", "run_id", x.id, "err", err)
+			continue
+		}
+		if r.Owner == e.owner && r.State != dayops.RunInterrupted {
+			continue
+		}
+		if _, loaded := e.fenced.LoadOrStore(x.id, true); loaded {
+			continue
+		}
+		e.lostAny.Store(true)
+		e.logger.Error("this process lost a run it drove: stopping its steps", "run_id", x.id, "owner", r.Owner, "state", r.State)
+		x.requestCancel(systemActor, "")
+	}
+}
+
+// mayStart reports whether x may start a step process: not when this
+// executor lost the run. After a late heartbeat (the process was paused) it
+// asks the store first rather than wait for the next beat.
+func (e *Executor) mayStart(x *runExec) bool {
+	if time.Since(time.Unix(0, e.lastBeat.Load())) > 3*e.opts.HeartbeatInterval {
+		e.fenceLost([]*runExec{x})
+	}
+	_, lost := e.fenced.Load(x.id)
+	return !lost
 }
 
 // Recover is run at start-up. Every run left pending, queued or running by a

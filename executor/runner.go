@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,11 +18,20 @@ import (
 
 // Runner starts the process of a run: step. The local runner starts bash on
 // this machine; another runner (SSH, a cluster job) is a new implementation of
-// this interface, not a change to the engine.
+// this interface, not a change to the engine: it starts the step, hands back
+// its output streams and the outputs it wrote, and cleans up after a dayops
+// process that died while its steps ran.
 type Runner interface {
 	// Start starts spec. When ctx is done the runner terminates the whole
-	// process (SIGTERM, then SIGKILL after spec.KillGrace).
+	// process (SIGTERM, then SIGKILL after spec.KillGrace). A step's
+	// processes must not outlive the dayops process that started them by
+	// more than a few seconds, even when it is killed with SIGKILL.
 	Start(ctx context.Context, spec ProcessSpec) (Process, error)
+	// KillLeftovers kills what the steps of run runID left running when
+	// their dayops process, owner, died. It is called only for an owner that
+	// is gone. It reports how many processes it killed and how many still
+	// run after that.
+	KillLeftovers(runID int64, owner string) (killed, survived int, err error)
 }
 
 // ProcessSpec is what a step process is started with.
@@ -30,6 +40,12 @@ type ProcessSpec struct {
 	Dir       string        // working directory: the ops repo at the run's revision
 	Env       []string      // the complete environment, KEY=VALUE; nothing is inherited
 	KillGrace time.Duration // between SIGTERM and SIGKILL
+	// TempDir is the run's private folder: the runner keeps the step's
+	// $DAYOPS_OUTPUT file there (empty: the system's temporary folder).
+	TempDir string
+	// RunAs, when set, is the OS user and group the step runs as (dayops
+	// must run as root to use it); TempDir is handed over to that user.
+	RunAs *syscall.Credential
 }
 
 // Process is a started step process. The caller must read Stdout and Stderr
@@ -43,10 +59,15 @@ type Process interface {
 	// returns once its output streams have ended. The exit code is 128+N when
 	// the process was killed by signal N.
 	Wait() (exitCode int, err error)
+	// Outputs returns, after Wait, at most limit bytes of what the step wrote
+	// to $DAYOPS_OUTPUT (its key=value lines), and whether it wrote more.
+	Outputs(limit int) (b []byte, more bool, err error)
 }
 
 // LocalRunner runs steps as local processes: `bash --noprofile --norc -eo
-// pipefail -c SCRIPT` in a process group of its own.
+// pipefail -c SCRIPT` in a process group of its own, registered with this
+// process's step watcher (see watcherScript), which kills the group if dayops
+// dies while it runs.
 type LocalRunner struct {
 	// Bash is the path of bash; empty means the one found on PATH.
 	Bash string
@@ -81,16 +102,21 @@ func (r LocalRunner) Start(ctx context.Context, spec ProcessSpec) (Process, erro
 	if grace <= 0 {
 		grace = 5 * time.Second
 	}
+	outPath, err := outputFile(spec)
+	if err != nil {
+		closeAll(outR, outW, errR, errW)
+		return nil, err
+	}
 	cmd := exec.CommandContext(ctx, bash, "--noprofile", "--norc", "-eo", "pipefail", "-c", spec.Script)
 	cmd.Dir = spec.Dir
-	cmd.Env = spec.Env
-	if cmd.Env == nil {
-		cmd.Env = []string{} // nil would inherit the server's environment and its secrets
-	}
+	// nil would inherit the server's environment: always a list of our own.
+	cmd.Env = append(slices.DeleteFunc(slices.Clone(spec.Env), func(kv string) bool {
+		return strings.HasPrefix(kv, "DAYOPS_OUTPUT=")
+	}), "DAYOPS_OUTPUT="+outPath)
 	cmd.Stdout = outW
 	cmd.Stderr = errW
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	p := &localProcess{cmd: cmd, grace: grace, done: make(chan struct{})}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: spec.RunAs}
+	p := &localProcess{cmd: cmd, grace: grace, done: make(chan struct{}), outPath: outPath}
 	p.out = &pipeReader{f: outR, eof: make(chan struct{})}
 	p.err = &pipeReader{f: errR, eof: make(chan struct{})}
 	cmd.Cancel = func() error {
@@ -102,21 +128,60 @@ func (r LocalRunner) Start(ctx context.Context, spec ProcessSpec) (Process, erro
 	}
 	cmd.WaitDelay = grace
 	if err := cmd.Start(); err != nil {
-		outR.Close()
-		outW.Close()
-		errR.Close()
-		errW.Close()
+		os.Remove(outPath)
+		closeAll(outR, outW, errR, errW)
 		return nil, fmt.Errorf("starting bash: %w", err)
 	}
 	// The child has its copies; ours must be closed so that the readers see
 	// the end of the output when the step's processes are gone.
 	outW.Close()
 	errW.Close()
+	if err := stepWatcher.add(bash, cmd.Process.Pid); err != nil {
+		// Unsupervised, the step could outlive dayops: do not run it.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		closeAll(outR, errR)
+		os.Remove(outPath)
+		return nil, err
+	}
+	p.watched = true
 	return p, nil
+}
+
+// outputFile creates a step's $DAYOPS_OUTPUT, 0600, in the run's folder
+// (or the system's temporary folder when there is none); with RunAs, the
+// folder and the file are handed to that user.
+func outputFile(spec ProcessSpec) (string, error) {
+	f, err := os.CreateTemp(spec.TempDir, "output-")
+	if err != nil {
+		return "", fmt.Errorf("creating the $DAYOPS_OUTPUT file: %w", err)
+	}
+	f.Close()
+	if c := spec.RunAs; c != nil {
+		err := os.Chown(f.Name(), int(c.Uid), int(c.Gid))
+		if err == nil && spec.TempDir != "" {
+			err = os.Chown(spec.TempDir, int(c.Uid), int(c.Gid))
+		}
+		if err != nil {
+			os.Remove(f.Name())
+			return "", fmt.Errorf("handing the step's files to uid %d: %w", c.Uid, err)
+		}
+	}
+	return f.Name(), nil
+}
+
+func closeAll(files ...*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 type localProcess struct {
 	cmd      *exec.Cmd
+	outPath  string // $DAYOPS_OUTPUT
+	outputs  []byte // what the step wrote there, read by Wait
+	outErr   error
+	watched  bool // registered with the step watcher
 	grace    time.Duration
 	termAt   atomic.Int64 // unix nanos of the SIGTERM sent on cancellation
 	out, err *pipeReader
@@ -158,6 +223,9 @@ func (p *localProcess) wait() (int, error) {
 	}
 	// Whatever the step left behind (a `sleep 300 &`) dies with it.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	if p.watched {
+		stepWatcher.remove(pgid)
+	}
 
 	// The output ends when the last writer is gone. A process that left the
 	// group could hold the pipe open for ever: after a grace period, read only
@@ -177,6 +245,7 @@ func (p *localProcess) wait() (int, error) {
 	}
 	p.out.f.Close()
 	p.err.f.Close()
+	p.readOutputFile()
 
 	code := -1
 	if st := p.cmd.ProcessState; st != nil {
@@ -190,6 +259,41 @@ func (p *localProcess) wait() (int, error) {
 		return code, fmt.Errorf("waiting for step process: %w", err)
 	}
 	return code, nil
+}
+
+// Outputs returns what the step wrote to its $DAYOPS_OUTPUT file, which
+// Wait read (at most maxOutputsRead bytes, so more is reported only for a
+// limit below that) and removed. It must be called after Wait.
+func (p *localProcess) Outputs(limit int) ([]byte, bool, error) {
+	<-p.done
+	if p.outErr != nil {
+		return nil, false, p.outErr
+	}
+	if len(p.outputs) > limit {
+		return p.outputs[:limit], true, nil
+	}
+	return p.outputs, false, nil
+}
+
+// maxOutputsRead is how much of a $DAYOPS_OUTPUT file Wait reads: one byte
+// more than the executor reads, so it can tell the step wrote too much.
+const maxOutputsRead = maxOutputFile + 1
+
+// readOutputFile reads and removes the step's $DAYOPS_OUTPUT file.
+func (p *localProcess) readOutputFile() {
+	defer os.Remove(p.outPath)
+	f, err := os.Open(p.outPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return // the step removed it
+	}
+	if err != nil {
+		p.outErr = fmt.Errorf("reading $DAYOPS_OUTPUT: %w", err)
+		return
+	}
+	defer f.Close()
+	if p.outputs, err = io.ReadAll(io.LimitReader(f, maxOutputsRead)); err != nil {
+		p.outErr = fmt.Errorf("reading $DAYOPS_OUTPUT: %w", err)
+	}
 }
 
 // pipeReader is the read end of a step's stdout or stderr. It reports its end

@@ -189,3 +189,34 @@ steps:
 		t.Fatalf("%d lines stored, the last %q; want 5000", n, lines[max(n-1, 0)].Text)
 	}
 }
+
+// TestLocalRunnerOutputs: the runner hands the step a private $DAYOPS_OUTPUT
+// file, returns what the step wrote through the process, and leaves no file.
+func TestLocalRunnerOutputs(t *testing.T) {
+	dir := t.TempDir()
+	script := `stat -c %a "$DAYOPS_OUTPUT"; echo "$DAYOPS_OUTPUT"; echo "a=1" >> "$DAYOPS_OUTPUT"; printf 'b=%s' "$(head -c 70000 /dev/zero | tr '\0' x)" >> "$DAYOPS_OUTPUT"`
+	p, err := executor.LocalRunner{}.Start(context.Background(), executor.ProcessSpec{Script: script, Dir: dir, TempDir: dir,
+		Env: []string{"PATH=" + os.Getenv("PATH"), "DAYOPS_OUTPUT=/etc/passwd"}, KillGrace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	done := make(chan struct{})
+	go func() { io.Copy(&out, p.Stdout()); close(done) }()
+	go io.Copy(io.Discard, p.Stderr())
+	if code, err := p.Wait(); code != 0 || err != nil {
+		t.Fatalf("exit %d, %v", code, err)
+	}
+	<-done
+	mode, path, _ := strings.Cut(strings.TrimSpace(out.String()), "\n")
+	if mode != "600" || filepath.Dir(path) != dir {
+		t.Errorf("$DAYOPS_OUTPUT %s with mode %s, want a 600 file in %s", path, mode, dir)
+	}
+	b, more, err := p.Outputs(10)
+	if string(b) != "a=1\nb=xxxx" || !more || err != nil {
+		t.Errorf("Outputs(10) = %q, %v, %v", b, more, err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Errorf("%s is left behind", path)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"maps"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -126,11 +125,11 @@ func (x *runExec) attempt(ctx context.Context, dir string, i int, st dayops.Step
 
 // process runs a run: step as a process and reads its output and outputs.
 func (x *runExec) process(ctx context.Context, dir string, i int, st dayops.Step, a int) stepResult {
-	outFile := filepath.Join(x.tmpDir, fmt.Sprintf("output-%d-%d", i, a))
-	if err := os.WriteFile(outFile, nil, 0o600); err != nil {
-		return stepResult{state: dayops.StepFailed, exit: -1, message: fmt.Sprintf("step %s could not start: %v", st.Name, err)}
+	if !x.e.mayStart(x) {
+		return stepResult{state: dayops.StepFailed, exit: -1, message: fmt.Sprintf("step %s was not started: another dayops process took over run %d", st.Name, x.id)}
 	}
-	spec := ProcessSpec{Script: st.Run, Dir: dir, Env: x.processEnv(st, outFile, a), KillGrace: x.e.opts.KillGrace}
+	spec := ProcessSpec{Script: st.Run, Dir: dir, Env: x.processEnv(st, a), KillGrace: x.e.opts.KillGrace,
+		TempDir: x.tmpDir, RunAs: x.e.runAs.credential()}
 	p, err := x.e.runner.Start(ctx, spec)
 	if err != nil {
 		x.e.logger.Error("starting a step", "run_id", x.id, "step", i, "err", err)
@@ -141,7 +140,8 @@ func (x *runExec) process(ctx context.Context, dir string, i int, st dayops.Step
 	readers.Go(func() { x.readStream(i, dayops.Stderr, p.Stderr()) })
 	code, werr := p.Wait()
 	readers.Wait()
-	outputs := x.readOutputs(i, st, outFile)
+	x.log.endStep(i)
+	outputs := x.readOutputs(i, st, p)
 	if werr != nil {
 		x.e.logger.Error("waiting for a step", "run_id", x.id, "step", i, "err", werr)
 	}
@@ -162,12 +162,17 @@ func (x *runExec) readStream(i int, s dayops.Stream, r io.Reader) {
 // processEnv is a step's whole environment: a minimal base (never the
 // server's own environment, which holds its secrets), the run's values, the
 // definition's and the step's env, then the variables dayops reserves.
-func (x *runExec) processEnv(st dayops.Step, outFile string, attempt int) []string {
+func (x *runExec) processEnv(st dayops.Step, attempt int) []string {
 	env := newEnvList()
 	for _, k := range []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env.set(k, v)
 		}
+	}
+	if u := x.e.runAs; u != nil {
+		env.set("USER", u.name)
+		env.set("LOGNAME", u.name)
+		env.set("HOME", u.home)
 	}
 	if _, ok := env.get("PATH"); !ok {
 		env.set("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
@@ -202,7 +207,8 @@ func (x *runExec) processEnv(st dayops.Step, outFile string, attempt int) []stri
 			env.set("DAYOPS_STEP_"+envName(id)+"_"+envName(k), v)
 		}
 	}
-	env.set("DAYOPS_OUTPUT", outFile)
+	// The runner adds DAYOPS_OUTPUT, the file it reads the step's outputs
+	// from; a value set here would be replaced.
 	return env.list()
 }
 
@@ -240,18 +246,17 @@ func (l *envList) list() []string {
 	return out
 }
 
-// readOutputs reads the key=value lines a step wrote to its output file. Bad
+// readOutputs reads the key=value lines a step wrote to $DAYOPS_OUTPUT. Bad
 // lines are reported in the log and ignored; values are redacted.
-func (x *runExec) readOutputs(i int, st dayops.Step, path string) map[string]string {
-	f, err := os.Open(path)
+func (x *runExec) readOutputs(i int, st dayops.Step, p Process) map[string]string {
+	b, more, err := p.Outputs(maxOutputFile)
 	if err != nil {
+		x.e.logger.Error("reading a step's outputs", "run_id", x.id, "step", i, "err", err)
+		x.log.system(i, "the outputs of this step could not be read: %s", dayops.UserMessage(err, fmt.Sprintf("run %d", x.id)))
 		return nil
 	}
-	defer f.Close()
-	b, _ := io.ReadAll(io.LimitReader(f, maxOutputFile+1))
-	if len(b) > maxOutputFile {
+	if more {
 		x.log.system(i, "$DAYOPS_OUTPUT is larger than %d KiB; only the first %d KiB are read", maxOutputFile>>10, maxOutputFile>>10)
-		b = b[:maxOutputFile]
 	}
 	out := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(b))

@@ -76,7 +76,7 @@ func historyLine(r *dayops.Run, now time.Time) string {
 	if d := r.Duration(now); d > 0 {
 		dur = " " + d.Round(time.Millisecond).String()
 	}
-	return fmt.Sprintf("#%-4d %-19s %-11s %-28s by %s @ %s%s", r.ID, when, r.State, target, r.Actor, dayops.ShortRevision(r.Revision), dur)
+	return fmt.Sprintf("#%-4d %-19s %-11s %-28s by %s @ %s%s", r.ID, when, r.State, target, r.Actor, dayops.ShortRevision(r.Revision), dur) + ownerNote(r, now)
 }
 
 func runLogs(ctx context.Context, io IO, args []string) int {

@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"github.com/dayops/dayops"
+	"github.com/dayops/dayops/executor"
 	"github.com/dayops/dayops/gitsync"
 )
 
@@ -54,6 +55,11 @@ func loadFolder(io IO, dir, database string, snapshot bool) (*folderSource, bool
 	// A folder that is missing or no folder is left to LoadDir to explain.
 	if st, err := os.Stat(abs); snapshot && err == nil && st.IsDir() {
 		if src.snapshot, err = copyFolder(abs, skip); err != nil {
+			fmt.Fprintf(io.Stderr, "dayops: %v\n", err)
+			return nil, false
+		}
+		if err := giveToStepUser(src.snapshot, os.Getenv("DAYOPS_STEPS_RUN_AS")); err != nil {
+			src.Close()
 			fmt.Fprintf(io.Stderr, "dayops: %v\n", err)
 			return nil, false
 		}
@@ -181,4 +187,27 @@ func copyFile(from, to string) error {
 		return err
 	}
 	return errors.Join(out.Close(), os.Chmod(to, st.Mode().Perm()))
+}
+
+// giveToStepUser makes the run's private copy the step user's own, when steps
+// run as another user (DAYOPS_STEPS_RUN_AS): the copy is their working
+// folder, which they read and may write into (.terraform/), and no one else's.
+func giveToStepUser(dir, runAs string) error {
+	if runAs == "" {
+		return nil
+	}
+	cred, err := executor.LookupRunAs(runAs)
+	if err != nil || cred == nil {
+		return err
+	}
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, int(cred.Uid), int(cred.Gid))
+	})
+	if err != nil {
+		return fmt.Errorf("giving the run's copy of the folder to %s: %w", runAs, err)
+	}
+	return nil
 }

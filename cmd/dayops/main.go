@@ -65,9 +65,10 @@ func verbs() []verb {
 }
 
 func main() {
+	holdSecrets() // first: before anything can start a process
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	io := IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Interactive: isTerminal(os.Stdin)}
+	io := IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: getenv, Interactive: isTerminal(os.Stdin)}
 	os.Exit(Main(ctx, os.Args[1:], io))
 }
 
@@ -242,18 +243,6 @@ func splitParams(words []string) (pos []string, params map[string]string, err er
 		params[k] = val
 	}
 	return pos, params, nil
-}
-
-// envWithPrefix collects NAME→value from variables PREFIX_NAME.
-func envWithPrefix(prefix string) map[string]string {
-	out := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		if name, ok := strings.CutPrefix(k, prefix); ok && name != "" {
-			out[name] = v
-		}
-	}
-	return out
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -20,7 +20,11 @@ func TestMain(m *testing.M) {
 		io := IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
 		os.Exit(Main(context.Background(), os.Args[1:], io))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
 }
 
 // dayopsProcess starts dayops ARGS… as a process of its own and returns it

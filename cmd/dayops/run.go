@@ -71,7 +71,12 @@ func runPlan(ctx context.Context, io IO, args []string) int {
 		return exitFail
 	}
 	// A plan runs nothing and records nothing: it needs no database.
-	ex, err := executor.NewPlanner(executor.Options{Catalogs: src, Secrets: envWithPrefix("DAYOPS_SECRET_"), Vars: envWithPrefix("DAYOPS_VAR_")})
+	secrets, err := stepSecrets()
+	if err != nil {
+		fmt.Fprintf(io.Stderr, "dayops plan: %s\n", dayops.UserMessage(err, ""))
+		return exitFail
+	}
+	ex, err := executor.NewPlanner(executor.Options{Catalogs: src, Secrets: secrets, Vars: envWithPrefix("DAYOPS_VAR_")})
 	if err != nil {
 		fmt.Fprintf(io.Stderr, "dayops plan: %v\n", err)
 		return exitFail
@@ -86,13 +91,18 @@ func runPlan(ctx context.Context, io IO, args []string) int {
 }
 
 func newLocalExecutor(st *storage.Store, src *folderSource) (*executor.Executor, error) {
+	secrets, err := stepSecrets()
+	if err != nil {
+		return nil, err
+	}
 	return executor.New(executor.Options{
 		Store:     st,
 		Catalogs:  src,
 		Workspace: src,
-		Secrets:   envWithPrefix("DAYOPS_SECRET_"),
+		Secrets:   secrets,
 		Vars:      envWithPrefix("DAYOPS_VAR_"),
 		KillGrace: 5 * time.Second,
+		RunAs:     os.Getenv("DAYOPS_STEPS_RUN_AS"),
 	})
 }
 

@@ -1,0 +1,6 @@
+//go:build !race
+
+package executor_test
+
+// raceDetector is true when the tests run with -race, ten times slower.
+const raceDetector = false
