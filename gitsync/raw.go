@@ -50,11 +50,8 @@ type kv struct {
 type decoder struct {
 	file     string
 	problems []Problem
-	aliases  int // alias nodes followed, bounded against alias bombs
+	dropped  int // problems past maxFileProblems, counted only
 }
-
-// maxAliases bounds how many alias references one file may follow.
-const maxAliases = 1000
 
 func (d *decoder) addf(n *yaml.Node, format string, args ...any) {
 	p := Problem{File: d.file, Message: fmt.Sprintf(format, args...)}
@@ -64,27 +61,19 @@ func (d *decoder) addf(n *yaml.Node, format string, args ...any) {
 	d.report(p)
 }
 
-// report records a problem. Past the alias budget the file is rejected with
-// that one message; what follows from the cut-off values would be noise.
+// report records a problem, or counts it once the file has maxFileProblems.
 func (d *decoder) report(p Problem) {
-	if d.aliases > maxAliases+1 {
+	if len(d.problems) >= maxFileProblems {
+		d.dropped++
 		return
 	}
 	d.problems = append(d.problems, p)
 }
 
-// resolve follows aliases. Past the budget it reports once and answers with
-// a null node so that walking stays bounded.
+// resolve follows aliases. The file was checked by withinBudget first, so
+// following them is bounded and never meets a cycle.
 func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
 	for n != nil && n.Kind == yaml.AliasNode {
-		d.aliases++
-		if d.aliases > maxAliases {
-			if d.aliases == maxAliases+1 {
-				d.addf(n, "too many alias references (more than %d): write the values out or split the file", maxAliases)
-			}
-			d.aliases = maxAliases + 2 // from here on, report nothing more
-			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
-		}
 		if n.Alias == nil {
 			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
 		}

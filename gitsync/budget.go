@@ -1,0 +1,112 @@
+package gitsync
+
+import (
+	"fmt"
+
+	"gopkg.in/yaml.v3"
+)
+
+// A definition is a page of YAML, but a file of a few kilobytes can describe
+// gigabytes once its aliases are expanded (one anchored mapping of a few
+// thousand keys referenced a thousand times). The loader therefore counts
+// what a file would expand to before it decodes anything, and refuses a file
+// over budget with one problem at the alias (or value) that crossed it.
+const (
+	// maxValues bounds the YAML values (scalars, lists and mappings, each
+	// alias counted as the whole value it stands for) of one file. The
+	// largest example definitions hold a few hundred.
+	maxValues = 50_000
+
+	// maxFileProblems bounds the problems reported for one file: past it
+	// the rest are counted, not listed.
+	maxFileProblems = 50
+)
+
+// expansion counts the values of a YAML tree with every alias expanded.
+type expansion struct {
+	// sizes holds the expanded size of anchored values already counted;
+	// counting marks the ones being counted, so that an alias inside its
+	// own anchor (a cycle) is found instead of followed.
+	sizes    map[*yaml.Node]int
+	counting map[*yaml.Node]bool
+}
+
+// errCycle is the size of a value that contains an alias to itself.
+const errCycle = -1
+
+// size is n's expanded size, saturated at maxValues+1, or errCycle.
+func (e *expansion) size(n *yaml.Node) int {
+	for n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			return 1
+		}
+		n = n.Alias
+	}
+	if s, ok := e.sizes[n]; ok {
+		return s
+	}
+	if e.counting[n] {
+		return errCycle
+	}
+	e.counting[n] = true
+	total := 1
+	for _, c := range n.Content {
+		s := e.size(c)
+		if s == errCycle {
+			total = errCycle
+			break
+		}
+		total = min(total+s, maxValues+1)
+	}
+	delete(e.counting, n)
+	if n.Anchor != "" {
+		e.sizes[n] = total
+	}
+	return total
+}
+
+// withinBudget reports whether the tree under root stays within maxValues
+// once its aliases are expanded, and whether it has no alias cycle. When it
+// does not, it reports one problem at the node where the walk (in file
+// order) crossed the budget or met the cycle.
+func (d *decoder) withinBudget(root *yaml.Node) bool {
+	e := &expansion{sizes: map[*yaml.Node]int{}, counting: map[*yaml.Node]bool{}}
+	total := 0
+	var walk func(n *yaml.Node) bool
+	walk = func(n *yaml.Node) bool {
+		if n.Kind == yaml.AliasNode {
+			s := e.size(n)
+			if s == errCycle {
+				d.addf(n, "alias *%s is used inside the value it names, which would never end: write the value out", truncate(n.Value, 40))
+				return false
+			}
+			if total += s; total > maxValues {
+				d.addf(n, "alias *%s expands this file to more than %d values: write the values out or split the file", truncate(n.Value, 40), maxValues)
+				return false
+			}
+			return true
+		}
+		if total++; total > maxValues {
+			d.addf(n, "this file holds more than %d values: a definition should be a page of YAML, split it into several definitions", maxValues)
+			return false
+		}
+		for _, c := range n.Content {
+			if !walk(c) {
+				return false
+			}
+		}
+		return true
+	}
+	return walk(root)
+}
+
+// truncated is the problem that stands for those past maxFileProblems. Its
+// line is 0, so it is listed first among the file's problems, as a header.
+func (d *decoder) truncated() []Problem {
+	if d.dropped == 0 {
+		return d.problems
+	}
+	return append(d.problems, Problem{File: d.file, Message: fmt.Sprintf(
+		"only the first %d problems of this file are listed, and %d more were found: fix these first",
+		maxFileProblems, d.dropped)})
+}
