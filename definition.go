@@ -171,6 +171,11 @@ const (
 	StepKindUses     StepKind = "uses"     // another definition, run as a step
 )
 
+// MaxUsesDepth is how many definitions one chain of uses: steps may hold,
+// the one started included: a run of a uses b uses c is three deep. The
+// executor refuses to go deeper and validation refuses a tree that would.
+const MaxUsesDepth = 5
+
 // Condition is a step's if: value.
 type Condition string
 
