@@ -31,6 +31,14 @@ func (p Phase) Valid() bool { return p == Day0 || p == Day1 || p == Day2 }
 // NamePattern is what definition, service and step IDs must match.
 var NamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
+// StepEnvName is the form of a step ID in the environment names that carry
+// its outputs (DAYOPS_STEP_<StepEnvName(id)>_<NAME>): upper case, dashes
+// as underscores. Two IDs with the same form would mix their outputs, so
+// validation refuses them.
+func StepEnvName(id string) string {
+	return strings.ToUpper(strings.ReplaceAll(id, "-", "_"))
+}
+
 // Definition is one validated phase definition (SPEC §5). Definitions are
 // built by the loader and shared read-only: never modify one.
 type Definition struct {

@@ -123,6 +123,7 @@ func (v *validator) allSteps() {
 	}
 	v.stepIDs = map[string]bool{}
 	first := map[string]int{}
+	byEnv := map[string]str{} // dayops.StepEnvName → the first ID with it
 	for _, list := range [][]rawStep{r.Steps, r.Rollback} {
 		for _, s := range list {
 			if !s.ID.set() {
@@ -132,7 +133,16 @@ func (v *validator) allSteps() {
 				v.addf(s.ID.n, "step id %q is used twice (first at line %d); ids are unique across steps and rollback", truncate(s.ID.v, 40), line)
 				continue
 			}
+			env := dayops.StepEnvName(s.ID.v)
+			if other, ok := byEnv[env]; ok && stepIDPattern.MatchString(s.ID.v) {
+				v.addf(s.ID.n, "step ids %q (line %d) and %q both give their outputs as DAYOPS_STEP_%s_*, so one would overwrite the other: rename one of them",
+					truncate(other.v, 40), other.n.Line, truncate(s.ID.v, 40), truncate(env, 40))
+				continue
+			}
 			first[s.ID.v] = s.ID.n.Line
+			if _, ok := byEnv[env]; !ok {
+				byEnv[env] = s.ID
+			}
 			v.stepIDs[s.ID.v] = true
 		}
 	}
