@@ -56,7 +56,7 @@ func (v *validator) triggers() {
 		out.Alert = append(out.Alert, at)
 	}
 	for _, s := range t.Schedule {
-		if _, err := ParseCron(s.v); err != nil {
+		if _, err := dayops.ParseCron(s.v); err != nil {
 			v.addf(s.n, "schedule %q: %v", truncate(s.v, 40), err)
 		}
 		out.Schedule = append(out.Schedule, s.v)
