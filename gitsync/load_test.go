@@ -517,26 +517,6 @@ func TestLoadProblemString(t *testing.T) {
 	}
 }
 
-func TestValidateSuggest(t *testing.T) {
-	keys := []string{"steps", "rollback", "triggers", "timeout", "env", "environments"}
-	tests := []struct{ in, want string }{
-		{"stpes", "steps"},
-		{"step", "steps"},
-		{"Steps", "steps"},
-		{"rolback", "rollback"},
-		{"trigger", "triggers"},
-		{"enviroments", "environments"},
-		{"evn", "env"},
-		{"description", ""},
-		{"x", ""},
-	}
-	for _, tt := range tests {
-		if got := suggest(tt.in, keys); got != tt.want {
-			t.Errorf("suggest(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 // FuzzLoad feeds arbitrary bytes as one definition file next to a valid one.
 // Loading must never panic, and must return exactly one of a catalog or
 // problems, each problem naming a file of the tree.

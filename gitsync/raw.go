@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dayops/dayops"
 	"gopkg.in/yaml.v3"
 )
 
@@ -179,54 +180,10 @@ func (d *decoder) fields(n *yaml.Node, what string, keys []string, set func(p pa
 
 func unknownKey(key, what string, keys []string) string {
 	msg := fmt.Sprintf("unknown key %q in %s", truncate(key, 40), what)
-	if s := suggest(key, keys); s != "" {
+	if s := dayops.Suggest(key, keys); s != "" {
 		return msg + fmt.Sprintf(" — did you mean %q?", s)
 	}
 	return msg + " (known keys: " + strings.Join(keys, ", ") + ")"
-}
-
-// suggest returns the candidate closest to s when it is close enough to be a
-// likely typo, else "".
-func suggest(s string, candidates []string) string {
-	best, bestDist := "", 0
-	for _, c := range candidates {
-		dist := editDistance(strings.ToLower(s), strings.ToLower(c))
-		limit := max(1, min(3, len(c)/3))
-		if dist <= limit && (best == "" || dist < bestDist) {
-			best, bestDist = c, dist
-		}
-	}
-	return best
-}
-
-// editDistance is the Damerau-Levenshtein (optimal string alignment)
-// distance, so that a swapped pair of letters counts as one edit.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) > 64 || len(rb) > 64 {
-		return 1 << 20
-	}
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
 }
 
 // list returns the items of a sequence; a null node is an empty list.

@@ -155,7 +155,7 @@ func (v *validator) paramList() {
 				msg := fmt.Sprintf("parameter type %q is not one of string, int, bool, choice", truncate(rp.Type.v, 40))
 				if s, ok := paramTypeSynonyms[strings.ToLower(rp.Type.v)]; ok {
 					msg += fmt.Sprintf(" — did you mean %q?", s)
-				} else if s := suggest(rp.Type.v, paramTypes); s != "" {
+				} else if s := dayops.Suggest(rp.Type.v, paramTypes); s != "" {
 					msg += fmt.Sprintf(" — did you mean %q?", s)
 				}
 				v.addf(rp.Type.n, "%s", msg)

@@ -191,7 +191,7 @@ func (v *validator) step(rs rawStep, i int, readable map[string]bool) dayops.Ste
 		st.If = dayops.Condition(rs.If.v)
 		if !slices.Contains(conditions, rs.If.v) {
 			msg := fmt.Sprintf("if %q is not one of success(), failure(), always()", truncate(rs.If.v, 40))
-			if s := suggest(rs.If.v, conditions); s != "" {
+			if s := dayops.Suggest(rs.If.v, conditions); s != "" {
 				msg += fmt.Sprintf(" — did you mean %q?", s)
 			}
 			v.addf(rs.If.n, "%s", msg)

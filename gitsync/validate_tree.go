@@ -56,7 +56,7 @@ func checkTree(all []*loaded) []Problem {
 			ts := byName[target]
 			if len(ts) == 0 {
 				msg := fmt.Sprintf("uses %q: there is no definition with that name", truncate(target, 40))
-				if s := suggest(target, names); s != "" {
+				if s := dayops.Suggest(target, names); s != "" {
 					msg += fmt.Sprintf(" — did you mean %q?", s)
 				}
 				add(l.file, rs.Uses.n, "%s", msg)

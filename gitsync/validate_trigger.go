@@ -75,7 +75,7 @@ func (v *validator) prTrigger(rt rawPRTrigger) dayops.PullRequestTrigger {
 		pt.On = rt.On.v
 		if !slices.Contains(prEvents, rt.On.v) {
 			msg := fmt.Sprintf("on %q is not one of %s", truncate(rt.On.v, 40), strings.Join(prEvents, ", "))
-			if s := suggest(rt.On.v, prEvents); s != "" {
+			if s := dayops.Suggest(rt.On.v, prEvents); s != "" {
 				msg += fmt.Sprintf(" — did you mean %q?", s)
 			}
 			v.addf(rt.On.n, "%s", msg)
