@@ -31,6 +31,10 @@ func (p Phase) Valid() bool { return p == Day0 || p == Day1 || p == Day2 }
 // NamePattern is what definition, service and step IDs must match.
 var NamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
+// EnvironmentPattern is what environment names (staging, prod_eu) must
+// match, in definitions and in chat commands alike.
+var EnvironmentPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
 // StepEnvName is the form of a step ID in the environment names that carry
 // its outputs (DAYOPS_STEP_<StepEnvName(id)>_<NAME>): upper case, dashes
 // as underscores. Two IDs with the same form would mix their outputs, so

@@ -15,3 +15,25 @@ func TestStepEnvName(t *testing.T) {
 		}
 	}
 }
+
+func TestEnvironmentPattern(t *testing.T) {
+	tests := []struct {
+		name string
+		want bool
+	}{
+		{"staging", true},
+		{"prod_eu", true},
+		{"eu-west-1", true},
+		{"0", true},
+		{"Prod", false},
+		{"_prod", false},
+		{"-prod", false},
+		{"", false},
+		{"prod eu", false},
+	}
+	for _, tt := range tests {
+		if got := EnvironmentPattern.MatchString(tt.name); got != tt.want {
+			t.Errorf("EnvironmentPattern.MatchString(%q) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -12,7 +12,6 @@ import (
 
 // Name rules of SPEC §5 that the root package does not already hold.
 var (
-	envNamePattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	paramNamePattern = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 	secretPattern    = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 	envVarPattern    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -100,7 +99,7 @@ func (v *validator) literalText(s str, what string) {
 
 func (v *validator) environments() {
 	for _, e := range v.raw.Environments {
-		if !envNamePattern.MatchString(e.Name.v) {
+		if !dayops.EnvironmentPattern.MatchString(e.Name.v) {
 			v.addf(e.Name.n, "environment name %q must be lowercase letters, digits, dashes and underscores", truncate(e.Name.v, 40))
 		}
 		env := dayops.Environment{Name: e.Name.v}
