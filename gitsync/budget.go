@@ -3,6 +3,7 @@ package gitsync
 import (
 	"fmt"
 
+	"github.com/dayops/dayops"
 	"gopkg.in/yaml.v3"
 )
 
@@ -77,11 +78,11 @@ func (d *decoder) withinBudget(root *yaml.Node) bool {
 		if n.Kind == yaml.AliasNode {
 			s := e.size(n)
 			if s == errCycle {
-				d.addf(n, "alias *%s is used inside the value it names, which would never end: write the value out", truncate(n.Value, 40))
+				d.addf(n, "alias *%s is used inside the value it names, which would never end: write the value out", dayops.Truncate(n.Value, 40))
 				return false
 			}
 			if total += s; total > maxValues {
-				d.addf(n, "alias *%s expands this file to more than %d values: write the values out or split the file", truncate(n.Value, 40), maxValues)
+				d.addf(n, "alias *%s expands this file to more than %d values: write the values out or split the file", dayops.Truncate(n.Value, 40), maxValues)
 				return false
 			}
 			return true

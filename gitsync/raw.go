@@ -112,15 +112,7 @@ func kindName(n *yaml.Node) string {
 	case "!!float":
 		return "a decimal number"
 	}
-	return fmt.Sprintf("%q", truncate(n.Value, 40))
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
+	return fmt.Sprintf("%q", dayops.Truncate(n.Value, 40))
 }
 
 // pair is one key/value of a mapping, after alias resolution.
@@ -153,7 +145,7 @@ func (d *decoder) pairs(n *yaml.Node, what string) []pair {
 			continue
 		}
 		if prev, ok := seen[k.Value]; ok {
-			d.addf(k, "duplicate key %q in %s (first at line %d)", truncate(k.Value, 40), what, prev.Line)
+			d.addf(k, "duplicate key %q in %s (first at line %d)", dayops.Truncate(k.Value, 40), what, prev.Line)
 			continue
 		}
 		seen[k.Value] = k
@@ -179,7 +171,7 @@ func (d *decoder) fields(n *yaml.Node, what string, keys []string, set func(p pa
 }
 
 func unknownKey(key, what string, keys []string) string {
-	msg := fmt.Sprintf("unknown key %q in %s", truncate(key, 40), what)
+	msg := fmt.Sprintf("unknown key %q in %s", dayops.Truncate(key, 40), what)
 	if s := dayops.Suggest(key, keys); s != "" {
 		return msg + fmt.Sprintf(" — did you mean %q?", s)
 	}
@@ -213,7 +205,7 @@ func (d *decoder) str(n *yaml.Node, what string) str {
 		return str{}
 	}
 	if !slices.Contains(textTags, n.ShortTag()) {
-		d.addf(n, "%s: unsupported YAML tag %s", what, truncate(n.Tag, 40))
+		d.addf(n, "%s: unsupported YAML tag %s", what, dayops.Truncate(n.Tag, 40))
 		return str{}
 	}
 	if isNull(n) {
@@ -250,7 +242,7 @@ func (d *decoder) dur(n *yaml.Node, what string) dur {
 	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		d.addf(n, "%s must be a duration like 30s, 10m or 1h30m, not %q", what, truncate(n.Value, 40))
+		d.addf(n, "%s must be a duration like 30s, 10m or 1h30m, not %q", what, dayops.Truncate(n.Value, 40))
 		return dur{}
 	}
 	return dur{v: v, n: n}
@@ -271,7 +263,7 @@ func (d *decoder) strs(n *yaml.Node, what string) []str {
 func (d *decoder) strMap(n *yaml.Node, what string) []kv {
 	var out []kv
 	for _, p := range d.pairs(n, what) {
-		if v := d.str(p.v, fmt.Sprintf("%s value %s", what, truncate(p.name, 40))); v.set() {
+		if v := d.str(p.v, fmt.Sprintf("%s value %s", what, dayops.Truncate(p.name, 40))); v.set() {
 			out = append(out, kv{key: str{v: p.name, n: p.k}, val: v})
 		}
 	}

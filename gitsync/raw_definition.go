@@ -3,6 +3,7 @@ package gitsync
 import (
 	"fmt"
 
+	"github.com/dayops/dayops"
 	"gopkg.in/yaml.v3"
 )
 
@@ -210,7 +211,7 @@ func (d *decoder) decodeDefinition(n *yaml.Node) *rawDefinition {
 
 func (d *decoder) decodeEnvironment(e pair) rawEnvironment {
 	env := rawEnvironment{Name: str{v: e.name, n: e.k}}
-	what := fmt.Sprintf("environment %q", truncate(e.name, 40))
+	what := fmt.Sprintf("environment %q", dayops.Truncate(e.name, 40))
 	d.object(e.v, what, field{"approvals", func(p pair) {
 		a := &rawApprovals{node: d.resolve(p.v)}
 		if isNull(a.node) {
@@ -232,7 +233,7 @@ func (d *decoder) decodeEnvironment(e pair) rawEnvironment {
 
 func (d *decoder) decodeParam(e pair) rawParam {
 	prm := rawParam{Name: str{v: e.name, n: e.k}}
-	d.object(e.v, fmt.Sprintf("parameter %q", truncate(e.name, 40)),
+	d.object(e.v, fmt.Sprintf("parameter %q", dayops.Truncate(e.name, 40)),
 		d.textField("description", &prm.Description, ""),
 		d.textField("type", &prm.Type, ""),
 		d.textField("pattern", &prm.Pattern, ""),

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 
+	"github.com/dayops/dayops"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 )
@@ -45,11 +46,11 @@ func (r *repo) checkTreeEntries(root plumbing.Hash) ([]Problem, error) {
 		names := make(map[string]bool, len(t.Entries))
 		for _, e := range t.Entries {
 			if !safeEntryName(e.Name) {
-				add(d.path, "the commit holds an entry named %q, which git never writes and no checkout can hold: remove it with git rm and commit again", truncate(e.Name, 60))
+				add(d.path, "the commit holds an entry named %q, which git never writes and no checkout can hold: remove it with git rm and commit again", dayops.Truncate(e.Name, 60))
 				continue
 			}
 			if names[e.Name] {
-				add(d.path, "the commit holds two entries named %q in one folder, which no checkout can hold: rewrite the commit with git", truncate(e.Name, 60))
+				add(d.path, "the commit holds two entries named %q in one folder, which no checkout can hold: rewrite the commit with git", dayops.Truncate(e.Name, 60))
 				continue
 			}
 			names[e.Name] = true
@@ -66,10 +67,10 @@ func (r *repo) checkTreeEntries(root plumbing.Hash) ([]Problem, error) {
 					return nil, fmt.Errorf("reading the link %s: %w", path.Join(d.path, e.Name), err)
 				}
 				if size > maxLinkTarget {
-					add(d.path, "the symbolic link %q points at a target of %d bytes, longer than any path: fix the link", truncate(e.Name, 60), size)
+					add(d.path, "the symbolic link %q points at a target of %d bytes, longer than any path: fix the link", dayops.Truncate(e.Name, 60), size)
 				}
 			default:
-				add(d.path, "the entry %q has mode %o, which git does not know: rewrite the commit with git", truncate(e.Name, 60), uint32(e.Mode))
+				add(d.path, "the entry %q has mode %o, which git does not know: rewrite the commit with git", dayops.Truncate(e.Name, 60), uint32(e.Mode))
 			}
 		}
 	}

@@ -55,7 +55,7 @@ func checkTree(all []*loaded) []Problem {
 			target := rs.Uses.v
 			ts := byName[target]
 			if len(ts) == 0 {
-				msg := fmt.Sprintf("uses %q: there is no definition with that name", truncate(target, 40))
+				msg := fmt.Sprintf("uses %q: there is no definition with that name", dayops.Truncate(target, 40))
 				if s := dayops.Suggest(target, names); s != "" {
 					msg += fmt.Sprintf(" — did you mean %q?", s)
 				}
@@ -70,7 +70,7 @@ func checkTree(all []*loaded) []Problem {
 			for _, w := range rs.With {
 				given[w.key.v] = true
 				if _, ok := t.Param(w.key.v); !ok && paramNamePattern.MatchString(w.key.v) {
-					add(l.file, w.key.n, "with %q: %s has no such parameter%s", truncate(w.key.v, 40), target, paramList(t))
+					add(l.file, w.key.n, "with %q: %s has no such parameter%s", dayops.Truncate(w.key.v, 40), target, paramList(t))
 				}
 			}
 			for _, p := range t.Params {
