@@ -101,13 +101,29 @@ func (d *decoder) withinBudget(root *yaml.Node) bool {
 	return walk(root)
 }
 
-// truncated is the problem that stands for those past maxFileProblems. Its
-// line is 0, so it is listed first among the file's problems, as a header.
-func (d *decoder) truncated() []Problem {
-	if d.dropped == 0 {
-		return d.problems
+// capProblems keeps the first maxFileProblems problems of each file (ps is
+// sorted by file) and puts before them one that says how many more there
+// are, counting those the decoder already left out (dropped, by file).
+func capProblems(ps []Problem, dropped map[string]int) []Problem {
+	out := make([]Problem, 0, len(ps))
+	for i := 0; i < len(ps); {
+		j := i
+		for j < len(ps) && ps[j].File == ps[i].File {
+			j++
+		}
+		file, kept := ps[i].File, ps[i:j]
+		more := dropped[file]
+		if len(kept) > maxFileProblems {
+			more += len(kept) - maxFileProblems
+			kept = kept[:maxFileProblems]
+		}
+		if more > 0 {
+			out = append(out, Problem{File: file, Message: fmt.Sprintf(
+				"only the first %d problems of this file are listed, and %d more were found: fix these first",
+				len(kept), more)})
+		}
+		out = append(out, kept...)
+		i = j
 	}
-	return append(d.problems, Problem{File: d.file, Message: fmt.Sprintf(
-		"only the first %d problems of this file are listed, and %d more were found: fix these first",
-		maxFileProblems, d.dropped)})
+	return out
 }

@@ -52,6 +52,7 @@ func LoadFS(fsys fs.FS, root, revision string) (*dayops.Catalog, []Problem) {
 	var (
 		problems []Problem
 		all      []*loaded
+		dropped  = map[string]int{} // problems past the decoder's cap, per file
 	)
 	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -85,8 +86,9 @@ func LoadFS(fsys fs.FS, root, revision string) (*dayops.Catalog, []Problem) {
 			problems = append(problems, Problem{File: p, Message: fmt.Sprintf("cannot read: %v", err)})
 			return nil
 		}
-		l, ps := loadFile(p, b, revision)
+		l, ps, n := loadFile(p, b, revision)
 		problems = append(problems, ps...)
+		dropped[p] += n
 		if l != nil {
 			all = append(all, l)
 		}
@@ -97,7 +99,7 @@ func LoadFS(fsys fs.FS, root, revision string) (*dayops.Catalog, []Problem) {
 	}
 	problems = append(problems, checkTree(all)...)
 	if len(problems) > 0 {
-		return nil, sortProblems(problems)
+		return nil, capProblems(sortProblems(problems), dropped)
 	}
 	defs := make([]*dayops.Definition, len(all))
 	for i, l := range all {
@@ -159,23 +161,23 @@ func (e *tooLarge) Error() string {
 
 // loadFile decodes and validates one file. It returns nil when the file holds
 // no definition to check further (unparseable, empty, not a mapping).
-func loadFile(file string, b []byte, revision string) (*loaded, []Problem) {
+func loadFile(file string, b []byte, revision string) (*loaded, []Problem, int) {
 	d := &decoder{file: file}
 	if len(b) > maxFileSize {
 		d.addf(nil, "the file is more than %d bytes; a definition file may be at most %d", maxFileSize, maxFileSize)
-		return nil, d.problems
+		return nil, d.problems, d.dropped
 	}
 	n := d.document(b)
 	if n == nil || !d.withinBudget(n) {
-		return nil, d.problems
+		return nil, d.problems, d.dropped
 	}
 	raw := d.decodeDefinition(n)
 	if raw == nil {
-		return nil, d.truncated()
+		return nil, d.problems, d.dropped
 	}
 	def := d.validate(raw)
 	def.Source = dayops.Source{File: file, Revision: revision, Content: b}
-	return &loaded{def: def, raw: raw, file: file}, d.truncated()
+	return &loaded{def: def, raw: raw, file: file}, d.problems, d.dropped
 }
 
 var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)

@@ -444,13 +444,20 @@ func TestLoadProblemsPerFileCapped(t *testing.T) {
 	for i := range 300 {
 		fmt.Fprintf(&b, "      %d-bad: x\n", i)
 	}
-	_, problems := LoadFS(fstest.MapFS{"a.yaml": {Data: []byte(b.String())}, "b.yaml": {Data: []byte("name: [")}}, ".", "r")
+	// c.yaml's problems are found across the tree (uses of no definition).
+	var c strings.Builder
+	c.WriteString("apiVersion: dayops/v1\nphase: day2\nname: c\nsteps:\n")
+	for range 60 {
+		c.WriteString("  - uses: nowhere\n")
+	}
+	_, problems := LoadFS(fstest.MapFS{"a.yaml": {Data: []byte(b.String())}, "b.yaml": {Data: []byte("name: [")},
+		"c.yaml": {Data: []byte(c.String())}}, ".", "r")
 	var got []string
 	for _, p := range problems {
 		got = append(got, p.String())
 	}
-	if len(got) != maxFileProblems+2 {
-		t.Fatalf("%d problems, want %d:\n%s", len(got), maxFileProblems+2, strings.Join(got, "\n"))
+	if want := 2*(maxFileProblems+1) + 1; len(got) != want {
+		t.Fatalf("%d problems, want %d:\n%s", len(got), want, strings.Join(got, "\n"))
 	}
 	want := []string{
 		"a.yaml: only the first 50 problems of this file are listed, and 250 more were found: fix these first",
@@ -459,8 +466,15 @@ func TestLoadProblemsPerFileCapped(t *testing.T) {
 	if diff := cmp.Diff(want, got[:2]); diff != "" {
 		t.Errorf("first problems (-want +got):\n%s", diff)
 	}
-	if !strings.HasPrefix(got[len(got)-1], "b.yaml:1: invalid YAML") {
-		t.Errorf("the next file's problem is missing: %q", got[len(got)-1])
+	if !strings.HasPrefix(got[maxFileProblems+1], "b.yaml:1: invalid YAML") {
+		t.Errorf("the next file's problem is missing: %q", got[maxFileProblems+1])
+	}
+	want = []string{
+		"c.yaml: only the first 50 problems of this file are listed, and 10 more were found: fix these first",
+		`c.yaml:5:11: uses "nowhere": there is no definition with that name`,
+	}
+	if diff := cmp.Diff(want, got[maxFileProblems+2:maxFileProblems+4]); diff != "" {
+		t.Errorf("c.yaml's first problems (-want +got):\n%s", diff)
 	}
 }
 
@@ -532,16 +546,29 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("---\n---\n"))
 	f.Add([]byte("a: &a [*a]"))
 	f.Add([]byte("steps: [{uses: other, with: {x: '${{'}}]"))
+	f.Add([]byte(aliasBomb(3000, 999)))
+	f.Add([]byte(laughs(12)))
 	other := []byte("apiVersion: dayops/v1\nphase: day2\nname: other\nparams: {x: {required: true}}\nsteps:\n  - uses: fuzz\n")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fsys := fstest.MapFS{"ops/fuzz.yaml": {Data: data}, "ops/other.yaml": {Data: other}}
-		cat, problems := LoadFS(fsys, "ops", "r")
+		var (
+			cat      *dayops.Catalog
+			problems []Problem
+		)
+		alloc, _ := measureNoGC(func() { cat, problems = LoadFS(fsys, "ops", "r") })
+		if alloc > maxLoadAlloc {
+			t.Fatalf("LoadFS allocated %d MB, over the budget of %d MB", alloc>>20, maxLoadAlloc>>20)
+		}
 		if (cat == nil) == (len(problems) == 0) {
 			t.Fatalf("LoadFS returned catalog %v and %d problems", cat, len(problems))
 		}
+		perFile := map[string]int{}
 		for _, p := range problems {
 			if p.File != "ops/fuzz.yaml" && p.File != "ops/other.yaml" {
 				t.Fatalf("problem names file %q: %s", p.File, p)
+			}
+			if perFile[p.File]++; perFile[p.File] > maxFileProblems+1 {
+				t.Fatalf("more than %d problems for %s", maxFileProblems+1, p.File)
 			}
 			if p.Message == "" || p.Line < 0 || p.Col < 0 {
 				t.Fatalf("malformed problem %#v", p)
