@@ -70,13 +70,13 @@ func (s *Syncer) loadRevision(h plumbing.Hash) (*dayops.Catalog, []string, error
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading commit %s: %w", h, err)
 	}
-	problems, err := s.repo.checkTreeEntries(c.TreeHash)
+	fsys := newTreeFS(s.repo, c.TreeHash, c.Committer.When)
+	problems, err := fsys.checkTreeEntries()
 	if err != nil {
 		return nil, nil, err
 	}
 	var cat *dayops.Catalog
 	if len(problems) == 0 {
-		fsys := newTreeFS(s.repo, c.TreeHash, c.Committer.When)
 		cat, problems = LoadFS(fsys, s.path, h.String())
 	}
 	out := make([]string, len(problems))

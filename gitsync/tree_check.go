@@ -22,8 +22,9 @@ const maxTreeProblems = 20
 // hand can make them), a name twice in one folder, modes git does not know
 // and link targets longer than a path. Such a revision would load but fail
 // every run's checkout, so the sync stalls on it instead. Each problem's
-// File is the folder holding the entry ("." for the root).
-func (r *repo) checkTreeEntries(root plumbing.Hash) ([]Problem, error) {
+// File is the folder holding the entry ("." for the root). The trees read
+// stay in f's cache for the load that follows.
+func (f *treeFS) checkTreeEntries() ([]Problem, error) {
 	type dir struct {
 		hash plumbing.Hash
 		path string
@@ -34,17 +35,17 @@ func (r *repo) checkTreeEntries(root plumbing.Hash) ([]Problem, error) {
 			problems = append(problems, Problem{File: folder, Message: fmt.Sprintf(format, args...)})
 		}
 	}
-	seen := map[plumbing.Hash]bool{root: true}
-	queue := []dir{{root, "."}}
+	seen := map[plumbing.Hash]bool{f.root: true}
+	queue := []dir{{f.root, "."}}
 	for len(queue) > 0 && len(problems) < maxTreeProblems {
 		d := queue[0]
 		queue = queue[1:]
-		t, err := r.tree(d.hash)
+		t, err := f.dir(d.hash)
 		if err != nil {
 			return nil, fmt.Errorf("reading the tree of %s: %w", d.path, err)
 		}
-		names := make(map[string]bool, len(t.Entries))
-		for _, e := range t.Entries {
+		names := make(map[string]bool, len(t.entries))
+		for _, e := range t.entries {
 			if !safeEntryName(e.Name) {
 				add(d.path, "the commit holds an entry named %q, which git never writes and no checkout can hold: remove it with git rm and commit again", dayops.Truncate(e.Name, 60))
 				continue
@@ -62,7 +63,7 @@ func (r *repo) checkTreeEntries(root plumbing.Hash) ([]Problem, error) {
 				}
 			case filemode.Regular, filemode.Deprecated, filemode.Executable, filemode.Submodule:
 			case filemode.Symlink:
-				size, err := r.blobSize(e.Hash)
+				size, err := f.r.blobSize(e.Hash)
 				if err != nil {
 					return nil, fmt.Errorf("reading the link %s: %w", path.Join(d.path, e.Name), err)
 				}
