@@ -21,6 +21,13 @@ const (
 	// maxFileProblems bounds the problems reported for one file: past it
 	// the rest are counted, not listed.
 	maxFileProblems = 50
+
+	// maxTreeBytes and maxTreeValues bound a whole definitions folder:
+	// decoded definitions keep their YAML nodes until the tree is checked,
+	// so many files each within budget could still add up. A thousand
+	// definitions of a page each are about 3 MiB and 100,000 values.
+	maxTreeBytes  = 32 << 20
+	maxTreeValues = 500_000
 )
 
 // expansion counts the values of a YAML tree with every alias expanded.
@@ -73,6 +80,7 @@ func (e *expansion) size(n *yaml.Node) int {
 func (d *decoder) withinBudget(root *yaml.Node) bool {
 	e := &expansion{sizes: map[*yaml.Node]int{}, counting: map[*yaml.Node]bool{}}
 	total := 0
+	defer func() { d.values = total }()
 	var walk func(n *yaml.Node) bool
 	walk = func(n *yaml.Node) bool {
 		if n.Kind == yaml.AliasNode {

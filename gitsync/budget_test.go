@@ -155,3 +155,44 @@ func TestSyncHostileYAMLWithinBudget(t *testing.T) {
 		t.Fatalf("serving %s, want the last good %s", s.Catalog().Revision(), first)
 	}
 }
+
+func TestLoadTreeWithinBudget(t *testing.T) {
+	// Files each within budget still add up: the folder as a whole is
+	// bounded in bytes read and values decoded, and what is past the bound
+	// is not loaded.
+	values := func(n int) []byte {
+		return []byte("apiVersion: dayops/v1\nphase: day2\nname: big\nsteps:\n  - run: echo\n    with: [" + strings.Repeat("1, ", n) + "]\n")
+	}
+	text := func(n int) []byte {
+		return []byte("apiVersion: dayops/v1\nphase: day2\nname: big\ndescription: " + strings.Repeat("x", n) + "\nsteps:\n  - run: echo\n")
+	}
+	tests := []struct {
+		name string
+		file func(i int) []byte
+		n    int
+		want string
+	}{
+		{"values", func(int) []byte { return values(45000) }, 12,
+			"f11.yaml: the definitions folder holds more than 500000 YAML values with this file, so the files after it are not loaded: keep only definitions in it"},
+		{"bytes", func(int) []byte { return text(maxFileSize - 100) }, 40,
+			"f32.yaml: the definitions folder holds more than 32 MiB of YAML with this file, so it and the files after it are not loaded: keep only definitions in it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fsys := fstest.MapFS{}
+			for i := range tt.n {
+				fsys[fmt.Sprintf("f%02d.yaml", i)] = &fstest.MapFile{Data: tt.file(i)}
+			}
+			_, problems := LoadFS(fsys, ".", "r")
+			var got []string
+			for _, p := range problems {
+				if strings.Contains(p.Message, "the definitions folder") {
+					got = append(got, p.String())
+				}
+			}
+			if len(got) != 1 || got[0] != tt.want {
+				t.Fatalf("problems %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

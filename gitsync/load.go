@@ -53,6 +53,8 @@ func LoadFS(fsys fs.FS, root, revision string) (*dayops.Catalog, []Problem) {
 		problems []Problem
 		all      []*loaded
 		dropped  = map[string]int{} // problems past the decoder's cap, per file
+		bytes    int                // read so far, bounded by maxTreeBytes
+		values   int                // decoded so far, bounded by maxTreeValues
 	)
 	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -86,11 +88,21 @@ func LoadFS(fsys fs.FS, root, revision string) (*dayops.Catalog, []Problem) {
 			problems = append(problems, Problem{File: p, Message: fmt.Sprintf("cannot read: %v", err)})
 			return nil
 		}
-		l, ps, n := loadFile(p, b, revision)
-		problems = append(problems, ps...)
-		dropped[p] += n
+		if bytes += len(b); bytes > maxTreeBytes {
+			problems = append(problems, Problem{File: p, Message: fmt.Sprintf(
+				"the definitions folder holds more than %d MiB of YAML with this file, so it and the files after it are not loaded: keep only definitions in it", maxTreeBytes>>20)})
+			return fs.SkipAll
+		}
+		l, fd := loadFile(p, b, revision)
+		problems = append(problems, fd.problems...)
+		dropped[p] += fd.dropped
 		if l != nil {
 			all = append(all, l)
+		}
+		if values += fd.values; values > maxTreeValues {
+			problems = append(problems, Problem{File: p, Message: fmt.Sprintf(
+				"the definitions folder holds more than %d YAML values with this file, so the files after it are not loaded: keep only definitions in it", maxTreeValues)})
+			return fs.SkipAll
 		}
 		return nil
 	})
@@ -160,24 +172,25 @@ func (e *tooLarge) Error() string {
 }
 
 // loadFile decodes and validates one file. It returns nil when the file holds
-// no definition to check further (unparseable, empty, not a mapping).
-func loadFile(file string, b []byte, revision string) (*loaded, []Problem, int) {
+// no definition to check further (unparseable, empty, not a mapping), and
+// the decoder, which holds the problems and what the file cost.
+func loadFile(file string, b []byte, revision string) (*loaded, *decoder) {
 	d := &decoder{file: file}
 	if len(b) > maxFileSize {
 		d.addf(nil, "the file is more than %d bytes; a definition file may be at most %d", maxFileSize, maxFileSize)
-		return nil, d.problems, d.dropped
+		return nil, d
 	}
 	n := d.document(b)
 	if n == nil || !d.withinBudget(n) {
-		return nil, d.problems, d.dropped
+		return nil, d
 	}
 	raw := d.decodeDefinition(n)
 	if raw == nil {
-		return nil, d.problems, d.dropped
+		return nil, d
 	}
 	def := d.validate(raw)
 	def.Source = dayops.Source{File: file, Revision: revision, Content: b}
-	return &loaded{def: def, raw: raw, file: file}, d.problems, d.dropped
+	return &loaded{def: def, raw: raw, file: file}, d
 }
 
 var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)

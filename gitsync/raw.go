@@ -52,6 +52,7 @@ type decoder struct {
 	file     string
 	problems []Problem
 	dropped  int // problems past maxFileProblems, counted only
+	values   int // YAML values of the file, aliases expanded (withinBudget)
 }
 
 func (d *decoder) addf(n *yaml.Node, format string, args ...any) {
