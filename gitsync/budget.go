@@ -22,6 +22,10 @@ const (
 	// the rest are counted, not listed.
 	maxFileProblems = 50
 
+	// maxProblems bounds the problems reported for a whole folder, so that
+	// a revision's record stays readable.
+	maxProblems = 1000
+
 	// maxTreeBytes and maxTreeValues bound a whole definitions folder:
 	// decoded definitions keep their YAML nodes until the tree is checked,
 	// so many files each within budget could still add up. A thousand
@@ -132,6 +136,12 @@ func capProblems(ps []Problem, dropped map[string]int) []Problem {
 		}
 		out = append(out, kept...)
 		i = j
+	}
+	if len(out) > maxProblems {
+		rest := len(out) - (maxProblems - 1)
+		last := out[maxProblems-1].File
+		out = append(out[:maxProblems-1], Problem{File: last, Message: fmt.Sprintf(
+			"%d more problems in this file and the files after it are not listed: fix the ones above first", rest)})
 	}
 	return out
 }

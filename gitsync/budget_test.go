@@ -196,3 +196,25 @@ func TestLoadTreeWithinBudget(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadProblemsPerFolderCapped(t *testing.T) {
+	fsys := fstest.MapFS{}
+	for i := range 30 {
+		var b strings.Builder
+		b.WriteString("apiVersion: dayops/v1\nphase: day2\nname: bad\nsteps:\n")
+		for range 40 {
+			b.WriteString("  - {}\n")
+		}
+		fsys[fmt.Sprintf("f%02d.yaml", i)] = &fstest.MapFile{Data: []byte(b.String())}
+	}
+	_, problems := LoadFS(fsys, ".", "r")
+	if len(problems) != maxProblems {
+		t.Fatalf("%d problems, want %d", len(problems), maxProblems)
+	}
+	// 30 files of 41 problems (40 steps without a kind, a name used 30
+	// times): 1230, of which 999 are listed and 231 counted.
+	want := "f24.yaml: 231 more problems in this file and the files after it are not listed: fix the ones above first"
+	if got := problems[len(problems)-1].String(); got != want {
+		t.Errorf("last problem %q, want %q", got, want)
+	}
+}
