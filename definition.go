@@ -31,6 +31,18 @@ func (p Phase) Valid() bool { return p == Day0 || p == Day1 || p == Day2 }
 // NamePattern is what definition, service and step IDs must match.
 var NamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
+// EnvironmentPattern is what environment names (staging, prod_eu) must
+// match, in definitions and in chat commands alike.
+var EnvironmentPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// StepEnvName is the form of a step ID in the environment names that carry
+// its outputs (DAYOPS_STEP_<StepEnvName(id)>_<NAME>): upper case, dashes
+// as underscores. Two IDs with the same form would mix their outputs, so
+// validation refuses them.
+func StepEnvName(id string) string {
+	return strings.ToUpper(strings.ReplaceAll(id, "-", "_"))
+}
+
 // Definition is one validated phase definition (SPEC §5). Definitions are
 // built by the loader and shared read-only: never modify one.
 type Definition struct {
@@ -170,6 +182,11 @@ const (
 	StepKindApproval StepKind = "approval" // a gate in the middle of a run
 	StepKindUses     StepKind = "uses"     // another definition, run as a step
 )
+
+// MaxUsesDepth is how many definitions one chain of uses: steps may hold,
+// the one started included: a run of a uses b uses c is three deep. The
+// executor refuses to go deeper and validation refuses a tree that would.
+const MaxUsesDepth = 5
 
 // Condition is a step's if: value.
 type Condition string

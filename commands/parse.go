@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/dayops/dayops"
 )
 
 // MaxInputBytes is the longest text Parse accepts. Slack caps a message at
@@ -16,9 +18,10 @@ const MaxInputBytes = 4000
 // maxEcho is how many characters of user text a reply quotes.
 const maxEcho = 80
 
+// The names a command takes are the ones definitions may declare.
 var (
-	nameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)  // definitions and services
-	envRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`) // environments
+	nameRE  = dayops.NamePattern        // definitions and services
+	envRE   = dayops.EnvironmentPattern // environments
 	paramRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*=`)
 )
 

@@ -9,7 +9,7 @@ import (
 )
 
 // maxUsesDepth bounds how deep uses: steps nest.
-const maxUsesDepth = 5
+const maxUsesDepth = dayops.MaxUsesDepth
 
 // uses runs another definition as a step: a child run with its own record,
 // approvals, queue and rollback, in the parent's slot. Its end is the step's

@@ -71,7 +71,14 @@ func (s *Syncer) loadRevision(h plumbing.Hash) (*dayops.Catalog, []string, error
 		return nil, nil, fmt.Errorf("reading commit %s: %w", h, err)
 	}
 	fsys := newTreeFS(s.repo, c.TreeHash, c.Committer.When)
-	cat, problems := LoadFS(fsys, s.path, h.String())
+	problems, err := fsys.checkTreeEntries()
+	if err != nil {
+		return nil, nil, err
+	}
+	var cat *dayops.Catalog
+	if len(problems) == 0 {
+		cat, problems = LoadFS(fsys, s.path, h.String())
+	}
 	out := make([]string, len(problems))
 	for i, p := range problems {
 		out[i] = p.String()

@@ -52,6 +52,9 @@ func LoadFS(fsys fs.FS, root, revision string) (*dayops.Catalog, []Problem) {
 	var (
 		problems []Problem
 		all      []*loaded
+		dropped  = map[string]int{} // problems past the decoder's cap, per file
+		bytes    int                // read so far, bounded by maxTreeBytes
+		values   int                // decoded so far, bounded by maxTreeValues
 	)
 	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -75,15 +78,31 @@ func LoadFS(fsys fs.FS, root, revision string) (*dayops.Catalog, []Problem) {
 			problems = append(problems, Problem{File: p, Message: "a definition must be a regular file, not a symbolic link or device"})
 			return nil
 		}
-		b, err := fs.ReadFile(fsys, p)
+		b, err := readLimited(fsys, p, d)
+		var big *tooLarge
+		if errors.As(err, &big) {
+			problems = append(problems, Problem{File: p, Message: big.Error()})
+			return nil
+		}
 		if err != nil {
 			problems = append(problems, Problem{File: p, Message: fmt.Sprintf("cannot read: %v", err)})
 			return nil
 		}
-		l, ps := loadFile(p, b, revision)
-		problems = append(problems, ps...)
+		if bytes += len(b); bytes > maxTreeBytes {
+			problems = append(problems, Problem{File: p, Message: fmt.Sprintf(
+				"the definitions folder holds more than %d MiB of YAML with this file, so it and the files after it are not loaded: keep only definitions in it", maxTreeBytes>>20)})
+			return fs.SkipAll
+		}
+		l, fd := loadFile(p, b, revision)
+		problems = append(problems, fd.problems...)
+		dropped[p] += fd.dropped
 		if l != nil {
 			all = append(all, l)
+		}
+		if values += fd.values; values > maxTreeValues {
+			problems = append(problems, Problem{File: p, Message: fmt.Sprintf(
+				"the definitions folder holds more than %d YAML values with this file, so the files after it are not loaded: keep only definitions in it", maxTreeValues)})
+			return fs.SkipAll
 		}
 		return nil
 	})
@@ -92,7 +111,7 @@ func LoadFS(fsys fs.FS, root, revision string) (*dayops.Catalog, []Problem) {
 	}
 	problems = append(problems, checkTree(all)...)
 	if len(problems) > 0 {
-		return nil, sortProblems(problems)
+		return nil, capProblems(sortProblems(problems), dropped)
 	}
 	defs := make([]*dayops.Definition, len(all))
 	for i, l := range all {
@@ -129,25 +148,49 @@ func sortProblems(ps []Problem) []Problem {
 // maxFileSize bounds one definition file; a definition is a page of YAML.
 const maxFileSize = 1 << 20
 
+// readLimited reads a definition file, but never more than one byte past
+// maxFileSize: a file of gigabytes is refused by its size (loadFile reports
+// it), not read whole. The size is asked first, so that a tree entry that
+// says it is large is not even opened.
+func readLimited(fsys fs.FS, p string, d fs.DirEntry) ([]byte, error) {
+	if info, err := d.Info(); err == nil && info.Size() > maxFileSize {
+		return nil, &tooLarge{size: info.Size()}
+	}
+	f, err := fsys.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxFileSize+1))
+}
+
+// tooLarge is a file over maxFileSize, known by its size.
+type tooLarge struct{ size int64 }
+
+func (e *tooLarge) Error() string {
+	return fmt.Sprintf("the file is %d bytes; a definition file may be at most %d", e.size, maxFileSize)
+}
+
 // loadFile decodes and validates one file. It returns nil when the file holds
-// no definition to check further (unparseable, empty, not a mapping).
-func loadFile(file string, b []byte, revision string) (*loaded, []Problem) {
+// no definition to check further (unparseable, empty, not a mapping), and
+// the decoder, which holds the problems and what the file cost.
+func loadFile(file string, b []byte, revision string) (*loaded, *decoder) {
 	d := &decoder{file: file}
 	if len(b) > maxFileSize {
-		d.addf(nil, "the file is %d bytes; a definition file may be at most %d", len(b), maxFileSize)
-		return nil, d.problems
+		d.addf(nil, "the file is more than %d bytes; a definition file may be at most %d", maxFileSize, maxFileSize)
+		return nil, d
 	}
 	n := d.document(b)
-	if n == nil {
-		return nil, d.problems
+	if n == nil || !d.withinBudget(n) {
+		return nil, d
 	}
 	raw := d.decodeDefinition(n)
 	if raw == nil {
-		return nil, d.problems
+		return nil, d
 	}
 	def := d.validate(raw)
 	def.Source = dayops.Source{File: file, Revision: revision, Content: b}
-	return &loaded{def: def, raw: raw, file: file}, d.problems
+	return &loaded{def: def, raw: raw, file: file}, d
 }
 
 var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -201,10 +244,10 @@ func (d *decoder) yamlError(err error) {
 	msg := err.Error()
 	if m := yamlErrLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		d.problems = append(d.problems, Problem{File: d.file, Line: line, Message: "invalid YAML: " + m[2]})
+		d.report(Problem{File: d.file, Line: line, Message: "invalid YAML: " + m[2]})
 		return
 	}
-	d.problems = append(d.problems, Problem{File: d.file, Message: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")})
+	d.report(Problem{File: d.file, Message: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")})
 }
 
 // LoadDir loads a plain folder that is not a git checkout. Its revision is
@@ -264,10 +307,10 @@ func ContentHash(fsys fs.FS, skip ...string) (string, error) {
 	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.path, b.path) })
 	h := sha256.New()
 	for _, e := range entries {
-		var b []byte
+		// Length-prefixed so that no two different trees hash the same bytes.
 		switch rl, ok := fsys.(fs.ReadLinkFS); {
 		case e.kind == "file":
-			if b, err = fs.ReadFile(fsys, e.path); err != nil {
+			if err := hashFile(h, fsys, e.path); err != nil {
 				return "", err
 			}
 		case ok:
@@ -275,12 +318,37 @@ func ContentHash(fsys fs.FS, skip ...string) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			b = []byte(target)
+			fmt.Fprintf(h, "%s %d:%s\n%d:%s\n", e.kind, len(e.path), e.path, len(target), target)
+		default:
+			fmt.Fprintf(h, "%s %d:%s\n%d:\n", e.kind, len(e.path), e.path, 0)
 		}
-		// Length-prefixed so that no two different trees hash the same bytes.
-		fmt.Fprintf(h, "%s %d:%s\n%d:", e.kind, len(e.path), e.path, len(b))
-		h.Write(b)
-		h.Write([]byte{'\n'})
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashFile writes one file's entry to h, streaming its content: a folder may
+// hold large files (a binary, a state file) that must not be read whole.
+// The length written first is the one copied, so a file that changes while
+// it is hashed still hashes to what was read.
+func hashFile(h io.Writer, fsys fs.FS, p string) error {
+	f, err := fsys.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := info.Size()
+	fmt.Fprintf(h, "file %d:%s\n%d:", len(p), p, size)
+	n, err := io.Copy(h, io.LimitReader(f, size))
+	if err != nil {
+		return err
+	}
+	if n != size {
+		return fmt.Errorf("%s changed while it was read: %d bytes of %d", p, n, size)
+	}
+	_, err = h.Write([]byte{'\n'})
+	return err
 }

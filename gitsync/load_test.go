@@ -424,32 +424,93 @@ func TestLoadLimits(t *testing.T) {
 }
 
 func TestLoadAliases(t *testing.T) {
-	// Aliases work; following them is bounded so a file of references cannot
-	// make the loader walk without end.
-	var bomb strings.Builder
-	bomb.WriteString("apiVersion: dayops/v1\nphase: day2\nname: bomb\nsteps:\n  - &s {run: echo, env: &e {A: x, B: y}}\n")
-	for range 1200 {
-		bomb.WriteString("  - *s\n")
+	// Aliases work within the budget (budget_test.go has the bombs).
+	data := "apiVersion: dayops/v1\nphase: day2\nname: ok\nsteps:\n  - &s {run: echo, env: {A: x}}\n  - *s\n"
+	cat, problems := LoadFS(fstest.MapFS{"a.yaml": {Data: []byte(data)}}, ".", "r")
+	if len(problems) > 0 {
+		t.Fatalf("problems: %q", problems)
 	}
-	tests := []struct {
-		name string
-		data string
-		want []string
-	}{
-		{"alias", "apiVersion: dayops/v1\nphase: day2\nname: ok\nsteps:\n  - &s {run: echo}\n  - *s\n", nil},
-		{"budget", bomb.String(), []string{"a.yaml:1006:5: too many alias references (more than 1000): write the values out or split the file"}},
+	d, _ := cat.Lookup("ok")
+	if len(d.Steps) != 2 || d.Steps[1].Run != "echo" || len(d.Steps[1].Env) != 1 {
+		t.Fatalf("steps through an alias: %+v", d.Steps)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, problems := LoadFS(fstest.MapFS{"a.yaml": {Data: []byte(tt.data)}}, ".", "r")
-			var got []string
-			for _, p := range problems {
-				got = append(got, p.String())
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("problems (-want +got):\n%s", diff)
-			}
-		})
+}
+
+func TestLoadProblemsPerFileCapped(t *testing.T) {
+	// A file with hundreds of mistakes lists the first maxFileProblems and
+	// says how many more there are, on a first line of its own.
+	var b strings.Builder
+	b.WriteString("apiVersion: dayops/v1\nphase: day2\nname: many\nsteps:\n  - run: echo\n    env:\n")
+	for i := range 300 {
+		fmt.Fprintf(&b, "      %d-bad: x\n", i)
+	}
+	// c.yaml's problems are found across the tree (uses of no definition).
+	var c strings.Builder
+	c.WriteString("apiVersion: dayops/v1\nphase: day2\nname: c\nsteps:\n")
+	for range 60 {
+		c.WriteString("  - uses: nowhere\n")
+	}
+	_, problems := LoadFS(fstest.MapFS{"a.yaml": {Data: []byte(b.String())}, "b.yaml": {Data: []byte("name: [")},
+		"c.yaml": {Data: []byte(c.String())}}, ".", "r")
+	var got []string
+	for _, p := range problems {
+		got = append(got, p.String())
+	}
+	if want := 2*(maxFileProblems+1) + 1; len(got) != want {
+		t.Fatalf("%d problems, want %d:\n%s", len(got), want, strings.Join(got, "\n"))
+	}
+	want := []string{
+		"a.yaml: only the first 50 problems of this file are listed, and 250 more were found: fix these first",
+		`a.yaml:7:7: environment variable name "0-bad" must be letters, digits and underscores, not starting with a digit`,
+	}
+	if diff := cmp.Diff(want, got[:2]); diff != "" {
+		t.Errorf("first problems (-want +got):\n%s", diff)
+	}
+	if !strings.HasPrefix(got[maxFileProblems+1], "b.yaml:1: invalid YAML") {
+		t.Errorf("the next file's problem is missing: %q", got[maxFileProblems+1])
+	}
+	want = []string{
+		"c.yaml: only the first 50 problems of this file are listed, and 10 more were found: fix these first",
+		`c.yaml:5:11: uses "nowhere": there is no definition with that name`,
+	}
+	if diff := cmp.Diff(want, got[maxFileProblems+2:maxFileProblems+4]); diff != "" {
+		t.Errorf("c.yaml's first problems (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadDirLargeFilesNotReadWhole(t *testing.T) {
+	// A 64 MiB definition (sparse on disk) is refused by its size, and the
+	// folder's content hash streams it: neither reads it into memory.
+	const size = 64 << 20
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ok.yaml"), []byte(strings.ReplaceAll(minimal, "%s", "ok")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"big.yaml", "state.bin"} {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Truncate(size); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	var (
+		problems []Problem
+		err      error
+	)
+	alloc, took := measure(func() { _, problems, err = LoadDir(dir) })
+	t.Logf("LoadDir of a folder with two 64 MiB files: %.1f MB allocated, %v", float64(alloc)/(1<<20), took)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Problem{{File: "big.yaml", Message: fmt.Sprintf("the file is %d bytes; a definition file may be at most 1048576", size)}}
+	if diff := cmp.Diff(want, problems); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	if alloc > 16<<20 {
+		t.Errorf("LoadDir allocated %.1f MB for a folder of large files: it read them whole", float64(alloc)/(1<<20))
 	}
 }
 
@@ -470,26 +531,6 @@ func TestLoadProblemString(t *testing.T) {
 	}
 }
 
-func TestValidateSuggest(t *testing.T) {
-	keys := []string{"steps", "rollback", "triggers", "timeout", "env", "environments"}
-	tests := []struct{ in, want string }{
-		{"stpes", "steps"},
-		{"step", "steps"},
-		{"Steps", "steps"},
-		{"rolback", "rollback"},
-		{"trigger", "triggers"},
-		{"enviroments", "environments"},
-		{"evn", "env"},
-		{"description", ""},
-		{"x", ""},
-	}
-	for _, tt := range tests {
-		if got := suggest(tt.in, keys); got != tt.want {
-			t.Errorf("suggest(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 // FuzzLoad feeds arbitrary bytes as one definition file next to a valid one.
 // Loading must never panic, and must return exactly one of a catalog or
 // problems, each problem naming a file of the tree.
@@ -505,16 +546,29 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("---\n---\n"))
 	f.Add([]byte("a: &a [*a]"))
 	f.Add([]byte("steps: [{uses: other, with: {x: '${{'}}]"))
+	f.Add([]byte(aliasBomb(3000, 999)))
+	f.Add([]byte(laughs(12)))
 	other := []byte("apiVersion: dayops/v1\nphase: day2\nname: other\nparams: {x: {required: true}}\nsteps:\n  - uses: fuzz\n")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fsys := fstest.MapFS{"ops/fuzz.yaml": {Data: data}, "ops/other.yaml": {Data: other}}
-		cat, problems := LoadFS(fsys, "ops", "r")
+		var (
+			cat      *dayops.Catalog
+			problems []Problem
+		)
+		alloc, _ := measureNoGC(func() { cat, problems = LoadFS(fsys, "ops", "r") })
+		if alloc > maxLoadAlloc {
+			t.Fatalf("LoadFS allocated %d MB, over the budget of %d MB", alloc>>20, maxLoadAlloc>>20)
+		}
 		if (cat == nil) == (len(problems) == 0) {
 			t.Fatalf("LoadFS returned catalog %v and %d problems", cat, len(problems))
 		}
+		perFile := map[string]int{}
 		for _, p := range problems {
 			if p.File != "ops/fuzz.yaml" && p.File != "ops/other.yaml" {
 				t.Fatalf("problem names file %q: %s", p.File, p)
+			}
+			if perFile[p.File]++; perFile[p.File] > maxFileProblems+1 {
+				t.Fatalf("more than %d problems for %s", maxFileProblems+1, p.File)
 			}
 			if p.Message == "" || p.Line < 0 || p.Col < 0 {
 				t.Fatalf("malformed problem %#v", p)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dayops/dayops"
 	"gopkg.in/yaml.v3"
 )
 
@@ -50,11 +51,9 @@ type kv struct {
 type decoder struct {
 	file     string
 	problems []Problem
-	aliases  int // alias nodes followed, bounded against alias bombs
+	dropped  int // problems past maxFileProblems, counted only
+	values   int // YAML values of the file, aliases expanded (withinBudget)
 }
-
-// maxAliases bounds how many alias references one file may follow.
-const maxAliases = 1000
 
 func (d *decoder) addf(n *yaml.Node, format string, args ...any) {
 	p := Problem{File: d.file, Message: fmt.Sprintf(format, args...)}
@@ -64,27 +63,19 @@ func (d *decoder) addf(n *yaml.Node, format string, args ...any) {
 	d.report(p)
 }
 
-// report records a problem. Past the alias budget the file is rejected with
-// that one message; what follows from the cut-off values would be noise.
+// report records a problem, or counts it once the file has maxFileProblems.
 func (d *decoder) report(p Problem) {
-	if d.aliases > maxAliases+1 {
+	if len(d.problems) >= maxFileProblems {
+		d.dropped++
 		return
 	}
 	d.problems = append(d.problems, p)
 }
 
-// resolve follows aliases. Past the budget it reports once and answers with
-// a null node so that walking stays bounded.
+// resolve follows aliases. The file was checked by withinBudget first, so
+// following them is bounded and never meets a cycle.
 func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
 	for n != nil && n.Kind == yaml.AliasNode {
-		d.aliases++
-		if d.aliases > maxAliases {
-			if d.aliases == maxAliases+1 {
-				d.addf(n, "too many alias references (more than %d): write the values out or split the file", maxAliases)
-			}
-			d.aliases = maxAliases + 2 // from here on, report nothing more
-			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
-		}
 		if n.Alias == nil {
 			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: n.Line, Column: n.Column}
 		}
@@ -122,15 +113,7 @@ func kindName(n *yaml.Node) string {
 	case "!!float":
 		return "a decimal number"
 	}
-	return fmt.Sprintf("%q", truncate(n.Value, 40))
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
+	return fmt.Sprintf("%q", dayops.Truncate(n.Value, 40))
 }
 
 // pair is one key/value of a mapping, after alias resolution.
@@ -163,7 +146,7 @@ func (d *decoder) pairs(n *yaml.Node, what string) []pair {
 			continue
 		}
 		if prev, ok := seen[k.Value]; ok {
-			d.addf(k, "duplicate key %q in %s (first at line %d)", truncate(k.Value, 40), what, prev.Line)
+			d.addf(k, "duplicate key %q in %s (first at line %d)", dayops.Truncate(k.Value, 40), what, prev.Line)
 			continue
 		}
 		seen[k.Value] = k
@@ -189,55 +172,11 @@ func (d *decoder) fields(n *yaml.Node, what string, keys []string, set func(p pa
 }
 
 func unknownKey(key, what string, keys []string) string {
-	msg := fmt.Sprintf("unknown key %q in %s", truncate(key, 40), what)
-	if s := suggest(key, keys); s != "" {
+	msg := fmt.Sprintf("unknown key %q in %s", dayops.Truncate(key, 40), what)
+	if s := dayops.Suggest(key, keys); s != "" {
 		return msg + fmt.Sprintf(" — did you mean %q?", s)
 	}
 	return msg + " (known keys: " + strings.Join(keys, ", ") + ")"
-}
-
-// suggest returns the candidate closest to s when it is close enough to be a
-// likely typo, else "".
-func suggest(s string, candidates []string) string {
-	best, bestDist := "", 0
-	for _, c := range candidates {
-		dist := editDistance(strings.ToLower(s), strings.ToLower(c))
-		limit := max(1, min(3, len(c)/3))
-		if dist <= limit && (best == "" || dist < bestDist) {
-			best, bestDist = c, dist
-		}
-	}
-	return best
-}
-
-// editDistance is the Damerau-Levenshtein (optimal string alignment)
-// distance, so that a swapped pair of letters counts as one edit.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) > 64 || len(rb) > 64 {
-		return 1 << 20
-	}
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
 }
 
 // list returns the items of a sequence; a null node is an empty list.
@@ -267,7 +206,7 @@ func (d *decoder) str(n *yaml.Node, what string) str {
 		return str{}
 	}
 	if !slices.Contains(textTags, n.ShortTag()) {
-		d.addf(n, "%s: unsupported YAML tag %s", what, truncate(n.Tag, 40))
+		d.addf(n, "%s: unsupported YAML tag %s", what, dayops.Truncate(n.Tag, 40))
 		return str{}
 	}
 	if isNull(n) {
@@ -304,7 +243,7 @@ func (d *decoder) dur(n *yaml.Node, what string) dur {
 	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		d.addf(n, "%s must be a duration like 30s, 10m or 1h30m, not %q", what, truncate(n.Value, 40))
+		d.addf(n, "%s must be a duration like 30s, 10m or 1h30m, not %q", what, dayops.Truncate(n.Value, 40))
 		return dur{}
 	}
 	return dur{v: v, n: n}
@@ -325,7 +264,7 @@ func (d *decoder) strs(n *yaml.Node, what string) []str {
 func (d *decoder) strMap(n *yaml.Node, what string) []kv {
 	var out []kv
 	for _, p := range d.pairs(n, what) {
-		if v := d.str(p.v, fmt.Sprintf("%s value %s", what, truncate(p.name, 40))); v.set() {
+		if v := d.str(p.v, fmt.Sprintf("%s value %s", what, dayops.Truncate(p.name, 40))); v.set() {
 			out = append(out, kv{key: str{v: p.name, n: p.k}, val: v})
 		}
 	}

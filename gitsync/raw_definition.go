@@ -3,6 +3,7 @@ package gitsync
 import (
 	"fmt"
 
+	"github.com/dayops/dayops"
 	"gopkg.in/yaml.v3"
 )
 
@@ -113,8 +114,62 @@ type rawAlertTrigger struct {
 	Auto      boolean
 }
 
-var definitionKeys = []string{"apiVersion", "phase", "name", "description", "service", "environments",
-	"params", "concurrency", "timeout", "secrets", "env", "steps", "rollback", "triggers"}
+// field is one key of a mapping with a fixed set of keys, and what to do
+// with its value.
+type field struct {
+	key string
+	set func(p pair)
+}
+
+// object decodes a mapping with the given keys, in that order in messages:
+// unknown keys are errors with a suggestion. It returns the keys present.
+func (d *decoder) object(n *yaml.Node, what string, fs ...field) map[string]bool {
+	keys := make([]string, len(fs))
+	for i, f := range fs {
+		keys[i] = f.key
+	}
+	return d.fields(n, what, keys, func(p pair) {
+		for _, f := range fs {
+			if f.key == p.name {
+				f.set(p)
+				return
+			}
+		}
+	})
+}
+
+// The field makers: key's value decoded into dst, named what in messages
+// ("" for the key itself).
+func (d *decoder) textField(key string, dst *str, what string) field {
+	return field{key, func(p pair) { *dst = d.str(p.v, or(what, key)) }}
+}
+
+func (d *decoder) numField(key string, dst *num, what string) field {
+	return field{key, func(p pair) { *dst = d.num(p.v, or(what, key)) }}
+}
+
+func (d *decoder) boolField(key string, dst *boolean, what string) field {
+	return field{key, func(p pair) { *dst = d.boolean(p.v, or(what, key)) }}
+}
+
+func (d *decoder) durField(key string, dst *dur, what string) field {
+	return field{key, func(p pair) { *dst = d.dur(p.v, or(what, key)) }}
+}
+
+func (d *decoder) textsField(key string, dst *[]str, what string) field {
+	return field{key, func(p pair) { *dst = d.strs(p.v, or(what, key)) }}
+}
+
+func (d *decoder) mapField(key string, dst *[]kv, what string) field {
+	return field{key, func(p pair) { *dst = d.strMap(p.v, or(what, key)) }}
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
 
 // decodeDefinition reads the root mapping of a definition file.
 func (d *decoder) decodeDefinition(n *yaml.Node) *rawDefinition {
@@ -124,97 +179,73 @@ func (d *decoder) decodeDefinition(n *yaml.Node) *rawDefinition {
 		return nil
 	}
 	r := &rawDefinition{node: n}
-	r.keys = d.fields(n, "definition", definitionKeys, func(p pair) {
-		switch p.name {
-		case "apiVersion":
-			r.APIVersion = d.str(p.v, p.name)
-		case "phase":
-			r.Phase = d.str(p.v, p.name)
-		case "name":
-			r.Name = d.str(p.v, p.name)
-		case "description":
-			r.Description = d.str(p.v, p.name)
-		case "service":
-			r.Service = d.str(p.v, p.name)
-		case "environments":
+	r.keys = d.object(n, "definition",
+		d.textField("apiVersion", &r.APIVersion, ""),
+		d.textField("phase", &r.Phase, ""),
+		d.textField("name", &r.Name, ""),
+		d.textField("description", &r.Description, ""),
+		d.textField("service", &r.Service, ""),
+		field{"environments", func(p pair) {
 			for _, e := range d.pairs(p.v, "environments") {
 				r.Environments = append(r.Environments, d.decodeEnvironment(e))
 			}
-		case "params":
+		}},
+		field{"params", func(p pair) {
 			for _, e := range d.pairs(p.v, "params") {
 				r.Params = append(r.Params, d.decodeParam(e))
 			}
-		case "concurrency":
-			r.Concurrency = d.str(p.v, p.name)
-		case "timeout":
-			r.Timeout = d.dur(p.v, p.name)
-		case "secrets":
-			r.Secrets = d.strs(p.v, p.name)
-		case "env":
-			r.Env = d.strMap(p.v, p.name)
-		case "steps":
+		}},
+		d.textField("concurrency", &r.Concurrency, ""),
+		d.durField("timeout", &r.Timeout, ""),
+		d.textsField("secrets", &r.Secrets, ""),
+		d.mapField("env", &r.Env, ""),
+		field{"steps", func(p pair) {
 			r.stepsNode = d.resolve(p.v)
 			r.Steps = d.decodeSteps(p.v, "steps")
-		case "rollback":
-			r.Rollback = d.decodeSteps(p.v, "rollback")
-		case "triggers":
-			r.Triggers = d.decodeTriggers(p.v)
-		}
-	})
+		}},
+		field{"rollback", func(p pair) { r.Rollback = d.decodeSteps(p.v, "rollback") }},
+		field{"triggers", func(p pair) { r.Triggers = d.decodeTriggers(p.v) }},
+	)
 	return r
 }
 
 func (d *decoder) decodeEnvironment(e pair) rawEnvironment {
 	env := rawEnvironment{Name: str{v: e.name, n: e.k}}
-	what := fmt.Sprintf("environment %q", truncate(e.name, 40))
-	d.fields(e.v, what, []string{"approvals"}, func(p pair) {
+	what := fmt.Sprintf("environment %q", dayops.Truncate(e.name, 40))
+	d.object(e.v, what, field{"approvals", func(p pair) {
 		a := &rawApprovals{node: d.resolve(p.v)}
 		if isNull(a.node) {
 			d.addf(a.node, "approvals of %s is empty: write {count: 1, from: [ROLE]} or remove it", what)
 			return
 		}
-		d.fields(p.v, "approvals", []string{"count", "from"}, func(p pair) {
-			switch p.name {
-			case "count":
-				a.hasCount = true
-				a.Count = d.num(p.v, "approvals count")
-			case "from":
+		keys := d.object(p.v, "approvals",
+			d.numField("count", &a.Count, "approvals count"),
+			field{"from", func(p pair) {
 				a.fromNode = d.resolve(p.v)
 				a.From = d.strs(p.v, "approvals from")
-			}
-		})
+			}},
+		)
+		a.hasCount = keys["count"]
 		env.Approvals = a
-	})
+	}})
 	return env
 }
 
-var paramKeys = []string{"description", "type", "pattern", "required", "default", "choices"}
-
 func (d *decoder) decodeParam(e pair) rawParam {
 	prm := rawParam{Name: str{v: e.name, n: e.k}}
-	what := fmt.Sprintf("parameter %q", truncate(e.name, 40))
-	d.fields(e.v, what, paramKeys, func(p pair) {
-		switch p.name {
-		case "description":
-			prm.Description = d.str(p.v, p.name)
-		case "type":
-			prm.Type = d.str(p.v, p.name)
-		case "pattern":
-			prm.Pattern = d.str(p.v, p.name)
-		case "required":
-			prm.Required = d.boolean(p.v, p.name)
-		case "default":
-			prm.Default = d.str(p.v, p.name)
-		case "choices":
+	d.object(e.v, fmt.Sprintf("parameter %q", dayops.Truncate(e.name, 40)),
+		d.textField("description", &prm.Description, ""),
+		d.textField("type", &prm.Type, ""),
+		d.textField("pattern", &prm.Pattern, ""),
+		d.boolField("required", &prm.Required, ""),
+		d.textField("default", &prm.Default, ""),
+		field{"choices", func(p pair) {
 			prm.choicesNode = d.resolve(p.v)
-			prm.Choices = d.strs(p.v, p.name)
-		}
-	})
+			prm.Choices = d.strs(p.v, "choices")
+		}},
+	)
 	return prm
 }
-
-var stepKeys = []string{"id", "name", "if", "run", "http", "approval", "uses", "with", "env",
-	"timeout", "retries", "retry_delay", "continue_on_error"}
 
 func (d *decoder) decodeSteps(n *yaml.Node, what string) []rawStep {
 	items := d.list(n, what)
@@ -227,45 +258,34 @@ func (d *decoder) decodeSteps(n *yaml.Node, what string) []rawStep {
 
 func (d *decoder) decodeStep(n *yaml.Node) rawStep {
 	s := rawStep{node: n}
-	d.fields(n, "step", stepKeys, func(p pair) {
-		switch p.name {
-		case "id":
-			s.ID = d.str(p.v, p.name)
-		case "name":
-			s.Name = d.str(p.v, p.name)
-		case "if":
-			s.If = d.str(p.v, p.name)
-		case "run":
+	// kind records which of the run/http/approval/uses keys are present, in
+	// file order, so that a step with two is reported.
+	kind := func(f field) field {
+		return field{f.key, func(p pair) {
 			s.kinds = append(s.kinds, p)
-			s.Run = d.str(p.v, p.name)
-		case "approval":
-			s.kinds = append(s.kinds, p)
-			s.Approval = d.str(p.v, p.name)
-		case "uses":
-			s.kinds = append(s.kinds, p)
-			s.Uses = d.str(p.v, p.name)
-		case "http":
-			s.kinds = append(s.kinds, p)
-			s.HTTP = d.decodeHTTP(p.v)
-		case "with":
+			f.set(p)
+		}}
+	}
+	d.object(n, "step",
+		d.textField("id", &s.ID, ""),
+		d.textField("name", &s.Name, ""),
+		d.textField("if", &s.If, ""),
+		kind(d.textField("run", &s.Run, "")),
+		kind(field{"http", func(p pair) { s.HTTP = d.decodeHTTP(p.v) }}),
+		kind(d.textField("approval", &s.Approval, "")),
+		kind(d.textField("uses", &s.Uses, "")),
+		field{"with", func(p pair) {
 			s.withNode = d.resolve(p.v)
 			s.With = d.strMap(p.v, "with")
-		case "env":
-			s.Env = d.strMap(p.v, "env")
-		case "timeout":
-			s.Timeout = d.dur(p.v, p.name)
-		case "retries":
-			s.Retries = d.num(p.v, p.name)
-		case "retry_delay":
-			s.RetryDelay = d.dur(p.v, p.name)
-		case "continue_on_error":
-			s.ContinueOnError = d.boolean(p.v, p.name)
-		}
-	})
+		}},
+		d.mapField("env", &s.Env, ""),
+		d.durField("timeout", &s.Timeout, ""),
+		d.numField("retries", &s.Retries, ""),
+		d.durField("retry_delay", &s.RetryDelay, ""),
+		d.boolField("continue_on_error", &s.ContinueOnError, ""),
+	)
 	return s
 }
-
-var httpKeys = []string{"url", "method", "status", "body_contains", "attempts", "interval", "timeout"}
 
 func (d *decoder) decodeHTTP(n *yaml.Node) *rawHTTP {
 	h := &rawHTTP{node: d.resolve(n)}
@@ -273,97 +293,69 @@ func (d *decoder) decodeHTTP(n *yaml.Node) *rawHTTP {
 		d.addf(h.node, "http must be a mapping like {url: https://example.com/healthz, status: 200}, not %s", kindName(h.node))
 		return h
 	}
-	h.keys = d.fields(n, "http check", httpKeys, func(p pair) {
-		switch p.name {
-		case "url":
-			h.URL = d.str(p.v, "http url")
-		case "method":
-			h.Method = d.str(p.v, "http method")
-		case "status":
-			h.Status = d.num(p.v, "http status")
-		case "body_contains":
-			h.BodyContains = d.str(p.v, "http body_contains")
-		case "attempts":
-			h.Attempts = d.num(p.v, "http attempts")
-		case "interval":
-			h.Interval = d.dur(p.v, "http interval")
-		case "timeout":
-			h.Timeout = d.dur(p.v, "http timeout")
-		}
-	})
+	h.keys = d.object(n, "http check",
+		d.textField("url", &h.URL, "http url"),
+		d.textField("method", &h.Method, "http method"),
+		d.numField("status", &h.Status, "http status"),
+		d.textField("body_contains", &h.BodyContains, "http body_contains"),
+		d.numField("attempts", &h.Attempts, "http attempts"),
+		d.durField("interval", &h.Interval, "http interval"),
+		d.durField("timeout", &h.Timeout, "http timeout"),
+	)
 	return h
 }
 
-var triggerKeys = []string{"pull_request", "incident", "alert", "schedule"}
-
 func (d *decoder) decodeTriggers(n *yaml.Node) rawTriggers {
 	var t rawTriggers
-	d.fields(n, "triggers", triggerKeys, func(p pair) {
-		switch p.name {
-		case "pull_request":
+	d.object(n, "triggers",
+		field{"pull_request", func(p pair) {
 			for _, item := range d.list(p.v, "pull_request triggers") {
 				t.PullRequest = append(t.PullRequest, d.decodePRTrigger(item))
 			}
-		case "incident":
+		}},
+		field{"incident", func(p pair) {
 			for _, item := range d.list(p.v, "incident triggers") {
 				t.Incident = append(t.Incident, d.decodeIncidentTrigger(item))
 			}
-		case "alert":
+		}},
+		field{"alert", func(p pair) {
 			for _, item := range d.list(p.v, "alert triggers") {
 				t.Alert = append(t.Alert, d.decodeAlertTrigger(item))
 			}
-		case "schedule":
-			t.Schedule = d.strs(p.v, "schedule")
-		}
-	})
+		}},
+		d.textsField("schedule", &t.Schedule, ""),
+	)
 	return t
 }
 
 func (d *decoder) decodePRTrigger(n *yaml.Node) rawPRTrigger {
 	t := rawPRTrigger{node: n}
-	t.keys = d.fields(n, "pull_request trigger", []string{"repo", "on", "branches", "environment", "params"}, func(p pair) {
-		switch p.name {
-		case "repo":
-			t.Repo = d.str(p.v, p.name)
-		case "on":
-			t.On = d.str(p.v, p.name)
-		case "branches":
-			t.Branches = d.strs(p.v, p.name)
-		case "environment":
-			t.Environment = d.str(p.v, p.name)
-		case "params":
-			t.Params = d.strMap(p.v, "params")
-		}
-	})
+	t.keys = d.object(n, "pull_request trigger",
+		d.textField("repo", &t.Repo, ""),
+		d.textField("on", &t.On, ""),
+		d.textsField("branches", &t.Branches, ""),
+		d.textField("environment", &t.Environment, ""),
+		d.mapField("params", &t.Params, ""),
+	)
 	return t
 }
 
 func (d *decoder) decodeIncidentTrigger(n *yaml.Node) rawIncidentTrigger {
 	t := rawIncidentTrigger{node: n}
-	d.fields(n, "incident trigger", []string{"channel", "match", "auto"}, func(p pair) {
-		switch p.name {
-		case "channel":
-			t.Channel = d.str(p.v, p.name)
-		case "match":
-			t.Match = d.str(p.v, p.name)
-		case "auto":
-			t.Auto = d.boolean(p.v, p.name)
-		}
-	})
+	d.object(n, "incident trigger",
+		d.textField("channel", &t.Channel, ""),
+		d.textField("match", &t.Match, ""),
+		d.boolField("auto", &t.Auto, ""),
+	)
 	return t
 }
 
 func (d *decoder) decodeAlertTrigger(n *yaml.Node) rawAlertTrigger {
 	t := rawAlertTrigger{node: n}
-	t.keys = d.fields(n, "alert trigger", []string{"alertname", "labels", "auto"}, func(p pair) {
-		switch p.name {
-		case "alertname":
-			t.AlertName = d.str(p.v, p.name)
-		case "labels":
-			t.Labels = d.strMap(p.v, "labels")
-		case "auto":
-			t.Auto = d.boolean(p.v, p.name)
-		}
-	})
+	t.keys = d.object(n, "alert trigger",
+		d.textField("alertname", &t.AlertName, ""),
+		d.mapField("labels", &t.Labels, ""),
+		d.boolField("auto", &t.Auto, ""),
+	)
 	return t
 }

@@ -75,7 +75,7 @@ type repo struct {
 // openRepo opens the cache repository in dir, creating it on first use, and
 // points its remote at url and branch.
 func openRepo(dir, url, branch string, auth transport.AuthMethod) (*repo, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := makePrivateDir(dir); err != nil {
 		return nil, fmt.Errorf("creating the repository cache: %w", err)
 	}
 	r := &repo{
@@ -318,4 +318,14 @@ func localPath(url string) (string, bool, error) {
 	}
 	abs, err := filepath.Abs(url)
 	return abs, true, err
+}
+
+// makePrivateDir creates dir, and makes it (new or left by an older
+// version) readable by its owner only: the cache holds the ops repo's
+// history, which other users of the machine have no business reading.
+func makePrivateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o700)
 }

@@ -2,6 +2,7 @@ package gitsync
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 
@@ -19,6 +20,9 @@ type remote struct {
 	kind  string // "file", "http" (http and https) or "ssh"
 	auth  transport.AuthMethod
 	local bool
+	// secret is the credential that was written in the URL, if any: it is
+	// passed as auth and masked, never stored.
+	secret string
 }
 
 // newRemote checks the URL and builds its credentials: a token for HTTPS
@@ -48,8 +52,14 @@ func newRemote(opts Options) (*remote, error) {
 		if opts.Token != "" {
 			r.auth = &githttp.BasicAuth{Username: "x-access-token", Password: opts.Token}
 		}
+		if err := r.credentialsFromURL(opts); err != nil {
+			return nil, err
+		}
 	case "ssh":
 		r.kind = "ssh"
+		if ep.Password != "" {
+			return nil, dayops.Errorf(dayops.KindInvalid, "the ops repo URL %s holds a password, but dayops signs in to ssh with a key only: remove the password from the URL", redactURL(opts.URL, opts.Token))
+		}
 		if opts.Token != "" {
 			return nil, dayops.Errorf(dayops.KindInvalid, "a token is set but the ops repo URL %s is an ssh URL: use an SSH key, or an https URL for the token", redactURL(opts.URL, opts.Token))
 		}
@@ -90,4 +100,29 @@ func newRemote(opts Options) (*remote, error) {
 // redactURL strips credentials from a URL for messages.
 func redactURL(url, token string) string {
 	return dayops.NewRedactor(token).Redact(url)
+}
+
+// credentialsFromURL moves credentials written in an https URL
+// (https://user:token@host/org/repo.git, or a token as the user name) into
+// the auth of every fetch, and leaves r.url without them: the URL is stored
+// in the cache's git config and shown in logs, and a credential must be in
+// neither.
+func (r *remote) credentialsFromURL(opts Options) error {
+	u, err := url.Parse(opts.URL)
+	if err != nil || u.User == nil {
+		return nil
+	}
+	if opts.Token != "" {
+		return dayops.Errorf(dayops.KindInvalid, "the ops repo URL %s holds credentials and a token is set as well: keep only the token (DAYOPS_REPO_TOKEN) and remove the credentials from the URL", redactURL(opts.URL, opts.Token))
+	}
+	user := u.User.Username()
+	pass, _ := u.User.Password()
+	r.auth = &githttp.BasicAuth{Username: user, Password: pass}
+	r.secret = pass
+	if pass == "" {
+		r.secret = user // a token given as the user name
+	}
+	u.User = nil
+	r.url = u.String()
+	return nil
 }

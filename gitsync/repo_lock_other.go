@@ -4,13 +4,12 @@ package gitsync
 
 import (
 	"fmt"
-	"os"
 )
 
 // lockCache only creates the folder where file locks are not available; it
 // never claims exclusive use, so exports are not cleared at start.
 func lockCache(dir string) (unlock func() error, exclusive bool, err error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := makePrivateDir(dir); err != nil {
 		return nil, false, fmt.Errorf("creating the cache folder: %w", err)
 	}
 	return func() error { return nil }, false, nil

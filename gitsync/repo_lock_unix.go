@@ -16,10 +16,10 @@ import (
 // writes packs and refs atomically, but the exports must not be cleared then,
 // as some may be in use. The lock goes with the process or with unlock.
 func lockCache(dir string) (unlock func() error, exclusive bool, err error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := makePrivateDir(dir); err != nil {
 		return nil, false, fmt.Errorf("creating the cache folder: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, false, fmt.Errorf("opening the cache lock: %w", err)
 	}

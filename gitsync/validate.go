@@ -12,7 +12,6 @@ import (
 
 // Name rules of SPEC §5 that the root package does not already hold.
 var (
-	envNamePattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	paramNamePattern = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 	secretPattern    = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 	envVarPattern    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -62,28 +61,28 @@ func (v *validator) header() {
 	case !r.keys["apiVersion"]:
 		v.addf(r.node, "apiVersion is missing: add apiVersion: %s", dayops.APIVersion)
 	case r.APIVersion.set() && r.APIVersion.v != dayops.APIVersion:
-		v.addf(r.APIVersion.n, "apiVersion %q is not supported: use %s", truncate(r.APIVersion.v, 40), dayops.APIVersion)
+		v.addf(r.APIVersion.n, "apiVersion %q is not supported: use %s", dayops.Truncate(r.APIVersion.v, 40), dayops.APIVersion)
 	}
 	def.Phase = dayops.Phase(r.Phase.v)
 	switch {
 	case !r.keys["phase"]:
 		v.addf(r.node, "phase is missing: add phase: day0, day1 or day2")
 	case r.Phase.set() && !def.Phase.Valid():
-		v.addf(r.Phase.n, "phase %q is not one of day0, day1, day2", truncate(r.Phase.v, 40))
+		v.addf(r.Phase.n, "phase %q is not one of day0, day1, day2", dayops.Truncate(r.Phase.v, 40))
 	}
 	def.Name = r.Name.v
 	switch {
 	case !r.keys["name"]:
 		v.addf(r.node, "name is missing: add name: with lowercase letters, digits and dashes")
 	case r.Name.set() && !dayops.NamePattern.MatchString(r.Name.v):
-		v.addf(r.Name.n, "name %q must be lowercase letters, digits and dashes, starting with a letter or digit", truncate(r.Name.v, 40))
+		v.addf(r.Name.n, "name %q must be lowercase letters, digits and dashes, starting with a letter or digit", dayops.Truncate(r.Name.v, 40))
 	}
 	def.Description = r.Description.v
 	v.literalText(r.Description, "description")
 	def.Service = r.Service.v
 	switch {
 	case r.Service.set() && !dayops.NamePattern.MatchString(r.Service.v):
-		v.addf(r.Service.n, "service %q must be lowercase letters, digits and dashes, starting with a letter or digit", truncate(r.Service.v, 40))
+		v.addf(r.Service.n, "service %q must be lowercase letters, digits and dashes, starting with a letter or digit", dayops.Truncate(r.Service.v, 40))
 	case !r.keys["service"] && def.Phase == dayops.Day1:
 		v.addf(r.node, "service is missing: a day1 definition deploys a service (add service: NAME so that `deploy NAME ENV` finds it)")
 	}
@@ -100,15 +99,15 @@ func (v *validator) literalText(s str, what string) {
 
 func (v *validator) environments() {
 	for _, e := range v.raw.Environments {
-		if !envNamePattern.MatchString(e.Name.v) {
-			v.addf(e.Name.n, "environment name %q must be lowercase letters, digits, dashes and underscores", truncate(e.Name.v, 40))
+		if !dayops.EnvironmentPattern.MatchString(e.Name.v) {
+			v.addf(e.Name.n, "environment name %q must be lowercase letters, digits, dashes and underscores", dayops.Truncate(e.Name.v, 40))
 		}
 		env := dayops.Environment{Name: e.Name.v}
 		if a := e.Approvals; a != nil {
 			rule := &dayops.ApprovalRule{Count: a.Count.v}
 			switch {
 			case !a.hasCount && a.node.Kind == yaml.MappingNode:
-				v.addf(a.node, "approvals of environment %q need a count: add count: 1 (or more)", truncate(e.Name.v, 40))
+				v.addf(a.node, "approvals of environment %q need a count: add count: 1 (or more)", dayops.Truncate(e.Name.v, 40))
 			case a.Count.n != nil && a.Count.v < 1:
 				v.addf(a.Count.n, "approvals count must be 1 or more; remove approvals if none are needed")
 			}
@@ -119,9 +118,9 @@ func (v *validator) environments() {
 			for _, role := range a.From {
 				switch {
 				case !rolePattern.MatchString(role.v):
-					v.addf(role.n, "role name %q is not a valid role name", truncate(role.v, 40))
+					v.addf(role.n, "role name %q is not a valid role name", dayops.Truncate(role.v, 40))
 				case seen[role.v]:
-					v.addf(role.n, "role %q is listed twice", truncate(role.v, 40))
+					v.addf(role.n, "role %q is listed twice", dayops.Truncate(role.v, 40))
 				}
 				seen[role.v] = true
 				rule.From = append(rule.From, role.v)
@@ -142,7 +141,7 @@ func (v *validator) paramList() {
 	for _, rp := range v.raw.Params {
 		name := rp.Name.v
 		if !paramNamePattern.MatchString(name) {
-			v.addf(rp.Name.n, "parameter name %q must be lowercase letters, digits and underscores, starting with a letter or underscore (it becomes DAYOPS_PARAM_%s)", truncate(name, 40), strings.ToUpper(truncate(name, 40)))
+			v.addf(rp.Name.n, "parameter name %q must be lowercase letters, digits and underscores, starting with a letter or underscore (it becomes DAYOPS_PARAM_%s)", dayops.Truncate(name, 40), strings.ToUpper(dayops.Truncate(name, 40)))
 		}
 		v.params[name] = true
 		p := dayops.Param{Name: name, Description: rp.Description.v, Type: dayops.ParamString, Required: rp.Required.v}
@@ -152,10 +151,10 @@ func (v *validator) paramList() {
 			p.Type = dayops.ParamType(rp.Type.v)
 			if !slices.Contains(paramTypes, rp.Type.v) {
 				typeOK = false
-				msg := fmt.Sprintf("parameter type %q is not one of string, int, bool, choice", truncate(rp.Type.v, 40))
+				msg := fmt.Sprintf("parameter type %q is not one of string, int, bool, choice", dayops.Truncate(rp.Type.v, 40))
 				if s, ok := paramTypeSynonyms[strings.ToLower(rp.Type.v)]; ok {
 					msg += fmt.Sprintf(" — did you mean %q?", s)
-				} else if s := suggest(rp.Type.v, paramTypes); s != "" {
+				} else if s := dayops.Suggest(rp.Type.v, paramTypes); s != "" {
 					msg += fmt.Sprintf(" — did you mean %q?", s)
 				}
 				v.addf(rp.Type.n, "%s", msg)
@@ -163,7 +162,7 @@ func (v *validator) paramList() {
 		}
 		if rp.Pattern.set() {
 			if p.Type != dayops.ParamString {
-				v.addf(rp.Pattern.n, "pattern is only for string parameters; %s is %s", truncate(name, 40), p.Type)
+				v.addf(rp.Pattern.n, "pattern is only for string parameters; %s is %s", dayops.Truncate(name, 40), p.Type)
 			} else if re, err := regexp.Compile(rp.Pattern.v); err != nil {
 				v.addf(rp.Pattern.n, "pattern does not compile: %v", err)
 				typeOK = false
@@ -177,7 +176,7 @@ func (v *validator) paramList() {
 			if n == nil {
 				n = rp.Name.n
 			}
-			v.addf(n, "choice parameter %s needs choices: a list of the allowed values", truncate(name, 40))
+			v.addf(n, "choice parameter %s needs choices: a list of the allowed values", dayops.Truncate(name, 40))
 			typeOK = false
 		case p.Type != dayops.ParamChoice && rp.choicesNode != nil && typeOK:
 			v.addf(rp.choicesNode, "choices are only for choice parameters: set type: choice")
@@ -189,7 +188,7 @@ func (v *validator) paramList() {
 				v.addf(c.n, "a choice must not be empty")
 				typeOK = false
 			case seen[c.v]:
-				v.addf(c.n, "choice %q is listed twice", truncate(c.v, 40))
+				v.addf(c.n, "choice %q is listed twice", dayops.Truncate(c.v, 40))
 				typeOK = false
 			}
 			seen[c.v] = true
@@ -215,9 +214,9 @@ func (v *validator) secrets() {
 	for _, s := range v.raw.Secrets {
 		switch {
 		case !secretPattern.MatchString(s.v):
-			v.addf(s.n, "secret name %q must be uppercase letters, digits and underscores, starting with a letter (the server reads DAYOPS_SECRET_NAME)", truncate(s.v, 40))
+			v.addf(s.n, "secret name %q must be uppercase letters, digits and underscores, starting with a letter (the server reads DAYOPS_SECRET_NAME)", dayops.Truncate(s.v, 40))
 		case seen[s.v]:
-			v.addf(s.n, "secret %q is listed twice", truncate(s.v, 40))
+			v.addf(s.n, "secret %q is listed twice", dayops.Truncate(s.v, 40))
 		}
 		seen[s.v] = true
 		v.def.Secrets = append(v.def.Secrets, s.v)
@@ -230,9 +229,9 @@ func (v *validator) envVars(vars []kv, sc scope) []dayops.EnvVar {
 	for _, e := range vars {
 		switch name := e.key.v; {
 		case !envVarPattern.MatchString(name):
-			v.addf(e.key.n, "environment variable name %q must be letters, digits and underscores, not starting with a digit", truncate(name, 40))
+			v.addf(e.key.n, "environment variable name %q must be letters, digits and underscores, not starting with a digit", dayops.Truncate(name, 40))
 		case strings.HasPrefix(strings.ToUpper(name), "DAYOPS_"):
-			v.addf(e.key.n, "environment variable %s: names starting with DAYOPS_ are reserved for dayops", truncate(name, 40))
+			v.addf(e.key.n, "environment variable %s: names starting with DAYOPS_ are reserved for dayops", dayops.Truncate(name, 40))
 		}
 		out = append(out, dayops.EnvVar{Name: e.key.v, Value: v.template(e.val, sc)})
 	}

@@ -68,9 +68,9 @@ func (v *validator) expression(s str, start int, text string, sc scope) {
 				v.at(s, start, "%s: step outputs cannot be read in %s, which is expanded before any step runs", r, sc.where)
 			case sc.steps[id]:
 			case v.stepIDs[id]:
-				v.at(s, start, "%s: step %s does not run before this point; only outputs of earlier steps can be read", r, truncate(id, 40))
+				v.at(s, start, "%s: step %s does not run before this point; only outputs of earlier steps can be read", r, dayops.Truncate(id, 40))
 			default:
-				v.at(s, start, "%s: there is no step with id %s", r, truncate(id, 40))
+				v.at(s, start, "%s: there is no step with id %s", r, dayops.Truncate(id, 40))
 			}
 		}
 	}
@@ -123,16 +123,26 @@ func (v *validator) allSteps() {
 	}
 	v.stepIDs = map[string]bool{}
 	first := map[string]int{}
+	byEnv := map[string]str{} // dayops.StepEnvName → the first ID with it
 	for _, list := range [][]rawStep{r.Steps, r.Rollback} {
 		for _, s := range list {
 			if !s.ID.set() {
 				continue
 			}
 			if line, ok := first[s.ID.v]; ok {
-				v.addf(s.ID.n, "step id %q is used twice (first at line %d); ids are unique across steps and rollback", truncate(s.ID.v, 40), line)
+				v.addf(s.ID.n, "step id %q is used twice (first at line %d); ids are unique across steps and rollback", dayops.Truncate(s.ID.v, 40), line)
+				continue
+			}
+			env := dayops.StepEnvName(s.ID.v)
+			if other, ok := byEnv[env]; ok && stepIDPattern.MatchString(s.ID.v) {
+				v.addf(s.ID.n, "step ids %q (line %d) and %q both give their outputs as DAYOPS_STEP_%s_*, so one would overwrite the other: rename one of them",
+					dayops.Truncate(other.v, 40), other.n.Line, dayops.Truncate(s.ID.v, 40), dayops.Truncate(env, 40))
 				continue
 			}
 			first[s.ID.v] = s.ID.n.Line
+			if _, ok := byEnv[env]; !ok {
+				byEnv[env] = s.ID
+			}
 			v.stepIDs[s.ID.v] = true
 		}
 	}
@@ -163,7 +173,7 @@ func (v *validator) step(rs rawStep, i int, readable map[string]bool) dayops.Ste
 		}
 	}
 	if rs.ID.set() && !stepIDPattern.MatchString(rs.ID.v) {
-		v.addf(rs.ID.n, "step id %q must be lowercase letters, digits, dashes and underscores", truncate(rs.ID.v, 40))
+		v.addf(rs.ID.n, "step id %q must be lowercase letters, digits, dashes and underscores", dayops.Truncate(rs.ID.v, 40))
 	}
 	st.ID = rs.ID.v
 	v.literalText(rs.Name, "step names")
@@ -180,8 +190,8 @@ func (v *validator) step(rs rawStep, i int, readable map[string]bool) dayops.Ste
 	if rs.If.set() {
 		st.If = dayops.Condition(rs.If.v)
 		if !slices.Contains(conditions, rs.If.v) {
-			msg := fmt.Sprintf("if %q is not one of success(), failure(), always()", truncate(rs.If.v, 40))
-			if s := suggest(rs.If.v, conditions); s != "" {
+			msg := fmt.Sprintf("if %q is not one of success(), failure(), always()", dayops.Truncate(rs.If.v, 40))
+			if s := dayops.Suggest(rs.If.v, conditions); s != "" {
 				msg += fmt.Sprintf(" — did you mean %q?", s)
 			}
 			v.addf(rs.If.n, "%s", msg)
@@ -201,7 +211,7 @@ func (v *validator) step(rs rawStep, i int, readable map[string]bool) dayops.Ste
 			st.Approval = v.template(rs.Approval, sc)
 		case dayops.StepKindUses:
 			if rs.Uses.set() && !dayops.NamePattern.MatchString(rs.Uses.v) {
-				v.addf(rs.Uses.n, "uses %q must name a definition (lowercase letters, digits and dashes)", truncate(rs.Uses.v, 40))
+				v.addf(rs.Uses.n, "uses %q must name a definition (lowercase letters, digits and dashes)", dayops.Truncate(rs.Uses.v, 40))
 			}
 			st.Uses = rs.Uses.v
 		case dayops.StepKindHTTP:
@@ -213,7 +223,7 @@ func (v *validator) step(rs rawStep, i int, readable map[string]bool) dayops.Ste
 	}
 	for _, w := range rs.With {
 		if !paramNamePattern.MatchString(w.key.v) {
-			v.addf(w.key.n, "with %q must be a parameter name (lowercase letters, digits and underscores)", truncate(w.key.v, 40))
+			v.addf(w.key.n, "with %q must be a parameter name (lowercase letters, digits and underscores)", dayops.Truncate(w.key.v, 40))
 		}
 		st.With = append(st.With, dayops.EnvVar{Name: w.key.v, Value: v.template(w.val, sc)})
 	}
@@ -288,7 +298,7 @@ func (v *validator) httpCheck(h *rawHTTP, sc scope) *dayops.HTTPCheck {
 	if h.Method.set() {
 		hc.Method = strings.ToUpper(h.Method.v)
 		if !slices.Contains(httpMethods, hc.Method) {
-			v.addf(h.Method.n, "http method %q is not one of %s", truncate(h.Method.v, 40), strings.Join(httpMethods, ", "))
+			v.addf(h.Method.n, "http method %q is not one of %s", dayops.Truncate(h.Method.v, 40), strings.Join(httpMethods, ", "))
 		}
 	}
 	if h.Status.n != nil {
@@ -330,18 +340,18 @@ func checkURL(u string) string {
 	if templated {
 		scheme, _, found := strings.Cut(lit, ":")
 		if found && !isHTTPScheme(scheme) {
-			return fmt.Sprintf("%s, not %q", want, truncate(u, 60))
+			return fmt.Sprintf("%s, not %q", want, dayops.Truncate(u, 60))
 		}
 		return ""
 	}
 	p, err := url.Parse(u)
 	switch {
 	case err != nil:
-		return fmt.Sprintf("http url %q is not a URL: %v", truncate(u, 60), errors.Unwrap(err))
+		return fmt.Sprintf("http url %q is not a URL: %v", dayops.Truncate(u, 60), errors.Unwrap(err))
 	case !isHTTPScheme(p.Scheme):
-		return fmt.Sprintf("%s, not %q", want, truncate(u, 60))
+		return fmt.Sprintf("%s, not %q", want, dayops.Truncate(u, 60))
 	case p.Host == "":
-		return fmt.Sprintf("http url %q has no host", truncate(u, 60))
+		return fmt.Sprintf("http url %q has no host", dayops.Truncate(u, 60))
 	}
 	return ""
 }

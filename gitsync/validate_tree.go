@@ -55,8 +55,8 @@ func checkTree(all []*loaded) []Problem {
 			target := rs.Uses.v
 			ts := byName[target]
 			if len(ts) == 0 {
-				msg := fmt.Sprintf("uses %q: there is no definition with that name", truncate(target, 40))
-				if s := suggest(target, names); s != "" {
+				msg := fmt.Sprintf("uses %q: there is no definition with that name", dayops.Truncate(target, 40))
+				if s := dayops.Suggest(target, names); s != "" {
 					msg += fmt.Sprintf(" — did you mean %q?", s)
 				}
 				add(l.file, rs.Uses.n, "%s", msg)
@@ -70,7 +70,7 @@ func checkTree(all []*loaded) []Problem {
 			for _, w := range rs.With {
 				given[w.key.v] = true
 				if _, ok := t.Param(w.key.v); !ok && paramNamePattern.MatchString(w.key.v) {
-					add(l.file, w.key.n, "with %q: %s has no such parameter%s", truncate(w.key.v, 40), target, paramList(t))
+					add(l.file, w.key.n, "with %q: %s has no such parameter%s", dayops.Truncate(w.key.v, 40), target, paramList(t))
 				}
 			}
 			for _, p := range t.Params {
@@ -91,7 +91,55 @@ func checkTree(all []*loaded) []Problem {
 			}
 		}
 	}
+	// uses: no deeper than the executor goes. Definitions on a cycle are
+	// reported above and left out here.
+	chains := usesChains{edges: edges, longest: map[string][]string{}, onPath: map[string]bool{}}
+	for _, l := range all {
+		if !l.raw.Name.set() || len(byName[l.def.Name]) != 1 {
+			continue
+		}
+		for _, rs := range usesSteps(l.raw) {
+			chain := append([]string{l.def.Name}, chains.of(rs.Uses.v)...)
+			if len(chain) > dayops.MaxUsesDepth && !slices.Contains(chain[1:], l.def.Name) {
+				add(l.file, rs.Uses.n, "uses %s nests runs more than %d definitions deep (%s): the executor would stop there, run some of them one after the other instead",
+					rs.Uses.v, dayops.MaxUsesDepth, strings.Join(chain[:dayops.MaxUsesDepth+1], " → "))
+			}
+		}
+	}
 	return problems
+}
+
+// usesChains finds the longest chain of uses: steps from a definition.
+type usesChains struct {
+	edges   map[string][]string
+	longest map[string][]string // name → its longest chain, name first
+	onPath  map[string]bool     // being explored: an edge back to it is a cycle
+}
+
+// of returns the longest chain from name (name first), not following an
+// edge that would close a cycle. Chains longer than MaxUsesDepth+1 are cut
+// there: their exact length does not matter.
+func (u *usesChains) of(name string) []string {
+	if c, ok := u.longest[name]; ok {
+		return c
+	}
+	if u.onPath[name] {
+		return nil
+	}
+	u.onPath[name] = true
+	var best []string
+	for _, next := range u.edges[name] {
+		if c := u.of(next); len(c) > len(best) {
+			best = c
+		}
+	}
+	delete(u.onPath, name)
+	chain := append([]string{name}, best...)
+	if len(chain) > dayops.MaxUsesDepth+1 {
+		chain = chain[:dayops.MaxUsesDepth+1]
+	}
+	u.longest[name] = chain
+	return chain
 }
 
 func otherFiles(ls []*loaded, self *loaded) []string {

@@ -46,7 +46,7 @@ func (v *validator) triggers() {
 		}
 		for _, l := range rt.Labels {
 			if !labelNamePattern.MatchString(l.key.v) {
-				v.addf(l.key.n, "label name %q is not a Prometheus label name", truncate(l.key.v, 40))
+				v.addf(l.key.n, "label name %q is not a Prometheus label name", dayops.Truncate(l.key.v, 40))
 			}
 			if at.Labels == nil {
 				at.Labels = map[string]string{}
@@ -56,8 +56,8 @@ func (v *validator) triggers() {
 		out.Alert = append(out.Alert, at)
 	}
 	for _, s := range t.Schedule {
-		if _, err := ParseCron(s.v); err != nil {
-			v.addf(s.n, "schedule %q: %v", truncate(s.v, 40), err)
+		if _, err := dayops.ParseCron(s.v); err != nil {
+			v.addf(s.n, "schedule %q: %v", dayops.Truncate(s.v, 40), err)
 		}
 		out.Schedule = append(out.Schedule, s.v)
 	}
@@ -69,13 +69,13 @@ func (v *validator) prTrigger(rt rawPRTrigger) dayops.PullRequestTrigger {
 	case !rt.keys["repo"] && isMapping(rt.node):
 		v.addf(rt.node, "pull_request trigger needs a repo: owner/name of the application repository")
 	case rt.Repo.set() && !repoPattern.MatchString(rt.Repo.v):
-		v.addf(rt.Repo.n, "repo %q must be owner/name", truncate(rt.Repo.v, 60))
+		v.addf(rt.Repo.n, "repo %q must be owner/name", dayops.Truncate(rt.Repo.v, 60))
 	}
 	if rt.On.set() {
 		pt.On = rt.On.v
 		if !slices.Contains(prEvents, rt.On.v) {
-			msg := fmt.Sprintf("on %q is not one of %s", truncate(rt.On.v, 40), strings.Join(prEvents, ", "))
-			if s := suggest(rt.On.v, prEvents); s != "" {
+			msg := fmt.Sprintf("on %q is not one of %s", dayops.Truncate(rt.On.v, 40), strings.Join(prEvents, ", "))
+			if s := dayops.Suggest(rt.On.v, prEvents); s != "" {
 				msg += fmt.Sprintf(" — did you mean %q?", s)
 			}
 			v.addf(rt.On.n, "%s", msg)
@@ -90,9 +90,9 @@ func (v *validator) prTrigger(rt rawPRTrigger) dayops.PullRequestTrigger {
 	envs := v.def.EnvironmentNames()
 	switch {
 	case rt.Environment.set() && len(envs) == 0:
-		v.addf(rt.Environment.n, "environment %q: this definition declares no environments", truncate(rt.Environment.v, 40))
+		v.addf(rt.Environment.n, "environment %q: this definition declares no environments", dayops.Truncate(rt.Environment.v, 40))
 	case rt.Environment.set() && !slices.Contains(envs, rt.Environment.v):
-		v.addf(rt.Environment.n, "environment %q is not declared: use one of %s", truncate(rt.Environment.v, 40), strings.Join(envs, ", "))
+		v.addf(rt.Environment.n, "environment %q is not declared: use one of %s", dayops.Truncate(rt.Environment.v, 40), strings.Join(envs, ", "))
 	case !rt.keys["environment"] && len(envs) > 0 && isMapping(rt.node):
 		v.addf(rt.node, "pull_request trigger needs an environment: one of %s", strings.Join(envs, ", "))
 	}
@@ -100,7 +100,7 @@ func (v *validator) prTrigger(rt rawPRTrigger) dayops.PullRequestTrigger {
 	for _, p := range rt.Params {
 		given[p.key.v] = true
 		if !v.params[p.key.v] {
-			v.addf(p.key.n, "params %q is not a parameter of this definition %s", truncate(p.key.v, 40), v.paramHint())
+			v.addf(p.key.n, "params %q is not a parameter of this definition %s", dayops.Truncate(p.key.v, 40), v.paramHint())
 		}
 		pt.Params = append(pt.Params, dayops.EnvVar{Name: p.key.v, Value: v.template(p.val, scope{where: "trigger params", noParams: true})})
 	}

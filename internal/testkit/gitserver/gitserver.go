@@ -1,8 +1,10 @@
 package gitserver
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -374,4 +376,79 @@ func (s *Server) command(dir string, args ...string) *exec.Cmd {
 		"GIT_COMMITTER_DATE="+date,
 	)
 	return cmd
+}
+
+// RawEntry is a tree entry written with git's plumbing, so that its name can
+// be one that `git add` never writes (.., .git, a name with a slash).
+type RawEntry struct {
+	Name    string
+	Content string // the blob's content
+}
+
+// CommitRawEntries commits, on top of the branch head, the head's tree with
+// entries added to the folder dir ("" for the root; dir must exist at the
+// head and be one level deep), and moves the branch to it. The work clone's
+// HEAD follows without a checkout (such a tree cannot be checked out), so
+// the next Commit is made from the head's tree without the raw entries. It
+// returns the new commit's SHA.
+func (s *Server) CommitRawEntries(message, dir string, entries ...RawEntry) string {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	head := s.Git(s.bare, "rev-parse", "refs/heads/"+Branch)
+	// mktree writes a tree object from ls-tree lines byte by byte, as
+	// git mktree would, but without its checks on names.
+	mktree := func(listing string) string {
+		var obj bytes.Buffer
+		for _, line := range strings.Split(strings.TrimSpace(listing), "\n") {
+			meta, name, _ := strings.Cut(line, "\t")
+			f := strings.Fields(meta) // mode, type, hash
+			raw, err := hex.DecodeString(f[2])
+			if err != nil {
+				s.tb.Fatalf("gitserver: tree line %q: %v", line, err)
+			}
+			fmt.Fprintf(&obj, "%s %s\x00", strings.TrimPrefix(f[0], "0"), name)
+			obj.Write(raw)
+		}
+		cmd := s.command(s.bare, "hash-object", "-w", "-t", "tree", "--literally", "--stdin")
+		cmd.Stdin = &obj
+		out, err := cmd.Output()
+		if err != nil {
+			s.tb.Fatalf("gitserver: git hash-object -t tree: %v", err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	treeOf := func(rev string) string { return s.Git(s.bare, "ls-tree", "--full-tree", rev) + "\n" }
+	var b strings.Builder
+	if dir == "" {
+		b.WriteString(treeOf(head))
+	} else {
+		b.WriteString(treeOf(head + ":" + dir))
+	}
+	for _, e := range entries {
+		cmd := s.command(s.bare, "hash-object", "-w", "--stdin")
+		cmd.Stdin = strings.NewReader(e.Content)
+		out, err := cmd.Output()
+		if err != nil {
+			s.tb.Fatalf("gitserver: git hash-object: %v", err)
+		}
+		fmt.Fprintf(&b, "100644 blob %s\t%s\n", strings.TrimSpace(string(out)), e.Name)
+	}
+	tree := mktree(b.String())
+	if dir != "" {
+		var root strings.Builder
+		for _, line := range strings.Split(strings.TrimSpace(treeOf(head)), "\n") {
+			if strings.HasSuffix(line, "\t"+dir) {
+				line = "040000 tree " + tree + "\t" + dir
+			}
+			root.WriteString(line + "\n")
+		}
+		tree = mktree(root.String())
+	}
+	s.clock.Add(1)
+	sha := s.Git(s.bare, "commit-tree", tree, "-p", head, "-m", message)
+	s.Git(s.bare, "update-ref", "refs/heads/"+Branch, sha)
+	s.Git(s.work, "fetch", "-q", "origin")
+	s.Git(s.work, "reset", "-q", "--soft", "origin/"+Branch)
+	return sha
 }

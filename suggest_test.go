@@ -1,10 +1,12 @@
-package commands
+package dayops
 
 import "testing"
 
 func TestSuggest(t *testing.T) {
-	verbs := verbNames()
+	verbs := []string{"help", "list", "describe", "plan", "run", "deploy", "rollback", "status", "history",
+		"approve", "deny", "cancel", "lock", "unlock", "sync", "stats", "whoami"} // the chat verbs
 	envs := []string{"staging", "production", "dev"}
+	keys := []string{"steps", "rollback", "triggers", "timeout", "env", "environments"}
 	tests := []struct {
 		word       string
 		candidates []string
@@ -34,6 +36,16 @@ func TestSuggest(t *testing.T) {
 		{"stagign", envs, "staging"},
 		{"qa", envs, ""},
 		{"Staging", []string{"Staging"}, "Staging"}, // returns the candidate as given
+		// Keys of a definition, as the loader suggests them.
+		{"stpes", keys, "steps"},
+		{"step", keys, "steps"},
+		{"Steps", keys, "steps"},
+		{"rolback", keys, "rollback"},
+		{"trigger", keys, "triggers"},
+		{"enviroments", keys, "environments"},
+		{"evn", keys, "env"},
+		{"description", keys, ""},
+		{"x", keys, ""},
 	}
 	for _, tt := range tests {
 		if got := Suggest(tt.word, tt.candidates); got != tt.want {

@@ -1,4 +1,4 @@
-package gitsync
+package dayops
 
 import (
 	"testing"
@@ -133,9 +133,9 @@ func TestCronScheduleNext(t *testing.T) {
 }
 
 func TestCronScheduleNextNever(t *testing.T) {
-	var zero Schedule
+	var zero Cron
 	if got := zero.Next(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)); !got.IsZero() {
-		t.Errorf("zero Schedule fired at %s", got)
+		t.Errorf("zero Cron fired at %s", got)
 	}
 }
 

@@ -1,15 +1,14 @@
-package gitsync
+package dayops
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Schedule is a parsed cron expression of five fields: minute, hour, day of
-// month, month and day of week. The zero Schedule never fires.
-type Schedule struct {
+// Cron is a parsed cron expression of five fields: minute, hour, day of
+// month, month and day of week. The zero Cron never fires.
+type Cron struct {
 	minute, hour, dom, month, dow uint64 // bit i set: value i matches
 	// As in Vixie cron, when both day fields are restricted a day matches if
 	// either does; when one of them is "*" only the other one counts.
@@ -45,25 +44,25 @@ var cronFields = []cronField{
 // optional step "/n"; months jan–dec and weekdays sun–sat by name; 0 and 7
 // are Sunday) or a shorthand: @yearly, @annually, @monthly, @weekly, @daily,
 // @midnight, @hourly. A schedule that can never fire (February 30) is an error.
-func ParseCron(spec string) (Schedule, error) {
+func ParseCron(spec string) (Cron, error) {
 	spec = strings.TrimSpace(spec)
 	if strings.HasPrefix(spec, "@") {
 		full, ok := cronShorthands[strings.ToLower(spec)]
 		if !ok {
-			return Schedule{}, fmt.Errorf("unknown shorthand %s: use @yearly, @monthly, @weekly, @daily or @hourly", truncate(spec, 20))
+			return Cron{}, Errorf(KindInvalid, "unknown shorthand %s: use @yearly, @monthly, @weekly, @daily or @hourly", Truncate(spec, 20))
 		}
 		spec = full
 	}
 	fields := strings.Fields(spec)
 	if len(fields) != 5 {
-		return Schedule{}, fmt.Errorf("a schedule has 5 fields (minute hour day-of-month month day-of-week), not %d", len(fields))
+		return Cron{}, Errorf(KindInvalid, "a schedule has 5 fields (minute hour day-of-month month day-of-week), not %d", len(fields))
 	}
-	var s Schedule
+	var s Cron
 	sets := []*uint64{&s.minute, &s.hour, &s.dom, &s.month, &s.dow}
 	for i, f := range fields {
 		bits, err := cronFields[i].parse(f)
 		if err != nil {
-			return Schedule{}, err
+			return Cron{}, err
 		}
 		*sets[i] = bits
 	}
@@ -73,14 +72,14 @@ func ParseCron(spec string) (Schedule, error) {
 	s.domStar = strings.HasPrefix(fields[2], "*")
 	s.dowStar = strings.HasPrefix(fields[4], "*")
 	if s.dowStar && !s.domFits() {
-		return Schedule{}, fmt.Errorf("the schedule never fires: none of its months has that day")
+		return Cron{}, Errorf(KindInvalid, "the schedule never fires: none of its months has that day")
 	}
 	return s, nil
 }
 
 // domFits reports whether some selected day of month exists in some selected
 // month (February counting 29 days).
-func (s Schedule) domFits() bool {
+func (s Cron) domFits() bool {
 	days := [13]int{0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
 	for m := 1; m <= 12; m++ {
 		if s.month&(1<<m) == 0 {
@@ -125,7 +124,7 @@ func (f cronField) parseItem(item string) (uint64, error) {
 			return 0, err
 		}
 		if lo > hi {
-			return 0, fmt.Errorf("%s range %s goes backwards", f.name, truncate(rng, 20))
+			return 0, Errorf(KindInvalid, "%s range %s goes backwards", f.name, Truncate(rng, 20))
 		}
 	default:
 		v, err := f.value(rng)
@@ -141,7 +140,7 @@ func (f cronField) parseItem(item string) (uint64, error) {
 	if hasStep {
 		n, err := strconv.Atoi(stepText)
 		if err != nil || n < 1 || n > f.max {
-			return 0, fmt.Errorf("%s step %q must be a number from 1 to %d", f.name, truncate(stepText, 20), f.max)
+			return 0, Errorf(KindInvalid, "%s step %q must be a number from 1 to %d", f.name, Truncate(stepText, 20), f.max)
 		}
 		step = n
 	}
@@ -161,12 +160,12 @@ func (f cronField) value(s string) (int, error) {
 	n, err := strconv.Atoi(s)
 	if err != nil || strings.HasPrefix(s, "+") || strings.HasPrefix(s, "-") {
 		if len(f.names) > 0 {
-			return 0, fmt.Errorf("%s %q is not a number from %d to %d or a name (%s–%s)", f.name, truncate(s, 20), f.min, f.max, f.names[0], f.names[len(f.names)-1])
+			return 0, Errorf(KindInvalid, "%s %q is not a number from %d to %d or a name (%s–%s)", f.name, Truncate(s, 20), f.min, f.max, f.names[0], f.names[len(f.names)-1])
 		}
-		return 0, fmt.Errorf("%s %q is not a number from %d to %d", f.name, truncate(s, 20), f.min, f.max)
+		return 0, Errorf(KindInvalid, "%s %q is not a number from %d to %d", f.name, Truncate(s, 20), f.min, f.max)
 	}
 	if n < f.min || n > f.max {
-		return 0, fmt.Errorf("%s %d is out of range %d-%d", f.name, n, f.min, f.max)
+		return 0, Errorf(KindInvalid, "%s %d is out of range %d-%d", f.name, n, f.min, f.max)
 	}
 	return n, nil
 }
@@ -179,7 +178,7 @@ const cronYears = 9
 // in t's location, or the zero time when it never fires. Wall-clock times
 // skipped by a daylight-saving change are skipped by the schedule too, and a
 // wall-clock hour that repeats fires only in its first occurrence.
-func (s Schedule) Next(t time.Time) time.Time {
+func (s Cron) Next(t time.Time) time.Time {
 	loc := t.Location()
 	t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), 0, 0, loc).Add(time.Minute)
 	limit := t.Year() + cronYears
@@ -210,7 +209,7 @@ func (s Schedule) Next(t time.Time) time.Time {
 	return time.Time{}
 }
 
-func (s Schedule) dayMatches(t time.Time) bool {
+func (s Cron) dayMatches(t time.Time) bool {
 	dom := s.dom&(1<<uint(t.Day())) != 0
 	dow := s.dow&(1<<uint(t.Weekday())) != 0
 	if s.domStar || s.dowStar {
