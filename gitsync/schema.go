@@ -211,7 +211,7 @@ func schemaFieldDocs() map[string]fieldDoc {
 		"definition.description": {doc: "One line shown by list and describe. Shown as written: expressions are not expanded."},
 		"definition.service": {set: matching(dayops.NamePattern),
 			doc: "Required for day1: `deploy SERVICE ENV` finds the definition by it."},
-		"definition.environments": {set: namedBy(envNamePattern, "environment name"),
+		"definition.environments": {set: namedBy(dayops.EnvironmentPattern, "environment name"),
 			doc: "When present, a run names one of these environments and only these."},
 		"definition.params": {set: namedBy(paramNamePattern, "parameter name"),
 			doc: "Typed parameters, set as key=value in chat."},

@@ -235,10 +235,9 @@ func (d *demo) close() {
 // does. The example deploy verifies against it, so nothing outlives the demo.
 func demoEndpoint(envs string) http.Handler {
 	mux := http.NewServeMux()
-	envName := regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	mux.HandleFunc("GET /envs/{env}/healthz", func(w http.ResponseWriter, r *http.Request) {
 		env := r.PathValue("env")
-		if !envName.MatchString(env) {
+		if !dayops.EnvironmentPattern.MatchString(env) {
 			http.Error(w, "bad environment name", http.StatusBadRequest)
 			return
 		}
