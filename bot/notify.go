@@ -83,7 +83,11 @@ func (b *Bot) listen(events <-chan dayops.RunEvent) {
 
 // resume brings up to date the messages of runs whose reports do not show a
 // final state yet: runs that went on, or ended, while no bot was listening.
-func (b *Bot) resume() {
+func (b *Bot) resume() { b.catchUp(false) }
+
+// catchUp marks for a look the runs whose reports do not show their end; with
+// changedOnly, only those whose stored state differs from the one shown.
+func (b *Bot) catchUp(changedOnly bool) {
 	ctx, cancel := context.WithTimeout(b.ctx, doorTimeout)
 	defer cancel()
 	reports, err := b.store.UnfinishedReports(ctx, resumeLimit)
@@ -91,13 +95,26 @@ func (b *Bot) resume() {
 		b.log.Error("reading unfinished run reports", "err", err)
 		return
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	var ids []int64
 	for _, r := range reports {
-		if b.doors[r.Thread.Door] == nil {
+		if b.door(r.Thread.Door) == nil {
 			continue
 		}
-		t := b.trackerLocked(r.RunID)
+		if changedOnly {
+			run, err := b.store.Run(ctx, r.RunID)
+			if err != nil || run.State == r.Shown {
+				continue
+			}
+		}
+		ids = append(ids, r.RunID)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closing {
+		return
+	}
+	for _, id := range ids {
+		t := b.trackerLocked(id)
 		t.dirty = true
 		b.wakeLocked(t)
 	}
@@ -419,10 +436,14 @@ func (b *Bot) postReply(id int64, r reply) {
 	}
 }
 
-// Wait returns when no run message or reply is waiting to be posted. It
-// waits for pacing, which is short, and for doors, whose calls time out
-// after 30 seconds; Close posts without pacing.
+// Wait returns when no run message or reply is waiting to be posted, and
+// every message shows the state its run has in the store (events still on
+// their way are not waited for: the store is the truth). It waits for pacing,
+// which is short, and for doors, whose calls time out after 30 seconds;
+// Close posts without pacing.
 func (b *Bot) Wait() {
+	_ = b.wait(context.Background())
+	b.catchUp(true)
 	_ = b.wait(context.Background())
 }
 
