@@ -35,11 +35,11 @@ var NamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 // match, in definitions and in chat commands alike.
 var EnvironmentPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
-// StepEnvName is the form of a step ID in the environment names that carry
-// its outputs (DAYOPS_STEP_<StepEnvName(id)>_<NAME>): upper case, dashes
-// as underscores. Two IDs with the same form would mix their outputs, so
-// validation refuses them.
-func StepEnvName(id string) string {
+// EnvName is the form of a name (a step ID, an output key, a parameter) in
+// the environment variables that carry it to a step (DAYOPS_PARAM_<NAME>,
+// DAYOPS_STEP_<ID>_<KEY>): upper case, dashes as underscores. Two step IDs
+// with the same form would mix their outputs, so validation refuses them.
+func EnvName(id string) string {
 	return strings.ToUpper(strings.ReplaceAll(id, "-", "_"))
 }
 

@@ -2,7 +2,7 @@ package dayops
 
 import "testing"
 
-func TestStepEnvName(t *testing.T) {
+func TestEnvName(t *testing.T) {
 	tests := []struct{ id, want string }{
 		{"build", "BUILD"},
 		{"build-x", "BUILD_X"},
@@ -10,8 +10,8 @@ func TestStepEnvName(t *testing.T) {
 		{"a-1_b", "A_1_B"},
 	}
 	for _, tt := range tests {
-		if got := StepEnvName(tt.id); got != tt.want {
-			t.Errorf("StepEnvName(%q) = %q, want %q", tt.id, got, tt.want)
+		if got := EnvName(tt.id); got != tt.want {
+			t.Errorf("EnvName(%q) = %q, want %q", tt.id, got, tt.want)
 		}
 	}
 }

@@ -249,7 +249,7 @@ func (b *Bot) knownEnvironment(env string) error {
 		return nil
 	}
 	msg := fmt.Sprintf("no definition declares environment %q", env)
-	if s := commands.Suggest(env, all); s != "" {
+	if s := dayops.Suggest(env, all); s != "" {
 		msg += fmt.Sprintf(" — did you mean %q?", s)
 	} else if len(all) > 0 {
 		msg += ": the environments are " + strings.Join(all, ", ")
@@ -271,7 +271,7 @@ func (b *Bot) definition(name string) (*dayops.Definition, error) {
 		return d, nil
 	}
 	msg := fmt.Sprintf("no definition %q", name)
-	if s := commands.Suggest(name, cat.Names()); s != "" {
+	if s := dayops.Suggest(name, cat.Names()); s != "" {
 		msg += fmt.Sprintf(" — did you mean %q?", s)
 	} else if d, ok := cat.ForService(name); ok {
 		msg += fmt.Sprintf(": service %s is deployed by %q (%s deploy %s ENV)", name, d.Name, b.prefix, name)
@@ -292,7 +292,7 @@ func (b *Bot) service(name string) (*dayops.Definition, error) {
 	}
 	msg := fmt.Sprintf("no service %q", name)
 	services := cat.Services()
-	if s := commands.Suggest(name, services); s != "" {
+	if s := dayops.Suggest(name, services); s != "" {
 		msg += fmt.Sprintf(" — did you mean %q?", s)
 	} else if len(services) > 0 {
 		msg += ": the services are " + strings.Join(services, ", ")
@@ -308,7 +308,7 @@ func checkEnvironment(def *dayops.Definition, env string) error {
 	if err == nil || env == "" {
 		return err
 	}
-	if s := commands.Suggest(env, def.EnvironmentNames()); s != "" {
+	if s := dayops.Suggest(env, def.EnvironmentNames()); s != "" {
 		return dayops.Errorf(dayops.KindInvalid, "%s has no environment %q — did you mean %q?", def.Name, env, s)
 	}
 	return err

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"github.com/dayops/dayops"
 	"strings"
 )
 
@@ -271,7 +272,7 @@ func (g Grammar) Help(topic string) string {
 // unknownCommand is the reply to a word that is no verb.
 func (g Grammar) unknownCommand(word string) string {
 	msg := "unknown command " + quote(word) + "."
-	if s := Suggest(word, verbNames()); s != "" {
+	if s := dayops.Suggest(word, verbNames()); s != "" {
 		msg = "unknown command " + quote(word) + ` — did you mean "` + s + `"?`
 	}
 	return msg + " " + g.prefix() + " help lists every command."

@@ -237,7 +237,7 @@ func set(c *Command, a arg, w string) string {
 			}
 		}
 		msg := "invalid phase " + quote(w) + ": use day0, day1 or day2"
-		if s := Suggest(w, phases); s != "" {
+		if s := dayops.Suggest(w, phases); s != "" {
 			msg += ` — did you mean "` + s + `"?`
 		}
 		return msg

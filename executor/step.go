@@ -197,24 +197,19 @@ func (x *runExec) processEnv(st dayops.Step, attempt int) []string {
 	env.set("DAYOPS_DEFINITION", r.Definition)
 	env.set("DAYOPS_ATTEMPT", fmt.Sprint(attempt))
 	for _, k := range slices.Sorted(maps.Keys(r.Params)) {
-		env.set("DAYOPS_PARAM_"+envName(k), r.Params[k])
+		env.set("DAYOPS_PARAM_"+dayops.EnvName(k), r.Params[k])
 	}
 	for _, name := range x.def.Secrets {
 		env.set("DAYOPS_SECRET_"+name, x.e.opts.Secrets[name])
 	}
 	for _, id := range slices.Sorted(maps.Keys(x.scope.Steps)) {
 		for k, v := range x.scope.Steps[id] {
-			env.set("DAYOPS_STEP_"+envName(id)+"_"+envName(k), v)
+			env.set("DAYOPS_STEP_"+dayops.EnvName(id)+"_"+dayops.EnvName(k), v)
 		}
 	}
 	// The runner adds DAYOPS_OUTPUT, the file it reads the step's outputs
 	// from; a value set here would be replaced.
 	return env.list()
-}
-
-// envName makes an ID or key an environment variable name part.
-func envName(s string) string {
-	return strings.ToUpper(strings.ReplaceAll(s, "-", "_"))
 }
 
 // envList is an ordered environment where a later set wins.

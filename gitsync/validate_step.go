@@ -123,7 +123,7 @@ func (v *validator) allSteps() {
 	}
 	v.stepIDs = map[string]bool{}
 	first := map[string]int{}
-	byEnv := map[string]str{} // dayops.StepEnvName → the first ID with it
+	byEnv := map[string]str{} // dayops.EnvName → the first ID with it
 	for _, list := range [][]rawStep{r.Steps, r.Rollback} {
 		for _, s := range list {
 			if !s.ID.set() {
@@ -133,7 +133,7 @@ func (v *validator) allSteps() {
 				v.addf(s.ID.n, "step id %q is used twice (first at line %d); ids are unique across steps and rollback", dayops.Truncate(s.ID.v, 40), line)
 				continue
 			}
-			env := dayops.StepEnvName(s.ID.v)
+			env := dayops.EnvName(s.ID.v)
 			if other, ok := byEnv[env]; ok && stepIDPattern.MatchString(s.ID.v) {
 				v.addf(s.ID.n, "step ids %q (line %d) and %q both give their outputs as DAYOPS_STEP_%s_*, so one would overwrite the other: rename one of them",
 					dayops.Truncate(other.v, 40), other.n.Line, dayops.Truncate(s.ID.v, 40), dayops.Truncate(env, 40))

@@ -17,7 +17,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/dayops/dayops/commands"
+	"github.com/dayops/dayops"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -112,7 +112,7 @@ func didYouMean(word string) string {
 	for _, v := range verbs() {
 		names = append(names, v.name)
 	}
-	if best := commands.Suggest(word, names); best != "" {
+	if best := dayops.Suggest(word, names); best != "" {
 		return fmt.Sprintf(" — did you mean %q?", best)
 	}
 	return ""
