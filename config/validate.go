@@ -151,4 +151,3 @@ func (d *decoder) githubRepos(n *yaml.Node, key string) map[string]GitHubRepo {
 	})
 	return out
 }
-
