@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -134,6 +135,19 @@ type Target struct {
 // environment through getenv. On any problem it returns a *dayops.Error of
 // kind invalid whose message lists every problem, each with its key.
 func Load(path string, getenv func(string) string) (*Config, error) {
+	return load(path, getenv, true)
+}
+
+// LoadSettings is Load without the checks that credentials are present
+// (the Slack tokens its mode needs, the SSH keys of targets), for tools such
+// as `dayops slack-manifest` that run before the Slack app, and so its
+// tokens, exist. Everything else is checked as by Load; a secret written in
+// the file is still an error.
+func LoadSettings(path string, getenv func(string) string) (*Config, error) {
+	return load(path, getenv, false)
+}
+
+func load(path string, getenv func(string) string, credentials bool) (*Config, error) {
 	var data []byte
 	if path != "" {
 		f, err := os.Open(path)
@@ -149,7 +163,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 			return nil, dayops.Errorf(dayops.KindInvalid, "the configuration %s is larger than %d bytes: is it the right file?", path, maxFileSize)
 		}
 	}
-	cfg, problems := parse(data, getenv)
+	cfg, problems := parse(data, getenv, credentials)
 	if len(problems) > 0 {
 		return nil, problemsError(path, problems)
 	}
@@ -175,7 +189,7 @@ func problemsError(path string, problems []Problem) error {
 }
 
 // parse is Load on the file's bytes.
-func parse(data []byte, getenv func(string) string) (*Config, []Problem) {
+func parse(data []byte, getenv func(string) string, credentials bool) (*Config, []Problem) {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
@@ -198,6 +212,9 @@ func parse(data []byte, getenv func(string) string) (*Config, []Problem) {
 	d.environment(getenv, cfg)
 	d.defaults(cfg)
 	d.check(cfg)
+	if credentials {
+		d.checkCredentials(cfg)
+	}
 	return cfg, d.problems
 }
 
@@ -487,21 +504,8 @@ func (d *decoder) check(cfg *Config) {
 	if strings.HasPrefix(cfg.Database, "postgres://") || strings.HasPrefix(cfg.Database, "postgresql://") {
 		d.addf(nil, "database", "PostgreSQL is not supported yet: give a SQLite file path, e.g. dayops.db")
 	}
-	switch cfg.Slack.Mode {
-	case SlackSocket:
-		if !cfg.Slack.AppToken.IsSet() {
-			d.addf(nil, "slack.mode", "socket needs an app-level token: set DAYOPS_SLACK_APP_TOKEN (xapp-…), or use slack.mode http")
-		}
-	case SlackHTTP:
-		if !cfg.Slack.SigningSecret.IsSet() {
-			d.addf(nil, "slack.mode", "http needs the signing secret: set DAYOPS_SLACK_SIGNING_SECRET")
-		}
-		if cfg.BaseURL == "" {
-			d.addf(nil, "base_url", "is missing: slack.mode http needs it for Slack's request URLs (base_url/slack/commands…); set base_url or DAYOPS_BASE_URL")
-		}
-	}
-	if cfg.Slack.Enabled() && !cfg.Slack.BotToken.IsSet() {
-		d.addf(nil, "DAYOPS_SLACK_BOT_TOKEN", "is not set: Slack (slack.mode %s) needs the app's bot token (xoxb-…)", cfg.Slack.Mode)
+	if cfg.Slack.Mode == SlackHTTP && cfg.BaseURL == "" {
+		d.addf(nil, "base_url", "is missing: slack.mode http needs it for Slack's request URLs (base_url/slack/commands…); set base_url or DAYOPS_BASE_URL")
 	}
 	prefixes := []struct{ name, prefix string }{{"DAYOPS_SLACK_BOT_TOKEN", "xoxb-"}, {"DAYOPS_SLACK_APP_TOKEN", "xapp-"}}
 	for i, s := range []Secret{cfg.Slack.BotToken, cfg.Slack.AppToken} {
@@ -515,8 +519,25 @@ func (d *decoder) check(cfg *Config) {
 	if len(cfg.Web.TrustedProxies) > 0 && cfg.Web.ProxyHeader == "" && !d.has("web.proxy_header") {
 		d.addf(nil, "web.proxy_header", "is missing: web.trusted_proxies is set, so name the header they send, e.g. X-Forwarded-User")
 	}
-	for name, t := range cfg.Targets {
-		if t.KeyEnv != "" && !t.Key.IsSet() {
+}
+
+// checkCredentials checks that the credentials the settings need are set.
+func (d *decoder) checkCredentials(cfg *Config) {
+	switch cfg.Slack.Mode {
+	case SlackSocket:
+		if !cfg.Slack.AppToken.IsSet() {
+			d.addf(nil, "slack.mode", "socket needs an app-level token: set DAYOPS_SLACK_APP_TOKEN (xapp-…), or use slack.mode http")
+		}
+	case SlackHTTP:
+		if !cfg.Slack.SigningSecret.IsSet() {
+			d.addf(nil, "slack.mode", "http needs the signing secret: set DAYOPS_SLACK_SIGNING_SECRET")
+		}
+	}
+	if cfg.Slack.Enabled() && !cfg.Slack.BotToken.IsSet() {
+		d.addf(nil, "DAYOPS_SLACK_BOT_TOKEN", "is not set: Slack (slack.mode %s) needs the app's bot token (xoxb-…)", cfg.Slack.Mode)
+	}
+	for _, name := range slices.Sorted(mapKeys(cfg.Targets)) {
+		if t := cfg.Targets[name]; t.KeyEnv != "" && !t.Key.IsSet() {
 			d.addf(nil, "targets."+name+".key_env", "%s is not set in the environment: set it to the private key of %s", t.KeyEnv, name)
 		}
 	}

@@ -130,7 +130,7 @@ steps: {run_as: fileuser}
 		"DAYOPS_GITHUB_API_URL": "https://env.example.com/gh", "DAYOPS_SSH_KNOWN_HOSTS": "/env/known_hosts",
 		"DAYOPS_TIMEZONE": "America/New_York", "DAYOPS_STEPS_RUN_AS": "1001:1001",
 		"DAYOPS_SLACK_BOT_TOKEN": "xoxb-1", "DAYOPS_SLACK_APP_TOKEN": "xapp-1",
-	}))
+	}), true)
 	if len(problems) > 0 {
 		t.Fatal(problems)
 	}
@@ -218,5 +218,32 @@ func TestLoadFile(t *testing.T) {
 				t.Errorf("Load = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestLoadSettings: the manifest is printed before the Slack app and its
+// tokens exist, so LoadSettings does not ask for them; Load does.
+func TestLoadSettings(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dayops.yaml")
+	file := "base_url: https://dayops.example.com\nrepo: {url: /srv/ops}\nslack: {mode: http}\n"
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadSettings(path, env(nil))
+	if err != nil {
+		t.Fatalf("LoadSettings: %v", err)
+	}
+	if cfg.Slack.Mode != SlackHTTP || cfg.BaseURL != "https://dayops.example.com" {
+		t.Errorf("LoadSettings = mode %q, base_url %q", cfg.Slack.Mode, cfg.BaseURL)
+	}
+	if _, err := Load(path, env(nil)); err == nil || !strings.Contains(err.Error(), "DAYOPS_SLACK_SIGNING_SECRET") {
+		t.Errorf("Load without the signing secret = %v, want the missing secret named", err)
+	}
+	if err := os.WriteFile(path, []byte(file+"web: {password: hunter2}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadSettings(path, env(nil)); err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "DAYOPS_WEB_PASSWORD") {
+		t.Errorf("LoadSettings with a password in the file = %v, want it refused without the value", err)
 	}
 }

@@ -13,7 +13,7 @@ func problemsOf(file string, environ map[string]string) []string {
 	for k, v := range environ {
 		m[k] = v
 	}
-	_, problems := parse([]byte(file), env(m))
+	_, problems := parse([]byte(file), env(m), true)
 	out := make([]string, 0, len(problems))
 	for _, p := range problems {
 		out = append(out, p.String())
@@ -65,8 +65,8 @@ func TestBadValues(t *testing.T) {
 		{"DAYOPS_SLACK_MODE", "", map[string]string{"DAYOPS_SLACK_MODE": "HTTP"}, []string{`DAYOPS_SLACK_MODE: "HTTP" is not one of socket, http`}},
 		{"socket without an app token", "slack: {mode: socket}\n", map[string]string{"DAYOPS_SLACK_BOT_TOKEN": "xoxb-1"}, []string{`slack.mode: socket needs an app-level token: set DAYOPS_SLACK_APP_TOKEN (xapp-…), or use slack.mode http`}},
 		{"http without a signing secret or base_url", "slack: {mode: http}\n", map[string]string{"DAYOPS_SLACK_BOT_TOKEN": "xoxb-1"}, []string{
-			`slack.mode: http needs the signing secret: set DAYOPS_SLACK_SIGNING_SECRET`,
 			`base_url: is missing: slack.mode http needs it for Slack's request URLs (base_url/slack/commands…); set base_url or DAYOPS_BASE_URL`,
+			`slack.mode: http needs the signing secret: set DAYOPS_SLACK_SIGNING_SECRET`,
 		}},
 		{"no bot token", "", map[string]string{"DAYOPS_SLACK_APP_TOKEN": "xapp-1"}, []string{`DAYOPS_SLACK_BOT_TOKEN: is not set: Slack (slack.mode socket) needs the app's bot token (xoxb-…)`}},
 		{"tokens swapped", "", map[string]string{"DAYOPS_SLACK_APP_TOKEN": "xoxb-1", "DAYOPS_SLACK_BOT_TOKEN": "xapp-1"}, []string{
