@@ -397,7 +397,7 @@ func envSuffix(name string) string {
 
 // environment applies the environment's overrides and reads the secrets.
 func (d *decoder) environment(getenv func(string) string, cfg *Config) {
-	str := func(name string, dst *string, check func(string) (string, string)) {
+	fromEnv := func(name string, dst *string, check func(string) (string, string)) {
 		s := getenv(name)
 		if s == "" {
 			return
@@ -412,17 +412,17 @@ func (d *decoder) environment(getenv func(string) string, cfg *Config) {
 		}
 		*dst = s
 	}
-	secret := func(name string, dst *Secret) {
+	secretFromEnv := func(name string, dst *Secret) {
 		if s := getenv(name); s != "" {
 			*dst = NewSecret(s)
 		}
 	}
-	str("DAYOPS_LISTEN", &cfg.Listen, checkListen)
-	str("DAYOPS_DATABASE", &cfg.Database, nil)
-	str("DAYOPS_BASE_URL", &cfg.BaseURL, parseHTTPURL)
-	str("DAYOPS_REPO_URL", &cfg.Repo.URL, nil)
-	str("DAYOPS_REPO_BRANCH", &cfg.Repo.Branch, checkBranch)
-	str("DAYOPS_REPO_PATH", &cfg.Repo.Path, checkRepoPath)
+	fromEnv("DAYOPS_LISTEN", &cfg.Listen, checkListen)
+	fromEnv("DAYOPS_DATABASE", &cfg.Database, nil)
+	fromEnv("DAYOPS_BASE_URL", &cfg.BaseURL, parseHTTPURL)
+	fromEnv("DAYOPS_REPO_URL", &cfg.Repo.URL, nil)
+	fromEnv("DAYOPS_REPO_BRANCH", &cfg.Repo.Branch, checkBranch)
+	fromEnv("DAYOPS_REPO_PATH", &cfg.Repo.Path, checkRepoPath)
 	if s := getenv("DAYOPS_REPO_INTERVAL"); s != "" {
 		v, problem := parseDuration(s)
 		if problem != "" {
@@ -430,24 +430,24 @@ func (d *decoder) environment(getenv func(string) string, cfg *Config) {
 		}
 		cfg.Repo.Interval = v
 	}
-	secret("DAYOPS_REPO_TOKEN", &cfg.Repo.Token)
-	str("DAYOPS_REPO_SSH_KEY", &cfg.Repo.SSHKeyPath, nil)
-	str("DAYOPS_SLACK_MODE", &cfg.Slack.Mode, checkMode)
-	secret("DAYOPS_SLACK_BOT_TOKEN", &cfg.Slack.BotToken)
-	secret("DAYOPS_SLACK_APP_TOKEN", &cfg.Slack.AppToken)
-	secret("DAYOPS_SLACK_SIGNING_SECRET", &cfg.Slack.SigningSecret)
-	str("DAYOPS_SLACK_API_URL", &cfg.Slack.APIURL, parseHTTPURL)
-	str("DAYOPS_GITHUB_API_URL", &cfg.GitHub.APIURL, parseHTTPURL)
-	secret("DAYOPS_GITHUB_TOKEN", &cfg.GitHub.Token)
-	secret("DAYOPS_GITHUB_WEBHOOK_SECRET", &cfg.GitHub.WebhookSecret)
-	secret("DAYOPS_WEB_PASSWORD", &cfg.Web.Password)
-	secret("DAYOPS_WEB_LINK_KEY", &cfg.Web.LinkKey)
-	str("DAYOPS_SSH_KNOWN_HOSTS", &cfg.KnownHosts, nil)
+	secretFromEnv("DAYOPS_REPO_TOKEN", &cfg.Repo.Token)
+	fromEnv("DAYOPS_REPO_SSH_KEY", &cfg.Repo.SSHKeyPath, nil)
+	fromEnv("DAYOPS_SLACK_MODE", &cfg.Slack.Mode, checkMode)
+	secretFromEnv("DAYOPS_SLACK_BOT_TOKEN", &cfg.Slack.BotToken)
+	secretFromEnv("DAYOPS_SLACK_APP_TOKEN", &cfg.Slack.AppToken)
+	secretFromEnv("DAYOPS_SLACK_SIGNING_SECRET", &cfg.Slack.SigningSecret)
+	fromEnv("DAYOPS_SLACK_API_URL", &cfg.Slack.APIURL, parseHTTPURL)
+	fromEnv("DAYOPS_GITHUB_API_URL", &cfg.GitHub.APIURL, parseHTTPURL)
+	secretFromEnv("DAYOPS_GITHUB_TOKEN", &cfg.GitHub.Token)
+	secretFromEnv("DAYOPS_GITHUB_WEBHOOK_SECRET", &cfg.GitHub.WebhookSecret)
+	secretFromEnv("DAYOPS_WEB_PASSWORD", &cfg.Web.Password)
+	secretFromEnv("DAYOPS_WEB_LINK_KEY", &cfg.Web.LinkKey)
+	fromEnv("DAYOPS_SSH_KNOWN_HOSTS", &cfg.KnownHosts, nil)
 	if s := getenv("DAYOPS_TIMEZONE"); s != "" {
 		cfg.Timezone = d.timezone(nil, "DAYOPS_TIMEZONE", s)
 	}
-	secret("DAYOPS_ALERTMANAGER_TOKEN", &cfg.AlertmanagerToken)
-	str("DAYOPS_STEPS_RUN_AS", &cfg.RunAs, checkRunAs)
+	secretFromEnv("DAYOPS_ALERTMANAGER_TOKEN", &cfg.AlertmanagerToken)
+	fromEnv("DAYOPS_STEPS_RUN_AS", &cfg.RunAs, checkRunAs)
 	for name, t := range cfg.Targets {
 		if t.KeyEnv != "" {
 			t.Key = NewSecret(getenv(t.KeyEnv))
