@@ -31,6 +31,7 @@ func runServe(ctx context.Context, io IO, args []string) int {
 	v, _ := findVerb("serve")
 	fs := newFlags(v.name)
 	path := fs.String("config", "", "server configuration `file` (YAML); the environment overrides it (see docs/configuration.md)")
+	db := fs.String("database", "", "SQLite database `path`; overrides database of the configuration and DAYOPS_DATABASE")
 	if _, code, ok := parseArgs(io, v, fs, args, 0, 0); !ok {
 		return code
 	}
@@ -38,6 +39,9 @@ func runServe(ctx context.Context, io IO, args []string) int {
 	if err != nil {
 		fmt.Fprintf(io.Stderr, "dayops serve: %s\n", dayops.UserMessage(err, ""))
 		return exitUsage
+	}
+	if *db != "" {
+		cfg.Database = *db
 	}
 	secrets, err := stepSecrets()
 	if err != nil {

@@ -310,10 +310,12 @@ func TestServeProcess(t *testing.T) {
 	gs := gitserver.New(t)
 	gs.Commit("valid", serveDefinitions(t.TempDir()))
 	path := filepath.Join(t.TempDir(), "dayops.yaml")
-	if err := os.WriteFile(path, []byte(serveConfig(t, gs.URL(), "5s")), 0o600); err != nil {
+	file := serveConfig(t, gs.URL(), "5s")
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "serve", "--config", path)
+	db := filepath.Join(t.TempDir(), "flag.db") // --database overrides the file's
+	cmd := exec.Command(os.Args[0], "serve", "--config", path, "--database", db)
 	cmd.Env = append(os.Environ(), asDayops+"=1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -365,5 +367,11 @@ func TestServeProcess(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "msg=stopped") {
 		t.Errorf("no \"stopped\" line:\n%s", log.String())
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Errorf("--database %s: %v", db, err)
+	}
+	if fileDB := regexp.MustCompile(`database: (\S+)`).FindStringSubmatch(file)[1]; fileExists(fileDB) {
+		t.Errorf("the configuration's database %s was created although --database was given", fileDB)
 	}
 }
