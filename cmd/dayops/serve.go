@@ -55,6 +55,11 @@ func runServe(ctx context.Context, io IO, args []string) int {
 	maps.Copy(vars, envWithPrefix("DAYOPS_VAR_")) // the environment overrides the file
 	logger := slog.New(slog.NewTextHandler(io.Stderr, nil))
 	s, err := startServer(ctx, cfg, secrets, vars, logger)
+	if err != nil && ctx.Err() != nil {
+		// SIGTERM before the server was up: nothing ran yet.
+		logger.Info("stopped before start-up finished", "err", dayops.NewRedactor().Redact(err.Error()))
+		return exitOK
+	}
 	if err != nil {
 		logger.Error("starting", "err", dayops.NewRedactor().Redact(err.Error()))
 		fmt.Fprintf(io.Stderr, "dayops serve: %s\n", dayops.NewRedactor().Redact(err.Error()))
@@ -103,19 +108,6 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	}
 	s.closers = append(s.closers, s.store.Close)
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("listening on %s: %w", cfg.Listen, err)
-	}
-	s.addr = ln.Addr().String()
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go s.http.Serve(ln)
-	s.closers = append(s.closers, s.http.Close)
-	logger.Info("listening", "addr", s.addr)
-
 	dbDir, err := filepath.Abs(filepath.Dir(cfg.Database))
 	if err != nil {
 		return nil, err
@@ -130,6 +122,21 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 		return nil, err
 	}
 	s.closers = append(s.closers, s.syncer.Close)
+	// The HTTP server starts once everything its handlers read is set, and
+	// before the first sync, so that /readyz can say why it is not ready.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	s.addr = ln.Addr().String()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go s.http.Serve(ln)
+	s.closers = append(s.closers, s.http.Close)
+	logger.Info("listening", "addr", s.addr)
+
 	// One sync before recovering: a run waiting for an approval is taken
 	// over at its revision, which needs the clone. A failure is not fatal:
 	// /readyz says why, and the loop keeps trying.

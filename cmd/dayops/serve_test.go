@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -373,5 +374,71 @@ func TestServeProcess(t *testing.T) {
 	}
 	if fileDB := regexp.MustCompile(`database: (\S+)`).FindStringSubmatch(file)[1]; fileExists(fileDB) {
 		t.Errorf("the configuration's database %s was created although --database was given", fileDB)
+	}
+}
+
+// TestServeNotReadyDuringTheFirstSync: while the first fetch of the ops
+// repo hangs (a git host that accepts and never answers), /healthz is 200
+// and /readyz 503 saying the first sync has not finished; SIGTERM then
+// still ends the process cleanly.
+func TestServeNotReadyDuringTheFirstSync(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	path := filepath.Join(t.TempDir(), "dayops.yaml")
+	if err := os.WriteFile(path, []byte(serveConfig(t, "http://"+ln.Addr().String()+"/ops.git", "1s")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &lockedBuffer{}
+	exited := make(chan int, 1)
+	go func() {
+		exited <- Main(ctx, []string{"serve", "--config", path}, IO{Stdout: io.Discard, Stderr: logs, Getenv: func(string) string { return "" }})
+	}()
+	var url string
+	eventually(t, time.Minute, "the listening line", func() bool {
+		if m := listening.FindStringSubmatch(logs.String()); m != nil {
+			url = "http://" + m[1]
+		}
+		return url != ""
+	})
+	if code, body := get(t, url+"/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz = %d %q", code, body)
+	}
+	code, body := get(t, url+"/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "the first sync of the ops repo has not finished") {
+		t.Errorf("/readyz during the first sync = %d %q, want 503 saying so", code, body)
+	}
+	cancel() // SIGTERM
+	select {
+	case code := <-exited:
+		if code != exitOK {
+			t.Errorf("exit %d, want 0:\n%s", code, logs.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("serve did not stop within a minute:\n%s", logs.String())
 	}
 }
