@@ -61,7 +61,6 @@ func runServe(ctx context.Context, io IO, args []string) int {
 		return exitOK
 	}
 	if err != nil {
-		logger.Error("starting", "err", dayops.NewRedactor().Redact(err.Error()))
 		fmt.Fprintf(io.Stderr, "dayops serve: %s\n", dayops.NewRedactor().Redact(err.Error()))
 		return exitFail
 	}
@@ -180,7 +179,10 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	if s.stopDoors, err = registerDoors(cfg, s.bot, mux, logger); err != nil {
 		return nil, err
 	}
-	logger.Info("ready", "revision", revisionOf(s.syncer.Catalog()), "shutdown_grace", cfg.ShutdownGrace)
+	if len(cfg.Policy.Roles) == 0 {
+		logger.Warn("no roles are configured: nobody may do anything until roles grant it (see docs/configuration.md)")
+	}
+	logger.Info("started", "revision", revisionOf(s.syncer.Catalog()), "roles", len(cfg.Policy.Roles), "shutdown_grace", cfg.ShutdownGrace)
 	return s, nil
 }
 

@@ -442,3 +442,24 @@ func TestServeNotReadyDuringTheFirstSync(t *testing.T) {
 		t.Fatalf("serve did not stop within a minute:\n%s", logs.String())
 	}
 }
+
+// TestServeCannotListen: an address in use fails the start with exit 1 and
+// says which address.
+func TestServeCannotListen(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	gs := gitserver.New(t)
+	gs.Commit("valid", serveDefinitions(t.TempDir()))
+	path := filepath.Join(t.TempDir(), "dayops.yaml")
+	file := strings.Replace(serveConfig(t, gs.URL(), "1s"), "127.0.0.1:0", ln.Addr().String(), 1)
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := cli(t, "", "serve", "--config", path)
+	if want := "dayops serve: listening on " + ln.Addr().String(); code != exitFail || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr, want)
+	}
+}
