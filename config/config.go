@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -271,7 +272,15 @@ func (d *decoder) file(n *yaml.Node, cfg *Config) {
 		},
 		"repo": func(n *yaml.Node, key string) {
 			d.mapping(n, key, map[string]field{
-				"url":      func(n *yaml.Node, key string) { cfg.Repo.URL = d.str(n, key) },
+				"url": func(n *yaml.Node, key string) {
+					cfg.Repo.URL = d.str(n, key)
+					if u, err := url.Parse(cfg.Repo.URL); err == nil && u.User != nil {
+						if _, has := u.User.Password(); has {
+							d.addf(n, key, "holds a password or token, and secrets are never read from the file: remove it from the URL and set DAYOPS_REPO_TOKEN in the environment")
+							cfg.Repo.URL = ""
+						}
+					}
+				},
 				"branch":   func(n *yaml.Node, key string) { cfg.Repo.Branch = at(n, key, d.str(n, key), checkBranch) },
 				"path":     func(n *yaml.Node, key string) { cfg.Repo.Path = at(n, key, d.str(n, key), checkRepoPath) },
 				"interval": dur(&cfg.Repo.Interval),
@@ -498,7 +507,7 @@ func (d *decoder) defaults(cfg *Config) {
 
 // check looks at the settings together.
 func (d *decoder) check(cfg *Config) {
-	if cfg.Repo.URL == "" {
+	if cfg.Repo.URL == "" && !d.has("repo.url") {
 		d.addf(nil, "repo.url", "is missing: set repo.url in the file or DAYOPS_REPO_URL to the ops repo (https, ssh or a local path)")
 	}
 	if strings.HasPrefix(cfg.Database, "postgres://") || strings.HasPrefix(cfg.Database, "postgresql://") {

@@ -50,6 +50,9 @@ func TestBadValues(t *testing.T) {
 		{"postgres", "database: postgres://db/dayops\n", nil, []string{`database: PostgreSQL is not supported yet: give a SQLite file path, e.g. dayops.db`}},
 
 		// repo
+		{"repo.url with a token", "repo: {url: 'https://x-access-token:ghp_abc123@github.com/acme/ops.git'}\n", nil, []string{
+			`line 1: repo.url: holds a password or token, and secrets are never read from the file: remove it from the URL and set DAYOPS_REPO_TOKEN in the environment`,
+		}},
 		{"repo.url missing", "", map[string]string{"DAYOPS_REPO_URL": ""}, []string{`repo.url: is missing: set repo.url in the file or DAYOPS_REPO_URL to the ops repo (https, ssh or a local path)`}},
 		{"repo.interval not a duration", "repo: {interval: \"5\"}\n", nil, []string{`line 1: repo.interval: "5" is not a duration, e.g. 1m`}},
 		{"repo.interval zero", "repo: {interval: 0s}\n", nil, []string{`line 1: repo.interval: "0s" must be more than zero`}},
