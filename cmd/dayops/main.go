@@ -51,6 +51,8 @@ type verb struct {
 func verbs() []verb {
 	return []verb{
 		{"demo", "[--data DIR] [--listen ADDR]", "the whole bot on this machine: example ops repo, terminal chat, demo endpoint", runDemo},
+		{"serve", "[--config FILE] [--database PATH]", "the server: git sync, executor, bot, /healthz and /readyz (the Slack door lands next)", runServe},
+		{"slack-manifest", "[--config FILE] [--format yaml|json]", "the Slack app manifest (scopes, command, events, URLs) for the configuration", runSlackManifest},
 		{"validate", "[DIR] [--format text|json]", "validate a definitions tree; errors as file:line:col: message", runValidate},
 		{"schema", "", "the JSON Schema of the definition format, for editors and the ops repo's CI", runSchema},
 		{"plan", "NAME [ENV] [key=value…] [--dir DIR]", "print what a run would do, running nothing", runPlan},
@@ -122,7 +124,7 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "dayops — Day-0, Day-1 and Day-2 operations from a git repo, run from chat")
 	fmt.Fprintln(w, "\nUsage:")
 	for _, v := range verbs() {
-		fmt.Fprintf(w, "  dayops %-9s %s\n", v.name, v.usage)
+		fmt.Fprintf(w, "  dayops %-14s %s\n", v.name, v.usage)
 	}
 	fmt.Fprintln(w, "\nRun 'dayops COMMAND --help' for details. Exit codes: 0 success, 1 failure, 2 usage error.")
 }

@@ -6,7 +6,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -17,8 +19,12 @@ const asDayops = "DAYOPS_TEST_AS_DAYOPS"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(asDayops) == "1" {
+		// As main does: SIGTERM and SIGINT cancel Main's context.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		io := IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
-		os.Exit(Main(context.Background(), os.Args[1:], io))
+		code := Main(ctx, os.Args[1:], io)
+		stop()
+		os.Exit(code)
 	}
 	code := m.Run()
 	if binDir != "" {

@@ -46,17 +46,27 @@ func TestGenerated(t *testing.T) {
 	}
 }
 
-// envReaders are the functions of cmd/dayops through which it reads the
-// environment: a DAYOPS_ string literal passed to one is a variable read.
-var envReaders = []string{"Getenv", "LookupEnv", "envOr", "envWithPrefix"}
+// envReaders are the functions of cmd/dayops and config through which they
+// read the environment: a DAYOPS_ string literal passed to one is a
+// variable read.
+var envReaders = []string{"Getenv", "LookupEnv", "envOr", "envWithPrefix", "getenv", "fromEnv", "secretFromEnv"}
 
-// envReadByCode returns the DAYOPS_ variables cmd/dayops reads, with a
-// prefix read (DAYOPS_SECRET_) written as DAYOPS_SECRET_<NAME>.
+// envReadingPackages are the folders whose code reads the environment for
+// the command line: cmd/dayops, and config, which `dayops serve` loads.
+var envReadingPackages = []string{filepath.Join("cmd", "dayops"), "config"}
+
+// envReadByCode returns the DAYOPS_ variables cmd/dayops reads (itself or
+// through config), with a prefix read (DAYOPS_SECRET_) written as
+// DAYOPS_SECRET_<NAME>.
 func envReadByCode(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(root, "cmd", "dayops", "*.go"))
-	if err != nil {
-		t.Fatal(err)
+	var files []string
+	for _, dir := range envReadingPackages {
+		found, err := filepath.Glob(filepath.Join(root, dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, found...)
 	}
 	seen := map[string]bool{}
 	fset := token.NewFileSet()

@@ -1,0 +1,347 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/dayops/dayops"
+	"github.com/dayops/dayops/bot"
+	"github.com/dayops/dayops/config"
+	"github.com/dayops/dayops/executor"
+	"github.com/dayops/dayops/gitsync"
+	"github.com/dayops/dayops/storage"
+)
+
+// serveStarted, when set (by tests), is called once the server is up,
+// before serve waits for the end of its context. It lets a test start runs
+// on the server's own executor, as a door would, without a door that does
+// not exist yet.
+var serveStarted func(*server)
+
+func runServe(ctx context.Context, io IO, args []string) int {
+	v, _ := findVerb("serve")
+	fs := newFlags(v.name)
+	path := fs.String("config", "", "server configuration `file` (YAML); the environment overrides it (see docs/configuration.md)")
+	db := fs.String("database", "", "SQLite database `path`; overrides database of the configuration and DAYOPS_DATABASE")
+	if _, code, ok := parseArgs(io, v, fs, args, 0, 0); !ok {
+		return code
+	}
+	cfg, err := config.Load(*path, io.Getenv)
+	if err != nil {
+		fmt.Fprintf(io.Stderr, "dayops serve: %s\n", dayops.UserMessage(err, ""))
+		return exitUsage
+	}
+	if *db != "" {
+		cfg.Database = *db
+	}
+	secrets, err := stepSecrets()
+	if err != nil {
+		fmt.Fprintf(io.Stderr, "dayops serve: %s\n", dayops.UserMessage(err, ""))
+		return exitUsage
+	}
+	vars := maps.Clone(cfg.Vars)
+	if vars == nil {
+		vars = map[string]string{}
+	}
+	maps.Copy(vars, envWithPrefix("DAYOPS_VAR_")) // the environment overrides the file
+	logger := slog.New(slog.NewTextHandler(io.Stderr, nil))
+	s, err := startServer(ctx, cfg, secrets, vars, logger)
+	if err != nil && ctx.Err() != nil {
+		// SIGTERM before the server was up: nothing ran yet.
+		logger.Info("stopped before start-up finished", "err", dayops.NewRedactor().Redact(err.Error()))
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(io.Stderr, "dayops serve: %s\n", dayops.NewRedactor().Redact(err.Error()))
+		return exitFail
+	}
+	if serveStarted != nil {
+		serveStarted(s)
+	}
+	<-ctx.Done()
+	s.shutdown()
+	return exitOK
+}
+
+// server is a running `dayops serve`.
+type server struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	addr   string // the address the HTTP server listens on
+	store  *storage.Store
+	syncer *gitsync.Syncer
+	exec   *executor.Executor
+	bot    *bot.Bot
+	http   *http.Server
+
+	stopDoors func()             // stops the doors taking new work
+	stopSync  context.CancelFunc // ends the sync loop
+	syncDone  chan struct{}
+	serveDone chan struct{}  // the executor's periodic work ended
+	draining  atomic.Bool    // SIGTERM came: no new work, /readyz says so
+	closers   []func() error // what close releases, last first
+}
+
+// startServer opens the database, serves HTTP, syncs the ops repo once,
+// recovers the runs a previous process left, and starts the executor, the
+// bot and the sync loop. On error everything started is released.
+func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[string]string, logger *slog.Logger) (_ *server, err error) {
+	s := &server{cfg: cfg, log: logger, syncDone: make(chan struct{}), serveDone: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	logger.Info("starting", "config", cfg.String())
+	if s.store, err = storage.Open(ctx, cfg.Database, storage.Options{Logger: logger}); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.store.Close)
+
+	dbDir, err := filepath.Abs(filepath.Dir(cfg.Database))
+	if err != nil {
+		return nil, err
+	}
+	s.syncer, err = gitsync.New(gitsync.Options{
+		URL: cfg.Repo.URL, Branch: cfg.Repo.Branch, Path: cfg.Repo.Path,
+		CacheDir: filepath.Join(dbDir, "dayops-cache"), Interval: cfg.Repo.Interval,
+		Token: cfg.Repo.Token.Value(), SSHKeyPath: cfg.Repo.SSHKeyPath, KnownHostsPath: cfg.KnownHosts,
+		History: s.store, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.syncer.Close)
+	// The HTTP server starts once everything its handlers read is set, and
+	// before the first sync, so that /readyz can say why it is not ready.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	s.addr = ln.Addr().String()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go s.http.Serve(ln)
+	s.closers = append(s.closers, s.http.Close)
+	logger.Info("listening", "addr", s.addr)
+
+	// One sync before recovering: a run waiting for an approval is taken
+	// over at its revision, which needs the clone. A failure is not fatal:
+	// /readyz says why, and the loop keeps trying.
+	if rec, err := s.syncer.Sync(ctx); err != nil || s.syncer.Catalog() == nil {
+		logger.Warn("first sync found no valid catalog", "outcome", rec.Outcome, "revision", rec.Revision, "errors", len(rec.Errors), "err", err)
+	}
+
+	events := dayops.NewBus()
+	s.exec, err = executor.New(executor.Options{
+		Store: s.store, Catalogs: s.syncer, Workspace: s.syncer, Events: events, Policy: cfg.Policy,
+		Secrets: secrets, Vars: vars, RunAs: cfg.RunAs, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.exec.Close)
+	s.bot, err = bot.New(bot.Options{
+		Engine: s.exec, Store: s.store, Catalogs: s.syncer, Policy: cfg.Policy, Events: events,
+		Redactor: dayops.NewRedactor(serverSecrets(cfg, secrets)...), BaseURL: cfg.BaseURL,
+		Prefix: cfg.Slack.Command, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.bot.Close)
+	interrupted, err := s.exec.Recover(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("recovering unfinished runs: %w", err)
+	}
+	for _, r := range interrupted {
+		logger.Warn("run interrupted by the end of its process", "run_id", r.ID, "definition", r.Definition, "environment", r.Environment, "thread", r.Thread.String())
+	}
+	bg, stopServe := context.WithCancel(context.WithoutCancel(ctx))
+	s.closers = append(s.closers, func() error { stopServe(); <-s.serveDone; return nil })
+	go func() { defer close(s.serveDone); s.exec.Serve(bg) }()
+	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopSync = stopSync
+	go func() { defer close(s.syncDone); s.syncer.Run(syncCtx) }()
+	s.closers = append(s.closers, func() error { stopSync(); <-s.syncDone; return nil })
+
+	if s.stopDoors, err = registerDoors(cfg, s.bot, mux, logger); err != nil {
+		return nil, err
+	}
+	if len(cfg.Policy.Roles) == 0 {
+		logger.Warn("no roles are configured: nobody may do anything until roles grant it (see docs/configuration.md)")
+	}
+	logger.Info("started", "revision", revisionOf(s.syncer.Catalog()), "roles", len(cfg.Policy.Roles), "shutdown_grace", cfg.ShutdownGrace)
+	return s, nil
+}
+
+// registerDoors registers the doors the configuration enables — the ways
+// requests come in and answers go out — with the bot and on mux, and returns
+// a function that makes them stop taking new work. It is the one place a new
+// door is wired.
+func registerDoors(cfg *config.Config, b *bot.Bot, mux *http.ServeMux, logger *slog.Logger) (stop func(), err error) {
+	if cfg.Slack.Enabled() {
+		// The Slack door (bot/slack) lands next: its intakes register
+		// /slack/commands, /slack/events and /slack/interactions on mux
+		// (HTTP mode) or open a Socket Mode connection, and b.Register it.
+		logger.Warn("slack is configured but not wired yet: this build serves no Slack requests", "mode", cfg.Slack.Mode)
+	} else {
+		logger.Info("no door is configured: set the Slack tokens to talk to dayops from Slack")
+	}
+	return func() {}, nil
+}
+
+// serverSecrets are every secret value the server holds, for the redactor.
+func serverSecrets(cfg *config.Config, steps map[string]string) []string {
+	var out []string
+	for _, s := range []config.Secret{cfg.Repo.Token, cfg.Slack.BotToken, cfg.Slack.AppToken, cfg.Slack.SigningSecret,
+		cfg.GitHub.Token, cfg.GitHub.WebhookSecret, cfg.Web.Password, cfg.Web.LinkKey, cfg.AlertmanagerToken} {
+		if s.IsSet() {
+			out = append(out, s.Value())
+		}
+	}
+	for _, t := range cfg.Targets {
+		if t.Key.IsSet() {
+			out = append(out, t.Key.Value())
+		}
+	}
+	return append(out, slices.Collect(maps.Values(steps))...)
+}
+
+func revisionOf(c *dayops.Catalog) string {
+	if c == nil {
+		return "(none)"
+	}
+	return dayops.ShortRevision(c.Revision())
+}
+
+// healthz answers 200 while the process runs.
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "ok")
+}
+
+// readyz answers 200 only while the database answers and a valid catalog
+// is loaded, and not once shutting down; 503 with the reason otherwise.
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	reason := ""
+	switch {
+	case s.draining.Load():
+		reason = "shutting down: no new work is taken"
+	case s.store.Ping(ctx) != nil:
+		reason = "the database does not answer"
+	case s.syncer.Catalog() == nil:
+		reason = "no valid catalog loaded yet" + s.lastSync(ctx)
+	}
+	if reason != "" {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, reason)
+		return
+	}
+	c := s.syncer.Catalog()
+	fmt.Fprintf(w, "ready: revision %s, %d definitions\n", dayops.ShortRevision(c.Revision()), c.Len())
+}
+
+// lastSync says how the last sync ended, for /readyz.
+func (s *server) lastSync(ctx context.Context) string {
+	recs, err := s.store.Syncs(ctx, 1)
+	if err != nil || len(recs) == 0 {
+		return ": the first sync of the ops repo has not finished"
+	}
+	rec := recs[0]
+	out := fmt.Sprintf(": the last sync (%s) ended %s", rec.Time.UTC().Format(time.RFC3339), rec.Outcome)
+	if len(rec.Errors) > 0 {
+		out += ": " + dayops.NewRedactor().Redact(rec.Errors[0])
+		if n := len(rec.Errors) - 1; n > 0 {
+			out += fmt.Sprintf(" (and %d more)", n)
+		}
+	}
+	return out
+}
+
+// shutdown stops taking new work, lets running steps finish for up to
+// shutdown_grace, cancels what is left (their rollbacks run), logs what was
+// left and where, and releases everything.
+func (s *server) shutdown() {
+	grace := s.cfg.ShutdownGrace
+	s.log.Info("shutting down: no new work; running steps may finish", "shutdown_grace", grace)
+	s.draining.Store(true)
+	s.stopDoors()
+	s.stopSync()
+	<-s.syncDone
+
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	err := s.exec.Wait(ctx)
+	cancel()
+	left := s.unfinished()
+	if err != nil {
+		for _, r := range left {
+			if r.State != dayops.RunAwaitingApproval {
+				s.log.Warn("cancelling run left at the end of the grace period", "run_id", r.ID, "definition", r.Definition,
+					"environment", r.Environment, "state", r.State, "step", r.CurrentStep, "thread", r.Thread.String())
+			}
+		}
+	}
+	for _, r := range left {
+		if r.State == dayops.RunAwaitingApproval {
+			s.log.Info("run left waiting for approval: the next start takes it over", "run_id", r.ID, "definition", r.Definition,
+				"environment", r.Environment, "thread", r.Thread.String())
+		}
+	}
+	s.exec.Close() // cancels what is still running; rollbacks run
+	for _, r := range left {
+		if r.State == dayops.RunAwaitingApproval {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if end, err := s.store.Run(ctx, r.ID); err == nil {
+			s.log.Warn("run ended by the shutdown", "run_id", end.ID, "state", end.State, "rollback", end.Rollback, "thread", end.Thread.String())
+		}
+		cancel()
+	}
+	s.close()
+	s.log.Info("stopped")
+}
+
+// unfinished are the runs of this process that have not ended.
+func (s *server) unfinished() []*dayops.Run {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	runs, err := s.store.Runs(ctx, dayops.RunFilter{States: []dayops.RunState{
+		dayops.RunPending, dayops.RunQueued, dayops.RunRunning, dayops.RunAwaitingApproval}, Limit: 1000})
+	if err != nil {
+		s.log.Error("listing unfinished runs", "err", err)
+		return nil
+	}
+	var out []*dayops.Run
+	for _, r := range runs {
+		if r.Owner == s.exec.Owner() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// close releases what startServer acquired, last first.
+func (s *server) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i](); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Warn("closing", "err", err)
+		}
+	}
+	s.closers = nil
+}
