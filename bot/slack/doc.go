@@ -1,0 +1,10 @@
+// Package slack is the Slack door of dayops: the HTTP intake of slash
+// commands, Events API deliveries and interactions (every request signed and
+// answered at once, the work then done on the door's own context), Block Kit
+// rendering of bot.Message, and delivery of messages through the Web API
+// with Slack's rate limits honoured.
+//
+// It only translates: what a request may do is decided by the bot, which it
+// reaches through bot.Submit and bot.HandleClick. It is the only package of
+// dayops that imports slack-go.
+package slack
