@@ -142,7 +142,19 @@ type world struct {
 	bus    *dayops.Bus
 	bot    *bot.Bot
 	door   *Door
-	now    time.Time // the door's clock
+	// click is a clickForm on the run's message, once there is one.
+	click func(user, actionID, value, trigger string) string
+}
+
+// runTS is the ts of the first message posted in a thread: the run's.
+func (w *world) runTS() string {
+	for _, c := range w.slack.Calls() {
+		if c.Method == "chat.postMessage" && c.Form.Get("thread_ts") != "" {
+			return c.TS
+		}
+	}
+	w.t.Fatal("no run message posted")
+	return ""
 }
 
 func newWorld(t *testing.T) *world {
@@ -248,8 +260,9 @@ func mentionBody(t testing.TB, user, text, eventID string) string {
 }
 
 // clickForm is the block_actions fixture, as the form Slack posts, with the
-// user, action ID, value and trigger ID changed.
-func clickForm(t testing.TB, user, actionID, value, trigger string) string {
+// user, action ID, value and trigger ID changed, clicked on the message ts
+// in the thread threadTS ("" for the fixture's own message).
+func clickForm(t testing.TB, user, actionID, value, trigger, threadTS, ts string) string {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(fixture(t, "block_actions.json"), &m); err != nil {
@@ -259,6 +272,11 @@ func clickForm(t testing.TB, user, actionID, value, trigger string) string {
 	a := m["actions"].([]any)[0].(map[string]any)
 	a["action_id"], a["value"] = actionID, value
 	m["trigger_id"] = trigger
+	if ts != "" {
+		c := m["container"].(map[string]any)
+		c["message_ts"], c["thread_ts"], c["is_ephemeral"] = ts, threadTS, false
+		m["message"] = map[string]any{"type": "message", "ts": ts, "thread_ts": threadTS, "text": "Run #1"}
+	}
 	b, _ := json.Marshal(m)
 	return url.Values{"payload": {string(b)}}.Encode()
 }

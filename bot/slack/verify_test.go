@@ -70,7 +70,7 @@ func TestIntakeRefusesBadRequests(t *testing.T) {
 	w := newWorld(t)
 	good := commandForm(t, sreUser, "deploy web staging v1.2.0")
 	mention := mentionBody(t, sreUser, "<@"+botUser+"> deploy web staging v1.2.0", "EvBad")
-	click := clickForm(t, sreUser, ActionIDCancel, "1", "trig-bad")
+	click := clickForm(t, sreUser, ActionIDCancel, "1", "trig-bad", "", "")
 	now := time.Now()
 	resign := func(r *http.Request, sig string) *http.Request { r.Header.Set("X-Slack-Signature", sig); return r }
 	tests := []struct {
@@ -145,6 +145,7 @@ func FuzzDecodeEvent(f *testing.F) {
 
 func FuzzDecodeInteraction(f *testing.F) {
 	f.Add([]byte(url.Values{"payload": {string(fixture(f, "block_actions.json"))}}.Encode()))
+	f.Add([]byte(clickForm(f, sreUser, ActionIDApprove, "1", "trig", "1.1", "1.2")))
 	f.Add([]byte("payload=%7B%7D"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		cb, err := decodeInteraction(body)
