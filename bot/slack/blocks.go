@@ -24,10 +24,10 @@ const (
 	maxButtons     = 25
 	maxFallback    = 300
 
-	textSections   = 2 // Message.Text
-	preSections    = 2 // Message.Pre
-	stepSections   = 3 // RunView.Steps
-	cutNoticeBytes = 100
+	textSections   = 2   // Message.Text
+	preSections    = 2   // Message.Pre
+	stepSections   = 3   // RunView.Steps
+	cutNoticeBytes = 300 // room kept for a "… N more" line
 )
 
 // The action IDs of the buttons dayops draws, and the bot actions they stand for.
@@ -141,7 +141,7 @@ func contextLine(s string) slack.Block {
 	return slack.NewContextBlock("", mrkdwn(cut(s, maxSection)))
 }
 
-// Render turns a message into Block Kit blocks and the plain fallback text
+// Render turns a message into Block Kit blocks and the fallback text
 // Slack shows in notifications. Every user text is escaped; long parts are
 // cut with a line saying what was left out and where to find it.
 func Render(m bot.Message) ([]slack.Block, string) {
@@ -191,7 +191,8 @@ func Render(m bot.Message) ([]slack.Block, string) {
 	if fallback == "" {
 		fallback = "dayops"
 	}
-	return blocks, cut(fallback, maxFallback)
+	// The fallback is mrkdwn too, and shows in notifications: escaped.
+	return blocks, cut(escape(fallback), maxFallback)
 }
 
 // runBlocks is a run: its title (a link to the run page when there is one),
@@ -199,10 +200,10 @@ func Render(m bot.Message) ([]slack.Block, string) {
 // output, and the rollback.
 func runBlocks(v *bot.RunView) []slack.Block {
 	more := func(n int) string {
-		if v.URL != "" {
-			return fmt.Sprintf("_… %d more on the <%s|run page>_", n, escape(v.URL))
+		if u := escape(v.URL); u != "" && len(u) < cutNoticeBytes-60 {
+			return fmt.Sprintf("_… %d more steps on the <%s|run page>_", n, u)
 		}
-		return fmt.Sprintf("_… %d more on the run page_", n)
+		return fmt.Sprintf("_… %d more steps on the run page_", n)
 	}
 	title := "*" + escape(cut(v.Title, maxSection/2)) + "*"
 	if v.URL != "" {
@@ -238,7 +239,7 @@ func runBlocks(v *bot.RunView) []slack.Block {
 			}
 			lines = append(lines, stepLine(s))
 		}
-		for _, s := range pack(lines, stepSections, maxSection, func(n int) string { return more(n) + " (steps)" }) {
+		for _, s := range pack(lines, stepSections, maxSection, more) {
 			blocks = append(blocks, section(s))
 		}
 	}
