@@ -13,9 +13,10 @@ import (
 )
 
 // Block Kit's limits, and the budget each part of a message gets so that a
-// message stays within them by construction: at most 14 text blocks of at
+// message stays within them by construction: at most 12 text blocks of at
 // most maxSection bytes (bytes count at least as many as Slack's
-// characters), under maxMessage in all, and far fewer than maxBlocks blocks.
+// characters), 25 buttons of 75 and a fallback of 300: 38,175 in all, under
+// maxMessage, in at most 14 blocks, far fewer than maxBlocks.
 const (
 	maxBlocks      = 50
 	maxSection     = 3000
@@ -23,10 +24,11 @@ const (
 	maxButtonLabel = 75
 	maxButtons     = 25
 	maxFallback    = 300
+	maxStepName    = 500
 
 	textSections   = 2   // Message.Text
 	preSections    = 2   // Message.Pre
-	stepSections   = 3   // RunView.Steps
+	stepSections   = 2   // RunView.Steps
 	cutNoticeBytes = 300 // room kept for a "… N more" line
 )
 
@@ -55,7 +57,8 @@ func unescape(s string) string {
 	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(s)
 }
 
-// cut shortens s to at most n bytes on a rune boundary, marking the cut.
+// cut shortens s to at most n bytes on a rune boundary, marking the cut. It
+// does not cut an escaped entity ("&amp;") in two.
 func cut(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -64,7 +67,11 @@ func cut(s string, n int) string {
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return s[:max(n, 0)] + "…"
+	n = max(n, 0)
+	if i := strings.LastIndexByte(s[max(n-4, 0):n], '&'); i >= 0 && !strings.Contains(s[max(n-4, 0)+i:n], ";") {
+		n = max(n-4, 0) + i
+	}
+	return s[:n] + "…"
 }
 
 // pack puts lines into at most sections texts of at most limit bytes each.
@@ -205,9 +212,10 @@ func runBlocks(v *bot.RunView) []slack.Block {
 		}
 		return fmt.Sprintf("_… %d more steps on the run page_", n)
 	}
-	title := "*" + escape(cut(v.Title, maxSection/2)) + "*"
-	if v.URL != "" {
-		title = "*<" + escape(cut(v.URL, maxSection/2-10)) + "|" + escape(cut(v.Title, maxSection/4)) + ">*"
+	title := "*" + cut(escape(v.Title), maxSection/2) + "*"
+	if u := escape(v.URL); u != "" && len(u) < maxSection/2 {
+		// A link is whole or not at all: a cut URL leads nowhere.
+		title = "*<" + u + "|" + cut(escape(v.Title), maxSection/4) + ">*"
 	}
 	blocks := []slack.Block{section(title)}
 	var meta []string
@@ -248,7 +256,7 @@ func runBlocks(v *bot.RunView) []slack.Block {
 		for i, l := range v.Output {
 			lines[i] = escape(l)
 		}
-		head := "last output of *" + escape(cut(v.OutputStep, 200)) + "*:\n"
+		head := "last output of *" + cut(escape(v.OutputStep), 200) + "*:\n"
 		body := tail(lines, maxSection-len(head)-len(code("")), func(n int) string {
 			return fmt.Sprintf("… %d earlier lines on the run page", n)
 		})
@@ -258,8 +266,8 @@ func runBlocks(v *bot.RunView) []slack.Block {
 	if v.Rollback != dayops.RollbackNone {
 		foot = append(foot, "rollback: "+strings.ReplaceAll(string(v.Rollback), "_", " "))
 	}
-	if v.URL != "" {
-		foot = append(foot, "<"+escape(v.URL)+"|Open the run page>")
+	if u := escape(v.URL); u != "" && len(u) < maxSection/2 {
+		foot = append(foot, "<"+u+"|Open the run page>")
 	}
 	if len(foot) > 0 {
 		blocks = append(blocks, contextLine(strings.Join(foot, " · ")))
@@ -270,9 +278,10 @@ func runBlocks(v *bot.RunView) []slack.Block {
 // stepLine is one step: its state as a symbol, its name, its duration and,
 // when it failed, why.
 func stepLine(s bot.StepView) string {
-	line := bot.StepIcon(s.State) + " " + escape(s.Name)
+	name := cut(escape(s.Name), maxStepName)
+	line := bot.StepIcon(s.State) + " " + name
 	if s.State == dayops.StepRunning || s.State == dayops.StepAwaitingApproval {
-		line = bot.StepIcon(s.State) + " *" + escape(s.Name) + "*"
+		line = bot.StepIcon(s.State) + " *" + name + "*"
 	}
 	if d := bot.FormatDuration(s.Duration); d != "" {
 		line += "  `" + d + "`"

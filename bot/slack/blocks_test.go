@@ -140,6 +140,19 @@ func checkLimits(t *testing.T, blocks []slack.Block, fallback string) {
 
 var moreRE = regexp.MustCompile(`… (\d+) (more|earlier)`)
 
+// asciiRun is a run whose every text is as long as it can be, in bytes
+// that are one character each.
+func asciiRun() *bot.RunView {
+	v := runView(0)
+	long := strings.Repeat("&", 3000)
+	v.Title, v.Note, v.Params, v.Requester, v.OutputStep, v.URL = long, long, long, long, long, "https://x/"+long
+	for i := range 300 {
+		v.Steps = append(v.Steps, bot.StepView{Index: i, Name: long, State: dayops.StepFailed, Error: long, Duration: time.Hour})
+		v.Output = append(v.Output, long)
+	}
+	return v
+}
+
 // TestRenderAtTheLimits: whatever the size of a message, it fits Block Kit,
 // and what is left out is said, with how much.
 func TestRenderAtTheLimits(t *testing.T) {
@@ -169,6 +182,8 @@ func TestRenderAtTheLimits(t *testing.T) {
 		{"no steps", bot.Message{Run: runView(0)}},
 		{"5,000 steps", bot.Message{Run: &bot.RunView{Title: "t", URL: "https://x/runs/1", Steps: huge.Steps}}},
 		{"everything huge", bot.Message{Text: text, Fields: fields, Pre: text, Run: huge, Buttons: many, Footer: text}},
+		{"everything huge, in ASCII", bot.Message{Text: strings.Repeat("<&>", 20000), Fields: []bot.Field{{Label: strings.Repeat("&", 9000)}},
+			Pre: strings.Repeat("x\n", 20000), Run: asciiRun(), Buttons: many, Footer: strings.Repeat("<", 5000)}},
 		{"a single line over a section", bot.Message{Text: strings.Repeat("x", 10000)}},
 		{"many short lines", bot.Message{Pre: strings.Repeat("ab\n", 100000)}},
 	}
