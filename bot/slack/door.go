@@ -65,7 +65,8 @@ type Door struct {
 	log        *slog.Logger
 
 	mu       sync.Mutex
-	channels map[string]string // channel names by ID
+	channels map[string]channelName // by channel ID
+	closing  bool                   // Close was called: no new work
 
 	ctx    context.Context // the work of requests runs on it, never on a request's
 	cancel context.CancelFunc
@@ -100,7 +101,7 @@ func New(ctx context.Context, opts Options) (*Door, error) {
 		prefix:     opts.Bot.Prefix(),
 		now:        opts.Now,
 		log:        opts.Logger,
-		channels:   map[string]string{},
+		channels:   map[string]channelName{},
 	}
 	if d.now == nil {
 		d.now = time.Now
@@ -146,6 +147,9 @@ func (d *Door) BotUserID() string { return d.botUserID }
 // Close waits (at most 30 s, or until ctx is done) for the requests still
 // being worked on, then stops those that remain.
 func (d *Door) Close(ctx context.Context) error {
+	d.mu.Lock()
+	d.closing = true
+	d.mu.Unlock()
 	done := make(chan struct{})
 	go func() { d.work.Wait(); close(done) }()
 	ctx, cancel := context.WithTimeout(ctx, closeTimeout)
@@ -161,13 +165,25 @@ func (d *Door) Close(ctx context.Context) error {
 }
 
 // goWork runs f on the door's context, after the request that brought it
-// has been answered.
-func (d *Door) goWork(f func(ctx context.Context)) {
+// has been answered. It refuses once Close has been called.
+func (d *Door) goWork(f func(ctx context.Context)) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closing {
+		return false
+	}
 	d.work.Add(1)
 	go func() {
 		defer d.work.Done()
 		f(d.ctx)
 	}()
+	return true
+}
+
+// unavailable answers a request that arrives after Close: 503, so that Slack
+// retries an event later (another replica, or the next start, takes it).
+func unavailable(w http.ResponseWriter) {
+	http.Error(w, "dayops is shutting down: try again in a minute", http.StatusServiceUnavailable)
 }
 
 // askerKey marks a context as the handling of one person's request.

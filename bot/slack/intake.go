@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -101,8 +102,11 @@ func (d *Door) Commands() http.Handler {
 				Text: fmt.Sprintf("That command is %d characters long; dayops takes at most %d. Nothing was done.", len(c.Text), commands.MaxInputBytes)})
 			return
 		}
+		if !d.goWork(func(ctx context.Context) { d.command(ctx, c) }) {
+			unavailable(w)
+			return
+		}
 		w.WriteHeader(http.StatusOK)
-		d.goWork(func(ctx context.Context) { d.command(ctx, c) })
 	})
 }
 
@@ -215,9 +219,12 @@ func (d *Door) Events() http.Handler {
 			_ = json.NewEncoder(w).Encode(map[string]string{"challenge": env.Challenge})
 			return
 		case "event_callback":
-			w.WriteHeader(http.StatusOK)
 			retry := r.Header.Get("X-Slack-Retry-Num")
-			d.goWork(func(ctx context.Context) { d.event(ctx, env.EventID, retry, in) })
+			if !d.goWork(func(ctx context.Context) { d.event(ctx, env.EventID, retry, in) }) {
+				unavailable(w) // Slack retries it: the next start takes it
+				return
+			}
+			w.WriteHeader(http.StatusOK)
 		default:
 			w.WriteHeader(http.StatusOK) // app_rate_limited and future types: nothing to do
 			d.log.Info("slack request of a type dayops does not handle", "type", env.Type)
@@ -253,14 +260,25 @@ func (d *Door) event(ctx context.Context, eventID, retry string, in innerEvent) 
 	})
 }
 
+// channelNameTTL is how long a channel's name is taken as known: a renamed
+// channel gets its channel rules within it.
+const channelNameTTL = 10 * time.Minute
+
+// channelName is a channel's name as asked of Slack at a time.
+type channelName struct {
+	name string
+	at   time.Time
+}
+
 // channelName is the name of a channel, for channel rules: events carry only
-// its ID. It is asked once per channel; "" when Slack does not say.
+// its ID. It is asked of Slack at most once per channelNameTTL; "" when
+// Slack does not say.
 func (d *Door) channelName(ctx context.Context, id string) string {
 	d.mu.Lock()
-	name, ok := d.channels[id]
+	known, ok := d.channels[id]
 	d.mu.Unlock()
-	if ok {
-		return name
+	if ok && d.now().Sub(known.at) < channelNameTTL {
+		return known.name
 	}
 	ch, err := d.api.GetConversationInfoContext(ctx, &slack.GetConversationInfoInput{ChannelID: id})
 	if err != nil {
@@ -268,7 +286,7 @@ func (d *Door) channelName(ctx context.Context, id string) string {
 		return ""
 	}
 	d.mu.Lock()
-	d.channels[id] = ch.Name
+	d.channels[id] = channelName{name: ch.Name, at: d.now()}
 	d.mu.Unlock()
 	return ch.Name
 }
@@ -315,8 +333,11 @@ func (d *Door) Interactions() http.Handler {
 			badRequest(w, "block_actions payload without a user or an action")
 			return
 		}
+		if !d.goWork(func(ctx context.Context) { d.click(ctx, cb) }) {
+			unavailable(w)
+			return
+		}
 		w.WriteHeader(http.StatusOK)
-		d.goWork(func(ctx context.Context) { d.click(ctx, cb) })
 	})
 }
 

@@ -312,3 +312,46 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestAfterClose: a request after Close is refused with 503, which Slack
+// retries, and starts nothing.
+func TestAfterClose(t *testing.T) {
+	w := newWorld(t)
+	if err := w.door.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for path, body := range map[string]string{
+		PathCommands:     commandForm(t, sreUser, "deploy web staging v1.2.0"),
+		PathEvents:       mentionBody(t, sreUser, "<@"+botUser+"> deploy web staging v1.2.0", "EvClosed"),
+		PathInteractions: clickForm(t, sreUser, ActionIDCancel, "1", "trig-closed", "", ""),
+	} {
+		if rec := w.serve(signed(path, body, time.Now())); rec.Code != http.StatusServiceUnavailable {
+			t.Errorf("%s: answer %d %q; want 503", path, rec.Code, rec.Body.String())
+		}
+	}
+	if calls := w.engine.Calls(); len(calls) > 0 {
+		t.Errorf("engine was called: %q", calls)
+	}
+}
+
+// TestChannelNameAsked: a mention's channel name (for channel rules) is
+// asked of Slack, and again once it may have changed.
+func TestChannelNameAsked(t *testing.T) {
+	w := newWorld(t)
+	now := time.Now()
+	w.door.now = func() time.Time { return now }
+	ctx := context.Background()
+	if got := w.door.channelName(ctx, "C9"); got != "ops-c9" {
+		t.Errorf("channelName = %q", got)
+	}
+	w.door.mu.Lock()
+	w.door.channels["C9"] = channelName{name: "old-name", at: now}
+	w.door.mu.Unlock()
+	if got := w.door.channelName(ctx, "C9"); got != "old-name" {
+		t.Errorf("channelName within the TTL = %q; want the cached old-name", got)
+	}
+	now = now.Add(channelNameTTL)
+	if got := w.door.channelName(ctx, "C9"); got != "ops-c9" {
+		t.Errorf("channelName after the TTL = %q; want it asked again", got)
+	}
+}
