@@ -57,6 +57,8 @@ type Options struct {
 type Door struct {
 	bot        *bot.Bot
 	api        *slack.Client
+	token      string         // the bot token, for the Socket Mode client
+	apiOpts    []slack.Option // how api was made
 	secret     string
 	botUserID  string
 	deliveries Deliveries
@@ -121,6 +123,7 @@ func New(ctx context.Context, opts Options) (*Door, error) {
 		}
 		apiOpts = append(apiOpts, slack.OptionAPIURL(u))
 	}
+	d.token, d.apiOpts = opts.BotToken, apiOpts
 	d.api = slack.New(opts.BotToken, apiOpts...)
 	if d.botUserID == "" {
 		who, err := d.api.AuthTestContext(ctx)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/slack-go/slack/slacktest"
 
 	"github.com/dayops/dayops"
@@ -65,11 +66,22 @@ type fakeSlack struct {
 	// slackErr, when set, is the Slack error ("channel_not_found") every
 	// call gets, with 200 and ok:false.
 	slackErr string
+	opens    int // apps.connections.open calls
+	// sockets receives each Socket Mode connection dayops opens; the
+	// connection lives until its done channel is closed.
+	sockets chan *socketConn
+}
+
+// socketConn is one Socket Mode connection as the fake Slack holds it.
+type socketConn struct {
+	c    *websocket.Conn
+	acks chan string // envelope IDs acknowledged on it
+	done chan struct{}
 }
 
 func newFakeSlack(t *testing.T) *fakeSlack {
 	t.Helper()
-	f := &fakeSlack{}
+	f := &fakeSlack{sockets: make(chan *socketConn, 4)}
 	f.srv = slacktest.NewTestServer(func(c slacktest.Customize) {
 		for _, m := range []string{"chat.postMessage", "chat.postEphemeral", "chat.update"} {
 			c.Handle("/"+m, f.handler(m))
@@ -77,6 +89,28 @@ func newFakeSlack(t *testing.T) *fakeSlack {
 		c.Handle("/auth.test", func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, `{"ok":true,"user":"dayops","user_id":%q,"team_id":"T111","bot_id":"B111"}`, botUser)
 		})
+		c.Handle("/apps.connections.open", func(w http.ResponseWriter, r *http.Request) {
+			f.mu.Lock()
+			f.opens++
+			f.mu.Unlock()
+			fmt.Fprintf(w, `{"ok":true,"url":%q}`, "ws://"+f.srv.ServerAddr+"/ws")
+		})
+		c.Handle("/ws", slacktest.Websocket(func(c *websocket.Conn) {
+			sc := &socketConn{c: c, acks: make(chan string, 100), done: make(chan struct{})}
+			go func() {
+				for {
+					var ack struct {
+						EnvelopeID string `json:"envelope_id"`
+					}
+					if err := c.ReadJSON(&ack); err != nil {
+						return
+					}
+					sc.acks <- ack.EnvelopeID
+				}
+			}()
+			f.sockets <- sc
+			<-sc.done
+		}))
 		c.Handle("/conversations.info", func(w http.ResponseWriter, r *http.Request) {
 			_ = r.ParseForm()
 			fmt.Fprintf(w, `{"ok":true,"channel":{"id":%q,"name":"ops-%s"}}`, r.Form.Get("channel"), strings.ToLower(r.Form.Get("channel")))

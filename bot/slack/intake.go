@@ -98,8 +98,7 @@ func (d *Door) Commands() http.Handler {
 		}
 		if len(c.Text) > commands.MaxInputBytes {
 			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(ephemeralAnswer{ResponseType: "ephemeral",
-				Text: fmt.Sprintf("That command is %d characters long; dayops takes at most %d. Nothing was done.", len(c.Text), commands.MaxInputBytes)})
+			_ = json.NewEncoder(w).Encode(tooLong(len(c.Text)))
 			return
 		}
 		if !d.goWork(func(ctx context.Context) { d.command(ctx, c) }) {
