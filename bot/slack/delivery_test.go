@@ -27,10 +27,10 @@ func TestPostAndUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A run message stays in the thread even when posted while answering someone.
-	if _, err := w.door.Post(withAsker(context.Background(), sreUser), th, m); err != nil {
+	if _, err := w.door.Post(withAsker(context.Background(), sreUser, ""), th, m); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.door.Post(withAsker(context.Background(), sreUser), th, bot.Message{Text: "not allowed"}); err != nil {
+	if _, err := w.door.Post(withAsker(context.Background(), sreUser, ""), th, bot.Message{Text: "not allowed"}); err != nil {
 		t.Fatal(err)
 	}
 	calls := w.slack.Calls()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +60,8 @@ type Door struct {
 	api        *slack.Client
 	token      string         // the bot token, for the Socket Mode client
 	apiOpts    []slack.Option // how api was made
+	http       *http.Client
+	apiHost    string // the host of a configured APIURL: response_urls may point there too
 	secret     string
 	botUserID  string
 	deliveries Deliveries
@@ -123,7 +126,12 @@ func New(ctx context.Context, opts Options) (*Door, error) {
 		}
 		apiOpts = append(apiOpts, slack.OptionAPIURL(u))
 	}
-	d.token, d.apiOpts = opts.BotToken, apiOpts
+	d.token, d.apiOpts, d.http = opts.BotToken, apiOpts, client
+	if opts.APIURL != "" {
+		if u, err := url.Parse(opts.APIURL); err == nil {
+			d.apiHost = u.Host
+		}
+	}
 	d.api = slack.New(opts.BotToken, apiOpts...)
 	if d.botUserID == "" {
 		who, err := d.api.AuthTestContext(ctx)
@@ -192,15 +200,22 @@ func unavailable(w http.ResponseWriter) {
 // askerKey marks a context as the handling of one person's request.
 type askerKey struct{}
 
-// withAsker is the context in which the door submits userID's request.
-func withAsker(ctx context.Context, userID string) context.Context {
-	return context.WithValue(ctx, askerKey{}, userID)
+// asker is the person whose request a context handles, and the
+// response_url Slack gave with it ("" for mentions).
+type asker struct {
+	user        string
+	responseURL string
 }
 
-// askerOf is the Slack user whose request ctx handles, or "".
-func askerOf(ctx context.Context) string {
-	s, _ := ctx.Value(askerKey{}).(string)
-	return s
+// withAsker is the context in which the door submits user's request.
+func withAsker(ctx context.Context, user, responseURL string) context.Context {
+	return context.WithValue(ctx, askerKey{}, asker{user: user, responseURL: responseURL})
+}
+
+// askerOf is the person whose request ctx handles; zero when none.
+func askerOf(ctx context.Context) asker {
+	a, _ := ctx.Value(askerKey{}).(asker)
+	return a
 }
 
 // Post sends m to the thread and returns its ts.
@@ -222,12 +237,22 @@ func (d *Door) Post(ctx context.Context, t dayops.Thread, m bot.Message) (string
 	if t.ID != "" {
 		opts = append(opts, slack.MsgOptionTS(t.ID))
 	}
-	if user := askerOf(ctx); user != "" && m.Run == nil {
-		ts, err := d.api.PostEphemeralContext(ctx, t.Channel, user, opts...)
-		if err != nil {
-			return "", d.callError("chat.postEphemeral", t, err)
+	if a := askerOf(ctx); a.user != "" && m.Run == nil {
+		ts, err := d.api.PostEphemeralContext(ctx, t.Channel, a.user, opts...)
+		if err == nil {
+			return ts, nil
 		}
-		return ts, nil
+		err = d.callError("chat.postEphemeral", t, err)
+		// Where dayops may not post (a channel it was not invited to), the
+		// request's response_url still reaches the asker.
+		if a.responseURL != "" {
+			if rerr := d.respond(ctx, a.responseURL, blocks, text); rerr == nil {
+				return "", nil
+			} else {
+				d.log.Warn("answering through the response_url", "channel", t.Channel, "err", rerr)
+			}
+		}
+		return "", err
 	}
 	opts = append(opts, slack.MsgOptionDisableLinkUnfurl())
 	_, ts, err := d.api.PostMessageContext(ctx, t.Channel, opts...)

@@ -66,7 +66,11 @@ type fakeSlack struct {
 	// slackErr, when set, is the Slack error ("channel_not_found") every
 	// call gets, with 200 and ok:false.
 	slackErr string
-	opens    int // apps.connections.open calls
+	// refuse, when set, is the Slack error one method gets.
+	refuse map[string]string
+	// responses are the bodies posted to /respond, the response_url.
+	responses []map[string]any
+	opens     int // apps.connections.open calls
 	// sockets receives each Socket Mode connection dayops opens; the
 	// connection lives until its done channel is closed.
 	sockets chan *socketConn
@@ -88,6 +92,16 @@ func newFakeSlack(t *testing.T) *fakeSlack {
 		}
 		c.Handle("/auth.test", func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, `{"ok":true,"user":"dayops","user_id":%q,"team_id":"T111","bot_id":"B111"}`, botUser)
+		})
+		c.Handle("/respond", func(w http.ResponseWriter, r *http.Request) {
+			var body map[string]any
+			if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			f.mu.Lock()
+			f.responses = append(f.responses, body)
+			f.mu.Unlock()
 		})
 		c.Handle("/apps.connections.open", func(w http.ResponseWriter, r *http.Request) {
 			f.mu.Lock()
@@ -137,6 +151,11 @@ func (f *fakeSlack) handler(method string) http.HandlerFunc {
 				return
 			}
 		}
+		f.mu.Lock()
+		if e := f.refuse[method]; e != "" {
+			slackErr = e
+		}
+		f.mu.Unlock()
 		if slackErr != "" {
 			fmt.Fprintf(w, `{"ok":false,"error":%q}`, slackErr)
 			return
@@ -266,6 +285,11 @@ func fixture(t testing.TB, name string) []byte {
 // commandForm is the slash command fixture with the user, the command /ops
 // and text changed.
 func commandForm(t testing.TB, user, text string) string {
+	return commandFormTo(t, user, text, "")
+}
+
+// commandFormTo is commandForm with the response_url changed.
+func commandFormTo(t testing.TB, user, text, responseURL string) string {
 	t.Helper()
 	v, err := url.ParseQuery(strings.TrimSpace(string(fixture(t, "slash_command.form"))))
 	if err != nil {
@@ -275,6 +299,9 @@ func commandForm(t testing.TB, user, text string) string {
 	v.Set("user_id", user)
 	v.Set("text", text)
 	v.Set("trigger_id", fmt.Sprintf("trig-%d", time.Now().UnixNano()))
+	if responseURL != "" {
+		v.Set("response_url", responseURL)
+	}
 	return v.Encode()
 }
 

@@ -1,8 +1,10 @@
 package slack
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -51,6 +53,7 @@ type slashCommand struct {
 	ChannelID   string
 	ChannelName string
 	TriggerID   string
+	ResponseURL string
 }
 
 // decodeCommand decodes a slash command's form body.
@@ -63,7 +66,7 @@ func decodeCommand(body []byte) (slashCommand, error) {
 		Command: v.Get("command"), Text: v.Get("text"),
 		UserID: v.Get("user_id"), UserName: v.Get("user_name"),
 		ChannelID: v.Get("channel_id"), ChannelName: v.Get("channel_name"),
-		TriggerID: v.Get("trigger_id"),
+		TriggerID: v.Get("trigger_id"), ResponseURL: v.Get("response_url"),
 	}
 	var missing []string
 	for _, f := range []struct{ name, v string }{{"command", c.Command}, {"user_id", c.UserID}, {"channel_id", c.ChannelID}} {
@@ -143,10 +146,20 @@ func (d *Door) command(ctx context.Context, c slashCommand) {
 		_, ts, err := d.api.PostMessageContext(ctx, c.ChannelID, slack.MsgOptionText(cut(root, maxSection), false), slack.MsgOptionDisableLinkUnfurl())
 		if err != nil {
 			d.log.Warn("posting the root message of a slash command", "channel", c.ChannelID, "err", apiError(err))
+			var refused slack.SlackErrorResponse
+			if errors.As(err, &refused) {
+				// Slack refuses dayops this channel: a run here could never
+				// be reported, so none is started, and the asker is told.
+				text := fmt.Sprintf("dayops cannot post in this channel (Slack says %s): invite it with /invite <@%s> and try again. Nothing was started.", refused.Err, d.botUserID)
+				if err := d.respond(ctx, c.ResponseURL, nil, text); err != nil {
+					d.log.Warn("answering through the response_url", "channel", c.ChannelID, "err", err)
+				}
+				return
+			}
 		}
-		th.ID = ts // "" when it failed: the run is then reported in the channel
+		th.ID = ts // "" when Slack is down: the run is then reported in the channel once it is back
 	}
-	d.bot.Submit(withAsker(ctx, c.UserID), bot.Submission{
+	d.bot.Submit(withAsker(ctx, c.UserID, c.ResponseURL), bot.Submission{
 		Actor:   dayops.Actor{ID: "slack:" + c.UserID, Name: c.UserName},
 		Thread:  th,
 		Trigger: dayops.TriggerChat,
@@ -254,7 +267,7 @@ func (d *Door) event(ctx context.Context, eventID, retry string, in innerEvent) 
 	if th.ID == "" {
 		th.ID = in.TS
 	}
-	d.bot.Submit(withAsker(ctx, in.User), bot.Submission{
+	d.bot.Submit(withAsker(ctx, in.User, ""), bot.Submission{
 		Actor: dayops.Actor{ID: "slack:" + in.User}, Thread: th, Trigger: dayops.TriggerChat, Text: text,
 	})
 }
@@ -384,7 +397,43 @@ func (d *Door) click(ctx context.Context, cb slack.InteractionCallback) {
 		// button, and does nothing else.
 		action = a.ActionID
 	}
-	d.bot.HandleClick(withAsker(ctx, cb.User.ID), bot.Click{
+	d.bot.HandleClick(withAsker(ctx, cb.User.ID, cb.ResponseURL), bot.Click{
 		Actor: dayops.Actor{ID: "slack:" + cb.User.ID, Name: name}, Thread: th, Action: action, Value: a.Value,
 	})
+}
+
+// respond answers the asker through a response_url, ephemerally. Only
+// Slack's hooks (or the configured API host, for tests and proxies) are
+// called: the URL comes from a request, signed, but never a door to
+// anywhere else.
+func (d *Door) respond(ctx context.Context, responseURL string, blocks []slack.Block, text string) error {
+	u, err := url.Parse(responseURL)
+	if err != nil || responseURL == "" {
+		return fmt.Errorf("no usable response_url %q", responseURL)
+	}
+	if !(u.Scheme == "https" && u.Host == "hooks.slack.com") && (d.apiHost == "" || u.Host != d.apiHost) {
+		return fmt.Errorf("response_url %s is not Slack's", u.Host)
+	}
+	answer := map[string]any{"response_type": "ephemeral", "replace_original": false, "text": text}
+	if len(blocks) > 0 {
+		answer["blocks"] = blocks
+	}
+	body, err := json.Marshal(answer)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, responseURL, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := d.http.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("response_url answered %s", resp.Status)
+	}
+	return nil
 }

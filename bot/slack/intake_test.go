@@ -355,3 +355,45 @@ func TestChannelNameAsked(t *testing.T) {
 		t.Errorf("channelName after the TTL = %q; want it asked again", got)
 	}
 }
+
+// TestChannelWithoutDayops: where Slack does not let dayops post, the asker
+// learns it through the command's response_url, and no run is started that
+// could never be reported.
+func TestChannelWithoutDayops(t *testing.T) {
+	tests := []struct {
+		name, text, refused, want string
+	}{
+		{"a run", "deploy web staging v1.2.0", "chat.postMessage", "invite it with /invite <@" + botUser + ">"},
+		{"help", "help", "chat.postEphemeral", "deploy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.slack.mu.Lock()
+			w.slack.refuse = map[string]string{tt.refused: "not_in_channel"}
+			w.slack.mu.Unlock()
+			w.serve(signed(PathCommands, commandFormTo(t, sreUser, tt.text, w.slack.srv.GetAPIURL()+"respond"), time.Now()))
+			if n := len(w.engine.Requests()); n != 0 {
+				t.Errorf("%d runs started", n)
+			}
+			w.slack.mu.Lock()
+			defer w.slack.mu.Unlock()
+			if len(w.slack.responses) != 1 {
+				t.Fatalf("%d answers through the response_url; want 1", len(w.slack.responses))
+			}
+			r := w.slack.responses[0]
+			got := fmt.Sprint(r)
+			if r["response_type"] != "ephemeral" || !strings.Contains(got, tt.want) {
+				t.Errorf("answer %s; want an ephemeral one saying %q", got, tt.want)
+			}
+		})
+	}
+	t.Run("only to Slack", func(t *testing.T) {
+		w := newWorld(t)
+		for _, u := range []string{"https://evil.example/hooks", "http://hooks.slack.com/x", "", "::"} {
+			if err := w.door.respond(context.Background(), u, nil, "hi"); err == nil {
+				t.Errorf("respond(%q) called it", u)
+			}
+		}
+	})
+}
