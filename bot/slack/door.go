@@ -24,6 +24,9 @@ const DoorName = "slack"
 // Slack allows about one chat.update per second per message.
 const updateInterval = time.Second
 
+// maxWorkers bounds the requests worked on at once.
+const maxWorkers = 8
+
 // closeTimeout bounds how long Close waits for requests still being worked on.
 const closeTimeout = 30 * time.Second
 
@@ -72,6 +75,7 @@ type Door struct {
 	mu       sync.Mutex
 	channels map[string]channelName // by channel ID
 	closing  bool                   // Close was called: no new work
+	workers  chan struct{}          // a token per request being worked on
 
 	ctx    context.Context // the work of requests runs on it, never on a request's
 	cancel context.CancelFunc
@@ -107,6 +111,7 @@ func New(ctx context.Context, opts Options) (*Door, error) {
 		now:        opts.Now,
 		log:        opts.Logger,
 		channels:   map[string]channelName{},
+		workers:    make(chan struct{}, maxWorkers),
 	}
 	if d.now == nil {
 		d.now = time.Now
@@ -186,6 +191,15 @@ func (d *Door) goWork(f func(ctx context.Context)) bool {
 	d.work.Add(1)
 	go func() {
 		defer d.work.Done()
+		// At most maxWorkers requests are worked on at once: a burst of
+		// requests waits its turn here rather than taking the CPU from the
+		// acknowledgements Slack waits for.
+		select {
+		case d.workers <- struct{}{}:
+		case <-d.ctx.Done():
+			return
+		}
+		defer func() { <-d.workers }()
 		f(d.ctx)
 	}()
 	return true

@@ -83,7 +83,7 @@ type socketConn struct {
 	done chan struct{}
 }
 
-func newFakeSlack(t *testing.T) *fakeSlack {
+func newFakeSlack(t testing.TB) *fakeSlack {
 	t.Helper()
 	f := &fakeSlack{sockets: make(chan *socketConn, 4)}
 	f.srv = slacktest.NewTestServer(func(c slacktest.Customize) {
@@ -188,7 +188,7 @@ func (f *fakeSlack) setFail(fail func(string) (int, string)) {
 // world is a real bot on bottest fakes, a real database for deliveries, a
 // fake Slack and the door between them.
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	slack  *fakeSlack
 	engine *bottest.Engine
 	store  *bottest.Store
@@ -210,7 +210,7 @@ func (w *world) runTS() string {
 	return ""
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	ctx := context.Background()
 	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "dayops.db"), storage.Options{})
