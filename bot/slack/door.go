@@ -50,6 +50,10 @@ type Options struct {
 	Deliveries Deliveries // required: de-duplication of retries and clicks
 	// BotUserID is the bot's own user ID; when empty New asks auth.test.
 	BotUserID string
+	// Redactor masks secrets in what the door itself echoes (the root
+	// message quoting a slash command) and logs; the bot redacts its own
+	// messages. Nil strips URL credentials only.
+	Redactor *dayops.Redactor
 	// HTTPClient makes the Web API calls; default one with a 30 s timeout.
 	HTTPClient *http.Client
 	Now        func() time.Time
@@ -68,6 +72,7 @@ type Door struct {
 	secret     string
 	botUserID  string
 	deliveries Deliveries
+	redactor   *dayops.Redactor
 	prefix     string
 	now        func() time.Time
 	log        *slog.Logger
@@ -107,6 +112,7 @@ func New(ctx context.Context, opts Options) (*Door, error) {
 		secret:     opts.SigningSecret,
 		botUserID:  opts.BotUserID,
 		deliveries: opts.Deliveries,
+		redactor:   opts.Redactor,
 		prefix:     opts.Bot.Prefix(),
 		now:        opts.Now,
 		log:        opts.Logger,
@@ -161,7 +167,9 @@ func (d *Door) MinUpdateInterval() time.Duration { return updateInterval }
 func (d *Door) BotUserID() string { return d.botUserID }
 
 // Close waits (at most 30 s, or until ctx is done) for the requests still
-// being worked on, then stops those that remain.
+// being worked on, then stops those that remain; requests that come later
+// are refused with 503. Close the door before its bot: its work submits to
+// the bot.
 func (d *Door) Close(ctx context.Context) error {
 	d.mu.Lock()
 	d.closing = true
@@ -296,6 +304,7 @@ type RateLimited struct {
 	After  time.Duration
 }
 
+// Error says which call was refused and for how long.
 func (e *RateLimited) Error() string {
 	return fmt.Sprintf("slack %s rate limited: retry after %s", e.Method, e.After)
 }

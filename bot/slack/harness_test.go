@@ -228,7 +228,7 @@ func newWorld(t testing.TB) *world {
 		t.Fatal(err)
 	}
 	w.door, err = New(ctx, Options{Bot: w.bot, BotToken: "xoxb-test", SigningSecret: secret,
-		APIURL: w.slack.srv.GetAPIURL(), Deliveries: db, Now: func() time.Time { return time.Now() }})
+		APIURL: w.slack.srv.GetAPIURL(), Deliveries: db, Redactor: dayops.NewRedactor("hunter2-secret"), Now: func() time.Time { return time.Now() }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -142,7 +142,8 @@ func (d *Door) command(ctx context.Context, c slashCommand) {
 	text := unescape(c.Text)
 	th := dayops.Thread{Door: DoorName, Channel: c.ChannelID, Name: c.ChannelName}
 	if opensRun(commands.Grammar{Prefix: d.prefix}.Parse(text)) {
-		root := fmt.Sprintf("<@%s> asked: `%s %s`", c.UserID, escape(c.Command), escape(strings.ReplaceAll(text, "`", "'")))
+		quoted := d.redactor.Redact(strings.ReplaceAll(text, "`", "'"))
+		root := fmt.Sprintf("<@%s> asked: `%s %s`", c.UserID, escape(c.Command), escape(quoted))
 		_, ts, err := d.api.PostMessageContext(ctx, c.ChannelID, slack.MsgOptionText(cut(root, maxSection), false), slack.MsgOptionDisableLinkUnfurl())
 		if err != nil {
 			d.log.Warn("posting the root message of a slash command", "channel", c.ChannelID, "err", apiError(err))

@@ -397,3 +397,22 @@ func TestChannelWithoutDayops(t *testing.T) {
 		}
 	})
 }
+
+// TestRootMessageRedacted: the root message quotes the command, without the
+// secrets in it.
+func TestRootMessageRedacted(t *testing.T) {
+	w := newWorld(t)
+	w.serve(signed(PathCommands, commandForm(t, sreUser, "deploy web staging v1.2.0 note=hunter2-secret"), time.Now()))
+	calls := w.slack.Calls()
+	if len(calls) == 0 || calls[0].Form.Get("thread_ts") != "" {
+		t.Fatalf("no root message: %s", methods(calls))
+	}
+	for _, c := range calls {
+		if strings.Contains(c.blocksText(), "hunter2") {
+			t.Errorf("%s shows the secret: %q", c.Method, c.blocksText())
+		}
+	}
+	if !strings.Contains(calls[0].Form.Get("text"), "note=") {
+		t.Errorf("root message %q does not quote the command", calls[0].Form.Get("text"))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -65,7 +66,7 @@ func (d *Door) envelope(ctx context.Context, client *socketmode.Client, evt sock
 		return
 	case socketmode.EventTypeConnectionError, socketmode.EventTypeIncomingError, socketmode.EventTypeErrorWriteFailed,
 		socketmode.EventTypeErrorBadMessage, socketmode.EventTypeInvalidAuth:
-		d.log.Warn("slack socket mode trouble", "event", string(evt.Type), "data", fmt.Sprint(evt.Data))
+		d.log.Warn("slack socket mode trouble", "event", string(evt.Type), "data", d.redactor.Redact(stripQueries(fmt.Sprint(evt.Data))))
 		return
 	}
 	req := evt.Request
@@ -126,3 +127,9 @@ func tooLong(n int) ephemeralAnswer {
 	return ephemeralAnswer{ResponseType: "ephemeral",
 		Text: fmt.Sprintf("That command is %d characters long; dayops takes at most %d. Nothing was done.", n, commands.MaxInputBytes)}
 }
+
+// queries matches the query of a URL: Socket Mode URLs carry a ticket there.
+var queries = regexp.MustCompile(`\?[^\s"]*`)
+
+// stripQueries removes URL queries from a log text.
+func stripQueries(s string) string { return queries.ReplaceAllString(s, "?…") }

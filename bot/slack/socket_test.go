@@ -150,3 +150,10 @@ func TestSocketModeNeedsAnAppToken(t *testing.T) {
 		t.Errorf("RunSocketMode with a bot token = %v; want an invalid error", err)
 	}
 }
+
+func TestStripQueries(t *testing.T) {
+	got := stripQueries(`dial wss://wss-primary.slack.com/link/?ticket=abc-123&app_id=A1: bad handshake`)
+	if want := `dial wss://wss-primary.slack.com/link/?… bad handshake`; got != want {
+		t.Errorf("stripQueries = %q; want %q", got, want)
+	}
+}
