@@ -326,3 +326,27 @@ func TestPack(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRender: any text in any part of a message renders within Block Kit's
+// limits, as valid UTF-8, without a raw < or > from the text.
+func FuzzRender(f *testing.F) {
+	f.Add("<!channel> & co", "Deploy", "line", 3, 2)
+	f.Add(strings.Repeat("&", 3000), strings.Repeat("é", 600), strings.Repeat("<", 400), 200, 500)
+	f.Fuzz(func(t *testing.T, text, step, out string, steps, lines int) {
+		steps, lines = min(max(steps, 0), 1000), min(max(lines, 0), 1000)
+		v := runView(0)
+		v.Title, v.Note, v.OutputStep = text, text, step
+		for i := range steps {
+			v.Steps = append(v.Steps, bot.StepView{Index: i, Name: step, State: dayops.StepFailed, Error: out})
+		}
+		for range lines {
+			v.Output = append(v.Output, out)
+		}
+		m := bot.Message{Text: text, Pre: out, Run: v, Footer: step, Fields: []bot.Field{{Label: step, Value: text}}}
+		blocks, fallback := Render(m)
+		checkLimits(t, blocks, fallback)
+		if strings.ContainsAny(fallback, "<>") {
+			t.Errorf("raw < or > in the fallback %q", fallback)
+		}
+	})
+}
