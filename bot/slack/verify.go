@@ -39,6 +39,10 @@ func signature(secret, ts string, body []byte) string {
 // the v0 HMAC-SHA256 of "v0:timestamp:body" under the signing secret,
 // compared in constant time, and a timestamp within maxSkew of now.
 func verify(secret string, h http.Header, body []byte, now time.Time) error {
+	if secret == "" {
+		// An empty key is a key anyone has.
+		return errBadSignature{"no signing secret configured (DAYOPS_SLACK_SIGNING_SECRET): dayops takes no HTTP requests from Slack"}
+	}
 	ts := h.Get("X-Slack-Request-Timestamp")
 	sig := h.Get("X-Slack-Signature")
 	if ts == "" || sig == "" {

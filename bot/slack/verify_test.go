@@ -51,6 +51,7 @@ func TestSignatureExample(t *testing.T) {
 		{"signature in upper case", ex.Secret, header(ex.Timestamp, strings.ToUpper(ex.Signature)), ex.Body, at, false},
 		{"no signature", ex.Secret, header(ex.Timestamp, ""), ex.Body, at, false},
 		{"no timestamp", ex.Secret, header("", ex.Signature), ex.Body, at, false},
+		{"no secret configured", "", header(ex.Timestamp, signature("", ex.Timestamp, []byte(ex.Body))), ex.Body, at, false},
 		{"timestamp not a number", ex.Secret, header("1531420618.5", ex.Signature), ex.Body, at, false},
 	}
 	for _, tt := range tests {
