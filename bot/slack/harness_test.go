@@ -195,6 +195,7 @@ type world struct {
 	bus    *dayops.Bus
 	bot    *bot.Bot
 	door   *Door
+	db     *storage.Store
 	// click is a clickForm on the run's message, once there is one.
 	click func(user, actionID, value, trigger string) string
 }
@@ -212,12 +213,17 @@ func (w *world) runTS() string {
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
+	return newWorldAt(t, filepath.Join(t.TempDir(), "dayops.db"))
+}
+
+// newWorldAt is newWorld with its deliveries in the database at path.
+func newWorldAt(t testing.TB, path string) *world {
+	t.Helper()
 	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "dayops.db"), storage.Options{})
+	db, err := storage.Open(ctx, path, storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
 	w := &world{t: t, slack: newFakeSlack(t), store: &bottest.Store{}, bus: dayops.NewBus()}
 	w.engine = &bottest.Engine{Store: w.store}
 	w.bot, err = bot.New(bot.Options{
@@ -232,15 +238,20 @@ func newWorld(t testing.TB) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := w.door.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-		if err := w.bot.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	w.db = db
+	t.Cleanup(w.stop)
 	return w
+}
+
+// stop closes the door, the bot and the database, as a stopping server does.
+func (w *world) stop() {
+	if err := w.door.Close(context.Background()); err != nil {
+		w.t.Error(err)
+	}
+	if err := w.bot.Close(); err != nil {
+		w.t.Error(err)
+	}
+	w.db.Close()
 }
 
 // signed is a request to path signed as Slack signs it, at ts.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -414,5 +415,30 @@ func TestRootMessageRedacted(t *testing.T) {
 	}
 	if !strings.Contains(calls[0].Form.Get("text"), "note=") {
 		t.Errorf("root message %q does not quote the command", calls[0].Form.Get("text"))
+	}
+}
+
+// TestRetryAfterRestart: Slack's retry of an event that reached dayops
+// before a restart starts nothing after it.
+func TestRetryAfterRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dayops.db")
+	body := mentionBody(t, sreUser, "<@"+botUser+"> deploy web staging v1.2.0", "EvRestart")
+	click := clickForm(t, sreUser, ActionIDCancel, "1", "trig-restart", "", "")
+	var before *world
+	t.Run("before", func(t *testing.T) {
+		before = newWorldAt(t, path)
+		before.serve(signed(PathEvents, body, time.Now()))
+		before.serve(signed(PathInteractions, click, time.Now()))
+		if n := len(before.engine.Requests()); n != 1 {
+			t.Fatalf("%d runs started", n)
+		}
+	}) // its cleanup stops it
+	after := newWorldAt(t, path)
+	r := signed(PathEvents, body, time.Now())
+	r.Header.Set("X-Slack-Retry-Num", "1")
+	after.serve(r)
+	after.serve(signed(PathInteractions, click, time.Now()))
+	if calls := after.engine.Calls(); len(calls) > 0 {
+		t.Errorf("after the restart the engine was called: %q", calls)
 	}
 }
