@@ -200,6 +200,7 @@ func TestUpdatesPaced(t *testing.T) {
 	}
 	took := time.Since(start)
 	got := updates() - before
+	t.Logf("%d updates in %s", got, took.Round(time.Millisecond))
 	if max := int(took/updateInterval) + 1; got < 1 || got > max {
 		t.Errorf("%d updates in %s; want between 1 and %d", got, took.Round(time.Millisecond), max)
 	}
