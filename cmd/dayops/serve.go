@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/dayops/dayops"
 	"github.com/dayops/dayops/bot"
+	slackdoor "github.com/dayops/dayops/bot/slack"
 	"github.com/dayops/dayops/config"
 	"github.com/dayops/dayops/executor"
 	"github.com/dayops/dayops/gitsync"
@@ -152,10 +154,10 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 		return nil, err
 	}
 	s.closers = append(s.closers, s.exec.Close)
+	redactor := dayops.NewRedactor(serverSecrets(cfg, secrets)...)
 	s.bot, err = bot.New(bot.Options{
 		Engine: s.exec, Store: s.store, Catalogs: s.syncer, Policy: cfg.Policy, Events: events,
-		Redactor: dayops.NewRedactor(serverSecrets(cfg, secrets)...), BaseURL: cfg.BaseURL,
-		Prefix: cfg.Slack.Command, Logger: logger,
+		Redactor: redactor, BaseURL: cfg.BaseURL, Prefix: cfg.Slack.Command, Logger: logger,
 	})
 	if err != nil {
 		return nil, err
@@ -176,7 +178,7 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	go func() { defer close(s.syncDone); s.syncer.Run(syncCtx) }()
 	s.closers = append(s.closers, func() error { stopSync(); <-s.syncDone; return nil })
 
-	if s.stopDoors, err = registerDoors(cfg, s.bot, mux, logger); err != nil {
+	if s.stopDoors, err = registerDoors(ctx, doorDeps{cfg: cfg, bot: s.bot, store: s.store, mux: mux, redactor: redactor, log: logger}); err != nil {
 		return nil, err
 	}
 	if len(cfg.Policy.Roles) == 0 {
@@ -186,20 +188,65 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	return s, nil
 }
 
+// doorDeps is what a door is wired with.
+type doorDeps struct {
+	cfg      *config.Config
+	bot      *bot.Bot
+	store    *storage.Store
+	mux      *http.ServeMux
+	redactor *dayops.Redactor
+	log      *slog.Logger
+}
+
 // registerDoors registers the doors the configuration enables — the ways
 // requests come in and answers go out — with the bot and on mux, and returns
-// a function that makes them stop taking new work. It is the one place a new
+// a function that makes them stop taking new work (the bot goes on updating
+// run messages through them until it closes). It is the one place a new
 // door is wired.
-func registerDoors(cfg *config.Config, b *bot.Bot, mux *http.ServeMux, logger *slog.Logger) (stop func(), err error) {
-	if cfg.Slack.Enabled() {
-		// The Slack door (bot/slack) lands next: its intakes register
-		// /slack/commands, /slack/events and /slack/interactions on mux
-		// (HTTP mode) or open a Socket Mode connection, and b.Register it.
-		logger.Warn("slack is configured but not wired yet: this build serves no Slack requests", "mode", cfg.Slack.Mode)
-	} else {
-		logger.Info("no door is configured: set the Slack tokens to talk to dayops from Slack")
+func registerDoors(ctx context.Context, d doorDeps) (stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
 	}
-	return func() {}, nil
+	if !d.cfg.Slack.Enabled() {
+		d.log.Info("no door is configured: set the Slack tokens to talk to dayops from Slack")
+		return stop, nil
+	}
+	apiURL := d.cfg.Slack.APIURL
+	if apiURL != "" && !strings.HasSuffix(apiURL, "/") {
+		apiURL += "/"
+	}
+	door, err := slackdoor.New(ctx, slackdoor.Options{
+		Bot: d.bot, BotToken: d.cfg.Slack.BotToken.Value(), SigningSecret: d.cfg.Slack.SigningSecret.Value(),
+		APIURL: apiURL, Deliveries: d.store, Redactor: d.redactor, Logger: d.log,
+	})
+	if err != nil {
+		return stop, fmt.Errorf("starting the Slack door: %w", err)
+	}
+	switch d.cfg.Slack.Mode {
+	case config.SlackHTTP:
+		door.Routes(d.mux)
+		d.log.Info("slack door: HTTP", "paths", "/slack/commands /slack/events /slack/interactions")
+	default:
+		socketCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := door.RunSocketMode(socketCtx, d.cfg.Slack.AppToken.Value()); err != nil && socketCtx.Err() == nil {
+				d.log.Error("slack socket mode stopped", "err", err)
+			}
+		}()
+		stops = append(stops, func() { cancel(); <-done })
+		d.log.Info("slack door: Socket Mode")
+	}
+	stops = append(stops, func() {
+		if err := door.Close(context.Background()); err != nil {
+			d.log.Warn("closing the Slack door", "err", err)
+		}
+	})
+	return stop, nil
 }
 
 // serverSecrets are every secret value the server holds, for the redactor.

@@ -79,15 +79,20 @@ type servedDayops struct {
 	exited chan int
 }
 
-// startServe runs Main serve --config with file in this process. The test
+// startServe runs Main serve --config with file in this process, with env
+// (name, value pairs) as its environment. The test
 // cancels Main's context to stop it: that is exactly what main does on
 // SIGTERM (signal.NotifyContext), and TestServeProcess sends a real SIGTERM
 // to a real process. In process, the serveStarted hook hands the test the
 // server's own executor, to start runs the way a door will: there is no
 // door yet, and a second executor on the same database would run them
 // outside the server, proving nothing about its shutdown.
-func startServe(t *testing.T, file string) *servedDayops {
+func startServe(t *testing.T, file string, env ...string) *servedDayops {
 	t.Helper()
+	vars := map[string]string{}
+	for i := 0; i+1 < len(env); i += 2 {
+		vars[env[i]] = env[i+1]
+	}
 	path := filepath.Join(t.TempDir(), "dayops.yaml")
 	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
 		t.Fatal(err)
@@ -98,7 +103,7 @@ func startServe(t *testing.T, file string) *servedDayops {
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &servedDayops{logs: &lockedBuffer{}, stop: cancel, exited: make(chan int, 1)}
 	go func() {
-		d.exited <- Main(ctx, []string{"serve", "--config", path}, IO{Stdout: io.Discard, Stderr: d.logs, Getenv: func(string) string { return "" }})
+		d.exited <- Main(ctx, []string{"serve", "--config", path}, IO{Stdout: io.Discard, Stderr: d.logs, Getenv: func(k string) string { return vars[k] }})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -111,6 +116,7 @@ func startServe(t *testing.T, file string) *servedDayops {
 	select {
 	case d.srv = <-started:
 	case code := <-d.exited:
+		d.exited <- code // for the cleanup
 		t.Fatalf("serve exited %d:\n%s", code, d.logs.String())
 	case <-time.After(time.Minute):
 		t.Fatalf("serve did not start within a minute:\n%s", d.logs.String())
