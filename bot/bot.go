@@ -255,7 +255,7 @@ func (b *Bot) Submit(ctx context.Context, s Submission) {
 		case res.Ignore:
 			return
 		case res.Command == nil:
-			b.post(ctx, s.Thread, Message{Text: b.redact(res.Reply)})
+			b.post(ctx, s.Thread, Message{Text: b.redact(res.Reply), Private: true})
 			return
 		}
 		cmd = res.Command
@@ -277,7 +277,7 @@ func (b *Bot) HandleClick(ctx context.Context, c Click) {
 	id, ok := parseRunID(c.Value)
 	if verb == "" || !ok {
 		b.log.Warn("unknown button", "action", c.Action, "value", c.Value, "actor", c.Actor.ID)
-		b.post(ctx, c.Thread, Message{Text: "that button is not one dayops knows; type the command instead"})
+		b.post(ctx, c.Thread, Message{Text: "that button is not one dayops knows; type the command instead", Private: true})
 		return
 	}
 	cmd := &commands.Command{Verb: verb, RunID: id, Text: string(verb) + " " + c.Value}
@@ -335,8 +335,17 @@ func (b *Bot) dispatch(ctx context.Context, c *call) {
 		return
 	}
 	if m != nil {
+		m.Private = m.Private || !decisionVerbs[c.cmd.Verb]
 		b.post(ctx, c.thread, *m)
 	}
+}
+
+// decisionVerbs answer with what others in the conversation must see: who
+// approved, denied, cancelled or froze what. Every other answer is for the
+// asker alone (Message.Private).
+var decisionVerbs = map[commands.Verb]bool{
+	commands.VerbApprove: true, commands.VerbDeny: true, commands.VerbCancel: true,
+	commands.VerbLock: true, commands.VerbUnlock: true,
 }
 
 // errorMessage is what the user sees of err: its user message, redacted.
@@ -348,7 +357,7 @@ func (b *Bot) errorMessage(err error, ref string, c *call) Message {
 		}
 		b.log.Error("command failed", "verb", c.cmd.Verb, "actor", c.actor.ID, "where", c.thread.String(), "ref", ref, "err", err)
 	}
-	return Message{Text: b.redact(dayops.UserMessage(err, ref))}
+	return Message{Text: b.redact(dayops.UserMessage(err, ref)), Private: true}
 }
 
 // post sends m to the thread's door; a door fault is logged, never shown.

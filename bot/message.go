@@ -18,6 +18,11 @@ type Message struct {
 	Run     *RunView // a run's status, when the message is about one run
 	Buttons []Button // actions offered; doors without buttons number them
 	Footer  string   // small print: a revision, a hint
+	// Private marks an answer for the asker alone: an error, a refusal,
+	// help, a listing. Doors that can (Slack's ephemeral messages) show it
+	// to that person only; decisions others must see (an approval, a
+	// cancel, a freeze) and run messages are never private.
+	Private bool
 }
 
 // Field is one labelled value of a Message.

@@ -30,7 +30,7 @@ func TestPostAndUpdate(t *testing.T) {
 	if _, err := w.door.Post(withAsker(context.Background(), sreUser, ""), th, m); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.door.Post(withAsker(context.Background(), sreUser, ""), th, bot.Message{Text: "not allowed"}); err != nil {
+	if _, err := w.door.Post(withAsker(context.Background(), sreUser, ""), th, bot.Message{Text: "not allowed", Private: true}); err != nil {
 		t.Fatal(err)
 	}
 	calls := w.slack.Calls()

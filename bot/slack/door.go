@@ -241,14 +241,12 @@ func askerOf(ctx context.Context) asker {
 
 // Post sends m to the thread and returns its ts.
 //
-// Which messages are ephemeral: the bot posts the answer to a request with
-// the context the door submitted the request with, which carries the asker
-// (withAsker); run messages and run replies (approvals, interruptions) are
-// posted by the bot's reporter on its own context, which does not. So a
-// Message without a Run posted on an asker's context is that person's answer
-// — an error, a refusal, help, a listing — and goes to them alone
-// (chat.postEphemeral); everything else is posted in the thread for all to
-// see. This needs no guessing from the text and holds for every verb.
+// Which messages are ephemeral: the bot marks the answers meant for the asker
+// alone (Message.Private: an error, a refusal, help, a listing) and posts them
+// with the context the door submitted the request with, which carries the
+// asker (withAsker). Those go to that person alone (chat.postEphemeral);
+// everything else — run messages, run replies, decisions such as "bob
+// approved run 12" — is posted in the thread for all to see.
 func (d *Door) Post(ctx context.Context, t dayops.Thread, m bot.Message) (string, error) {
 	if t.Channel == "" {
 		return "", dayops.Errorf(dayops.KindInvalid, "slack door: thread %s has no channel", t)
@@ -258,7 +256,7 @@ func (d *Door) Post(ctx context.Context, t dayops.Thread, m bot.Message) (string
 	if t.ID != "" {
 		opts = append(opts, slack.MsgOptionTS(t.ID))
 	}
-	if a := askerOf(ctx); a.user != "" && m.Run == nil {
+	if a := askerOf(ctx); a.user != "" && m.Private {
 		ts, err := d.api.PostEphemeralContext(ctx, t.Channel, a.user, opts...)
 		if err == nil {
 			return ts, nil

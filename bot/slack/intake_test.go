@@ -256,10 +256,18 @@ func TestClicks(t *testing.T) {
 		if got := w.engine.Calls(); !contains(got, "approve 1 slack:"+sreUser) {
 			t.Errorf("engine calls %q; want the approval of W111", got)
 		}
+		public := false
 		for _, c := range w.slack.Calls()[before:] {
 			if c.Method != "chat.update" && c.Form.Get("thread_ts") != w.engine.Requests()[0].Thread.ID {
 				t.Errorf("%s outside the run's thread (%q)", c.Method, c.Form.Get("thread_ts"))
 			}
+			if c.Method == "chat.postEphemeral" && strings.Contains(c.blocksText(), "approved") {
+				t.Errorf("the approval was told to the approver alone: %q", c.blocksText())
+			}
+			public = public || (c.Method == "chat.postMessage" && strings.Contains(c.blocksText(), "approved run 1"))
+		}
+		if !public {
+			t.Errorf("the thread does not say who approved; calls: %+v", w.slack.Calls()[before:])
 		}
 	})
 	t.Run("the same payload twice", func(t *testing.T) {
