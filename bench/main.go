@@ -52,13 +52,17 @@ type config struct {
 	Queued   int // runs queued behind one concurrency key
 	Defs     int // definitions of the large revision
 	Commits  int // commits of the repository first-synced for peak memory
+	// SlackCommands are the signed slash commands sent for the ack latency;
+	// ChattyLines what one run prints while its message's updates are counted.
+	SlackCommands int
+	ChattyLines   int
 }
 
 var fullConfig = config{Name: "full", Reps: 7, SlowReps: 3, Steps: 50, Execs: 50,
-	LogLines: 200_000, Queued: 1000, Defs: 1000, Commits: 10_000}
+	LogLines: 200_000, Queued: 1000, Defs: 1000, Commits: 10_000, SlackCommands: 2000, ChattyLines: 100_000}
 
 var quickConfig = config{Name: "quick", Reps: 3, SlowReps: 1, Steps: 10, Execs: 10,
-	LogLines: 20_000, Queued: 200, Defs: 1000, Commits: 2000}
+	LogLines: 20_000, Queued: 200, Defs: 1000, Commits: 2000, SlackCommands: 400, ChattyLines: 20_000}
 
 // Row is one figure of the table.
 type Row struct {
@@ -110,6 +114,7 @@ var figureSets = []figureSet{
 	{"memory", memoryFigures},
 	{"gitsync", gitsyncFigures},
 	{"command line", cliFigures},
+	{"slack", slackFigures},
 }
 
 // rowIDs are the rows run produces, in order.
@@ -120,6 +125,7 @@ var rowIDs = []string{
 	"sync-noop-http", "sync-noop-file", "sync-1000", "load-1000", "push-to-catalog",
 	"firstsync-heap", "firstsync-time",
 	"cli-run",
+	"slack-ack-p99", "slack-updates",
 }
 
 // run measures every figure with cfg in a temporary folder it removes, and
