@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -35,6 +36,15 @@ type recordingSlack struct {
 	mu    sync.Mutex
 	calls []slackCall
 	seq   int
+	// down, while set, answers every chat call with its status (503, or
+	// 429 with Retry-After 1) instead of doing it.
+	down int
+}
+
+func (f *recordingSlack) setDown(status int) {
+	f.mu.Lock()
+	f.down = status
+	f.mu.Unlock()
 }
 
 func newRecordingSlack(t *testing.T) *recordingSlack {
@@ -61,6 +71,14 @@ func (f *recordingSlack) record(method string) http.HandlerFunc {
 		body, _ := io.ReadAll(r.Body)
 		form, _ := url.ParseQuery(string(body))
 		f.mu.Lock()
+		if down := f.down; down != 0 {
+			f.mu.Unlock()
+			if down == http.StatusTooManyRequests {
+				w.Header().Set("Retry-After", "1")
+			}
+			http.Error(w, http.StatusText(down), down)
+			return
+		}
 		f.seq++
 		ts := form.Get("ts")
 		if method != "chat.update" {
@@ -177,4 +195,126 @@ func do(t *testing.T, r *http.Request) int {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// slackServeWorld is a git server with a definition of a short step, a fake
+// Slack and the configuration of a `dayops serve` in HTTP mode.
+type slackServeWorld struct {
+	fake *recordingSlack
+	file string
+	env  []string
+}
+
+const testSigningSecret = "8f742231b10e8888abcd99yyyzzz85a5"
+
+func newSlackServeWorld(t *testing.T, step string) *slackServeWorld {
+	fake := newRecordingSlack(t)
+	gs := gitserver.New(t)
+	gs.Commit("defs", map[string]string{"ops/nap.yaml": "apiVersion: dayops/v1\nphase: day2\nname: nap\nsteps:\n  - name: Nap\n    run: " + step + "\n"})
+	return &slackServeWorld{
+		fake: fake,
+		file: serveConfig(t, gs.URL(), "30s") + "base_url: https://dayops.example.com\nslack: {mode: http}\nroles:\n  sre: {members: [\"slack:W111\"], allow: [\"*\"]}\n",
+		env: []string{"DAYOPS_SLACK_BOT_TOKEN", "xoxb-test-token", "DAYOPS_SLACK_SIGNING_SECRET", testSigningSecret,
+			"DAYOPS_SLACK_API_URL", fake.srv.GetAPIURL()},
+	}
+}
+
+// command sends a signed slash command to d and checks the 200.
+func (w *slackServeWorld) command(t *testing.T, d *servedDayops, text string) {
+	t.Helper()
+	form := url.Values{"team_id": {"T111"}, "channel_id": {"C111"}, "channel_name": {"deploys"}, "user_id": {"W111"},
+		"user_name": {"alice"}, "command": {"/ops"}, "text": {text}, "trigger_id": {"111.111.xxx"},
+		"response_url": {"https://hooks.slack.com/commands/T111/111/xxxxx"}}
+	body := form.Encode()
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(testSigningSecret))
+	fmt.Fprintf(mac, "v0:%s:%s", ts, body)
+	if code := do(t, signedSlack(t, d.url+"/slack/commands", body, "v0="+hex.EncodeToString(mac.Sum(nil)), time.Now())); code != http.StatusOK {
+		t.Fatalf("slash command: %d", code)
+	}
+}
+
+// runMessage is the thread of the run's message once it is posted: the run's
+// message is the first one posted in a thread (the root's).
+func (w *slackServeWorld) runMessage() string {
+	for _, c := range w.fake.Calls() {
+		if c.method == "chat.postMessage" && c.form.Get("thread_ts") != "" {
+			return c.form.Get("thread_ts")
+		}
+	}
+	return ""
+}
+
+// finalUpdate reports whether a chat.update showed the run succeeded.
+func (w *slackServeWorld) finalUpdate() (ts string, ok bool) {
+	for _, c := range w.fake.Calls() {
+		if c.method == "chat.update" && strings.Contains(c.form.Get("blocks")+c.form.Get("text"), "succeeded") {
+			return c.form.Get("ts"), true
+		}
+	}
+	return "", false
+}
+
+// TestServeSlackOutage: Slack answers 503, then 429, while a run goes on;
+// the run is not affected, and once Slack is back its message ends in the
+// final state. Then the same across a restart of serve: Slack is down when
+// the run ends and when serve stops; the next serve brings the same message
+// up to date.
+func TestServeSlackOutage(t *testing.T) {
+	t.Run("during a run", func(t *testing.T) {
+		w := newSlackServeWorld(t, "sleep 2")
+		d := startServe(t, w.file, w.env...)
+		eventually(t, 30*time.Second, "/readyz 200", func() bool { code, _ := get(t, d.url+"/readyz"); return code == http.StatusOK })
+		w.command(t, d, "run nap")
+		eventually(t, 30*time.Second, "the run's message", func() bool { return w.runMessage() != "" })
+		w.fake.setDown(http.StatusServiceUnavailable)
+		time.Sleep(1500 * time.Millisecond)
+		w.fake.setDown(http.StatusTooManyRequests)
+		eventually(t, 30*time.Second, "the run ends", func() bool {
+			return d.srv.exec.Wait(context.Background()) == nil && storedRunState(t, d) == "succeeded"
+		})
+		if _, ok := w.finalUpdate(); ok {
+			t.Fatal("an update landed while Slack was down")
+		}
+		w.fake.setDown(0)
+		eventually(t, 90*time.Second, "the final state lands", func() bool { _, ok := w.finalUpdate(); return ok })
+	})
+	t.Run("across a restart", func(t *testing.T) {
+		w := newSlackServeWorld(t, "sleep 1")
+		d := startServe(t, w.file, w.env...)
+		eventually(t, 30*time.Second, "/readyz 200", func() bool { code, _ := get(t, d.url+"/readyz"); return code == http.StatusOK })
+		w.command(t, d, "run nap")
+		eventually(t, 30*time.Second, "the run's message", func() bool { return w.runMessage() != "" })
+		w.fake.setDown(http.StatusServiceUnavailable)
+		eventually(t, 30*time.Second, "the run ends", func() bool { return storedRunState(t, d) == "succeeded" })
+		d.stop()
+		if code := d.exitCode(t, time.Minute); code != exitOK {
+			t.Fatalf("exit %d:\n%s", code, d.logs.String())
+		}
+		if _, ok := w.finalUpdate(); ok {
+			t.Fatal("an update landed while Slack was down")
+		}
+		w.fake.setDown(0)
+		startServe(t, w.file, w.env...)
+		eventually(t, 60*time.Second, "the final state lands after the restart", func() bool { _, ok := w.finalUpdate(); return ok })
+		ts, _ := w.finalUpdate()
+		var posted []string
+		for _, c := range w.fake.Calls() {
+			if c.method == "chat.postMessage" && c.form.Get("thread_ts") != "" {
+				posted = append(posted, c.form.Get("thread_ts"))
+			}
+		}
+		if len(posted) != 1 || ts == "" {
+			t.Errorf("after the restart: %d run messages posted, final update of %q; want the one message updated", len(posted), ts)
+		}
+	})
+}
+
+// storedRunState is the state of run 1 in d's database.
+func storedRunState(t *testing.T, d *servedDayops) string {
+	r, err := d.srv.store.Run(context.Background(), 1)
+	if err != nil {
+		return ""
+	}
+	return string(r.State)
 }
