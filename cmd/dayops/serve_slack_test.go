@@ -318,3 +318,94 @@ func storedRunState(t *testing.T, d *servedDayops) string {
 	}
 	return string(r.State)
 }
+
+// click sends a signed block_actions payload (the fixture's, with user,
+// action, value and the run's thread set) to d.
+func (w *slackServeWorld) click(t *testing.T, d *servedDayops, user, actionID, value, trigger string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "slack", "block_actions.json"))
+	if err != nil {
+		t.Skipf("the shared Slack fixtures are not here: %v", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["user"].(map[string]any)["id"] = user
+	a := m["actions"].([]any)[0].(map[string]any)
+	a["action_id"], a["value"] = actionID, value
+	m["trigger_id"] = trigger
+	thread := w.runMessage()
+	c := m["container"].(map[string]any)
+	c["message_ts"], c["thread_ts"], c["is_ephemeral"] = thread, thread, false
+	m["message"] = map[string]any{"type": "message", "ts": thread, "thread_ts": thread, "text": "Run #1"}
+	b, _ := json.Marshal(m)
+	body := url.Values{"payload": {string(b)}}.Encode()
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(testSigningSecret))
+	fmt.Fprintf(mac, "v0:%s:%s", ts, body)
+	if code := do(t, signedSlack(t, d.url+"/slack/interactions", body, "v0="+hex.EncodeToString(mac.Sum(nil)), time.Now())); code != http.StatusOK {
+		t.Fatalf("click: %d", code)
+	}
+}
+
+// TestServeSlackProductionApproval: a production deploy asked in Slack waits
+// for an SRE other than the requester; a click by a developer is refused and
+// changes nothing, the click of another SRE lets it go on, the thread says
+// who approved and the message ends in the final state.
+func TestServeSlackProductionApproval(t *testing.T) {
+	fake := newRecordingSlack(t)
+	gs := gitserver.New(t)
+	gs.Commit("web", map[string]string{"ops/deploy-web.yaml": `apiVersion: dayops/v1
+phase: day1
+name: deploy-web
+service: web
+environments:
+  staging: {}
+  production: {approvals: {count: 1, from: [sre]}}
+params:
+  version: {type: string, pattern: '^v\d+\.\d+\.\d+$', required: true}
+steps:
+  - name: Install
+    run: echo "installing $DAYOPS_PARAM_VERSION"
+`})
+	w := &slackServeWorld{fake: fake,
+		file: serveConfig(t, gs.URL(), "30s") + "base_url: https://dayops.example.com\nslack: {mode: http}\nroles:\n" +
+			"  sre: {members: [\"slack:W111\", \"slack:W222\"], allow: [\"*\"]}\n  dev: {members: [\"slack:W333\"], allow: [\"day1:*:staging\", \"read\"]}\n",
+		env: []string{"DAYOPS_SLACK_BOT_TOKEN", "xoxb-test-token", "DAYOPS_SLACK_SIGNING_SECRET", testSigningSecret,
+			"DAYOPS_SLACK_API_URL", fake.srv.GetAPIURL()}}
+	d := startServe(t, w.file, w.env...)
+	eventually(t, 30*time.Second, "/readyz 200", func() bool { code, _ := get(t, d.url+"/readyz"); return code == http.StatusOK })
+	w.command(t, d, "deploy web production version=v1.2.0")
+	eventually(t, 30*time.Second, "the run waits for an approval", func() bool { return storedRunState(t, d) == "awaiting_approval" })
+	eventually(t, 30*time.Second, "the run's message", func() bool { return w.runMessage() != "" })
+
+	w.click(t, d, "W333", "dayops_approve", "1", "trig-dev")
+	eventually(t, 30*time.Second, "the developer is told no", func() bool {
+		for _, c := range fake.Calls() {
+			if c.method == "chat.postEphemeral" && c.form.Get("user") == "W333" && strings.Contains(c.form.Get("blocks")+c.form.Get("text"), "not allowed") {
+				return true
+			}
+		}
+		return false
+	})
+	if got := storedRunState(t, d); got != "awaiting_approval" {
+		t.Fatalf("after the developer's click the run is %s", got)
+	}
+	w.click(t, d, "W111", "dayops_approve", "1", "trig-requester")
+	w.click(t, d, "W222", "dayops_approve", "1", "trig-sre")
+	eventually(t, 30*time.Second, "the final state lands", func() bool { _, ok := w.finalUpdate(); return ok })
+	said := false
+	for _, c := range fake.Calls() {
+		text := c.form.Get("blocks") + c.form.Get("text")
+		if c.method == "chat.postMessage" && strings.Contains(text, "approved run 1") {
+			said = true
+		}
+		if c.method != "chat.postEphemeral" && strings.Contains(text, "W111") && strings.Contains(text, "cannot approve") {
+			t.Errorf("the requester's refusal was posted for all: %q", text)
+		}
+	}
+	if !said {
+		t.Errorf("the thread does not say who approved; calls: %+v", fake.Calls())
+	}
+}
