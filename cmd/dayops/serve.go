@@ -90,6 +90,7 @@ type server struct {
 	syncDone  chan struct{}
 	serveDone chan struct{}  // the executor's periodic work ended
 	draining  atomic.Bool    // SIGTERM came: no new work, /readyz says so
+	up        atomic.Bool    // start-up finished: executor, bot and doors run
 	closers   []func() error // what close releases, last first
 }
 
@@ -184,6 +185,7 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	if len(cfg.Policy.Roles) == 0 {
 		logger.Warn("no roles are configured: nobody may do anything until roles grant it (see docs/configuration.md)")
 	}
+	s.up.Store(true)
 	logger.Info("started", "revision", revisionOf(s.syncer.Catalog()), "roles", len(cfg.Policy.Roles), "shutdown_grace", cfg.ShutdownGrace)
 	return s, nil
 }
@@ -293,6 +295,8 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 		reason = "the database does not answer"
 	case s.syncer.Catalog() == nil:
 		reason = "no valid catalog loaded yet" + s.lastSync(ctx)
+	case !s.up.Load():
+		reason = "starting: recovering runs and starting the executor, the bot and the doors"
 	}
 	if reason != "" {
 		w.WriteHeader(http.StatusServiceUnavailable)
