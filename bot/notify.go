@@ -63,7 +63,6 @@ type tracker struct {
 type reply struct {
 	text     string
 	approval *dayops.Approval
-	thread   dayops.Thread // "" door: the run's own threads
 }
 
 // listen feeds the reporter from the events of every run until Close, after
