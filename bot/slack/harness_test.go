@@ -80,7 +80,9 @@ type fakeSlack struct {
 type socketConn struct {
 	c    *websocket.Conn
 	acks chan string // envelope IDs acknowledged on it
-	done chan struct{}
+	// answers are the payloads of the acknowledgements, by envelope ID.
+	answers sync.Map
+	done    chan struct{}
 }
 
 func newFakeSlack(t testing.TB) *fakeSlack {
@@ -117,11 +119,13 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 			go func() {
 				for {
 					var ack struct {
-						EnvelopeID string `json:"envelope_id"`
+						EnvelopeID string          `json:"envelope_id"`
+						Payload    json.RawMessage `json:"payload"`
 					}
 					if err := c.ReadJSON(&ack); err != nil {
 						return
 					}
+					sc.answers.Store(ack.EnvelopeID, ack.Payload)
 					sc.acks <- ack.EnvelopeID
 				}
 			}()

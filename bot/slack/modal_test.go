@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -295,4 +296,59 @@ func (w *world) runThread() string {
 		}
 	}
 	return ""
+}
+
+// TestSocketModeForm: over Socket Mode, a slash command missing its
+// version opens the form; a bad version's errors come back in the
+// envelope's acknowledgement, and a good one runs.
+func TestSocketModeForm(t *testing.T) {
+	w := newWorld(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.door.RunSocketMode(ctx, "xapp-test") }()
+	var hello map[string]any
+	_ = json.Unmarshal(fixture(t, "socket_hello.json"), &hello)
+	sc := w.slack.nextSocket(t)
+	sc.send(t, hello)
+	sc.send(t, envelope(t, "socket_slash_commands.json", "env-form-command", func(p map[string]any) {
+		p["command"], p["text"], p["user_id"], p["trigger_id"] = "/ops", "deploy web staging", sreUser, "trig-socket-form"
+	}))
+	w.door.work.Wait()
+	views := w.viewCalls()
+	if len(views) != 2 || views[0].Form.Get("trigger_id") != "trig-socket-form" {
+		t.Fatalf("view calls %s", methods(views))
+	}
+	v := viewOf(t, views[1])
+	submit := func(id, version string) {
+		var m map[string]any
+		_ = json.Unmarshal(fixture(t, "socket_interactive_shortcut.json"), &m)
+		var p map[string]any
+		q, _ := url.ParseQuery(submission(t, sreUser, views[0].TS, v, map[string]string{"version": version}))
+		_ = json.Unmarshal([]byte(q.Get("payload")), &p)
+		m["envelope_id"], m["payload"], m["accepts_response_payload"] = id, p, true
+		sc.send(t, m)
+	}
+	submit("env-bad", "1.2")
+	answer, _ := sc.answers.Load("env-bad")
+	var got struct {
+		ResponseAction string            `json:"response_action"`
+		Errors         map[string]string `json:"errors"`
+	}
+	if err := json.Unmarshal(answer.(json.RawMessage), &got); err != nil || got.ResponseAction != "errors" ||
+		got.Errors["f.version"] != `"1.2" does not match the pattern ^v\d+\.\d+\.\d+$` {
+		t.Errorf("bad version acknowledged with %s (%v)", answer, err)
+	}
+	w.door.work.Wait()
+	if n := len(w.engine.Requests()); n != 0 {
+		t.Fatalf("a bad version started %d runs", n)
+	}
+	submit("env-good", "v1.4.2")
+	cancel()
+	<-done
+	close(sc.done)
+	w.settle()
+	reqs := w.engine.Requests()
+	if len(reqs) != 1 || reqs[0].Params["version"] != "v1.4.2" || reqs[0].Thread.ID == "" {
+		t.Fatalf("runs %+v", reqs)
+	}
 }
