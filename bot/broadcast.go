@@ -33,6 +33,9 @@ func (b *Bot) broadcastText(run *dayops.Run) string {
 	if v := run.Params["version"]; v != "" {
 		s.WriteString(" " + v)
 	}
+	if run.RollbackOf != 0 {
+		fmt.Fprintf(&s, " (rollback of run #%d)", run.RollbackOf)
+	}
 	s.WriteString(" " + StateText(run.State))
 	fmt.Fprintf(&s, " (run #%d", run.ID)
 	if d := FormatDuration(run.Duration(b.now())); d != "" {

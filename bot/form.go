@@ -88,9 +88,16 @@ func (b *Bot) formFor(def *dayops.Definition, env string, given map[string]strin
 	return f
 }
 
-// missingParams are the required parameters of def that given lacks.
+// missingParams are the required parameters of def that given lacks; none
+// when given names a parameter def does not declare: a form would drop it,
+// so the start refuses the command with the definition's own words.
 func missingParams(def *dayops.Definition, given map[string]string) []string {
 	given = paramsFor(def, given)
+	for name := range given {
+		if _, ok := def.Param(name); !ok {
+			return nil
+		}
+	}
 	var missing []string
 	for _, p := range def.Params {
 		if _, ok := given[p.Name]; !ok && p.Required && !p.HasDefault {

@@ -27,6 +27,7 @@ func TestMissingParameterAnswersWithAForm(t *testing.T) {
 		{name: "a user without the role is refused, not asked", who: carol, text: "deploy web production",
 			wantText: "not allowed"},
 		{name: "all there: no form", who: carol, text: "deploy web staging v1.2.0", wantText: ""},
+		{name: "an unknown parameter is not dropped into a form", who: carol, text: "deploy web staging verison=v1.2.0", wantText: ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,6 +64,7 @@ func TestWantsForm(t *testing.T) {
 		"deploy web staging":         true,
 		"run deploy-web staging":     true,
 		"deploy web staging v1.2.0":  false,
+		"deploy web staging tag=v1":  false, // the start says tag is unknown
 		"deploy web nowhere":         false, // the answer is an error, not a form
 		"run restart-web production": false, // no parameters
 		"status":                     false,
