@@ -3,6 +3,7 @@ package slack
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dayops/dayops"
+	"github.com/dayops/dayops/bot"
 )
 
 // viewCalls are the views.open and views.update calls made so far.
@@ -350,5 +352,81 @@ func TestSocketModeForm(t *testing.T) {
 	reqs := w.engine.Requests()
 	if len(reqs) != 1 || reqs[0].Params["version"] != "v1.4.2" || reqs[0].Thread.ID == "" {
 		t.Fatalf("runs %+v", reqs)
+	}
+}
+
+// TestFormRefusedShownInTheModal: someone without a role who leaves out the
+// version gets the refusal in the modal that opened, and nothing runs.
+func TestFormRefusedShownInTheModal(t *testing.T) {
+	w := newWorld(t)
+	w.serve(signed(PathCommands, commandForm(t, strangerU, "deploy web staging"), time.Now()))
+	views := w.viewCalls()
+	if len(views) != 2 || !strings.Contains(views[1].Form.Get("view"), "has no role in dayops") {
+		t.Fatalf("view calls %s: %+v", methods(views), views)
+	}
+	if n := len(w.engine.Requests()); n != 0 || len(w.slack.Calls()) != 2 {
+		t.Errorf("%d runs; calls %s", n, methods(w.slack.Calls()))
+	}
+}
+
+func TestFormView(t *testing.T) {
+	many := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("c%d", i)
+		}
+		return out
+	}
+	fields := func(n int) []bot.FormField {
+		out := make([]bot.FormField, n)
+		for i := range out {
+			out[i] = bot.FormField{Name: fmt.Sprintf("p%d", i), Label: "p", Kind: bot.FieldText}
+		}
+		return out
+	}
+	tests := []struct {
+		name    string
+		form    bot.Form
+		want    string // in the view's JSON
+		wantErr string
+	}{
+		{name: "each kind", form: bot.Form{Definition: "a-very-long-definition-name", Title: "x", Fields: []bot.FormField{
+			{Name: "tier", Label: "tier", Kind: bot.FieldChoice, Choices: []string{"small", "large"}, Initial: "large", Required: true},
+			{Name: "dry", Label: "dry", Kind: bot.FieldBool, Initial: "true"},
+			{Name: "tag", Label: "tag", Hint: "Image tag", Kind: bot.FieldText, Initial: "v1"},
+		}}, want: `"title":{"type":"plain_text","text":"Run a-very-long-defin…"` +
+			`|"block_id":"f.tier","label":{"type":"plain_text","text":"tier","emoji":false},"element":{"type":"static_select"` +
+			`|"initial_option":{"text":{"type":"plain_text","text":"large","emoji":false},"value":"large"}}}` +
+			`|"initial_options":[{"text":{"type":"plain_text","text":"yes","emoji":false},"value":"true"}]},"optional":true` +
+			`|"initial_value":"v1","max_length":1024},"hint":{"type":"plain_text","text":"Image tag","emoji":false},"optional":true`},
+		{name: "100 choices fit", form: bot.Form{Definition: "d", Fields: []bot.FormField{{Name: "c", Label: "c", Kind: bot.FieldChoice, Choices: many(100)}}},
+			want: `"value":"c99"`},
+		{name: "101 choices do not", form: bot.Form{Definition: "d", Fields: []bot.FormField{{Name: "c", Label: "c", Kind: bot.FieldChoice, Choices: many(101)}}},
+			wantErr: "c has 101 choices; a Slack select holds 100"},
+		{name: "99 fields fit", form: bot.Form{Definition: "d", Fields: fields(99)}, want: `"block_id":"f.p98"`},
+		{name: "100 fields do not", form: bot.Form{Definition: "d", Fields: fields(100)}, wantErr: "form of d has 100 fields; a Slack modal holds 99"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := formView(tt.form, dayops.Thread{Channel: "C1", ID: "1.2"})
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("err %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(v)
+			for _, want := range strings.Split(tt.want, "|") {
+				if !strings.Contains(string(b), want) {
+					t.Errorf("view lacks %s:\n%s", want, b)
+				}
+			}
+			if n := len(v.Blocks.BlockSet); n > maxModalBlocks {
+				t.Errorf("%d blocks", n)
+			}
+		})
 	}
 }
