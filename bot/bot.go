@@ -93,7 +93,8 @@ type Submission struct {
 }
 
 // Click is a button pressed on a message: Action is ActionApprove,
-// ActionDeny or ActionCancel and Value the run ID.
+// ActionDeny, ActionCancel or ActionRetry and Value the run ID, or
+// ActionRun and Value "DEFINITION" or "DEFINITION|ENV".
 type Click struct {
 	Actor  dayops.Actor
 	Thread dayops.Thread
@@ -225,6 +226,7 @@ type call struct {
 	cmd     *commands.Command
 	trigger dayops.Trigger
 	context map[string]string
+	askForm bool // a run is answered with its form even when nothing is missing (a Run button)
 }
 
 // Submit takes one submission through the pipeline: parse, authorise,
@@ -271,6 +273,14 @@ func (b *Bot) Handle(ctx context.Context, in Request) {
 // HandleClick answers a button press as the command it stands for, through
 // the same pipeline: the click is authorised and audited like typed text.
 func (b *Bot) HandleClick(ctx context.Context, c Click) {
+	switch c.Action {
+	case ActionRun:
+		b.clickRun(ctx, c)
+		return
+	case ActionRetry:
+		b.clickRetry(ctx, c)
+		return
+	}
 	verb := map[string]commands.Verb{
 		ActionApprove: commands.VerbApprove, ActionDeny: commands.VerbDeny, ActionCancel: commands.VerbCancel,
 	}[c.Action]
@@ -388,6 +398,7 @@ func (b *Bot) redactMessage(m Message) Message {
 	for i := range m.Buttons {
 		m.Buttons[i].Label = b.redact(m.Buttons[i].Label)
 	}
+	m.Form = b.redactForm(m.Form)
 	if m.Run != nil {
 		v := *m.Run
 		v.Title, v.Requester, v.Params, v.Note = b.redact(v.Title), b.redact(v.Requester), b.redact(v.Params), b.redact(v.Note)

@@ -23,6 +23,13 @@ type Message struct {
 	// to that person only; decisions others must see (an approval, a
 	// cancel, a freeze) and run messages are never private.
 	Private bool
+	// Form, when set, asks the asker for a run's parameters: doors that
+	// can show it as a form do (and CheckForm, SubmitForm take it from
+	// there); the others show Text, which says what to type.
+	Form *Form
+	// Broadcast marks a line for the whole conversation, not only the
+	// thread it is posted in (Slack's reply_broadcast): a deploy's end.
+	Broadcast bool
 }
 
 // Field is one labelled value of a Message.
@@ -46,14 +53,16 @@ const (
 	ActionApprove = "approve"
 	ActionDeny    = "deny"
 	ActionCancel  = "cancel"
+	ActionRetry   = "retry" // a failed run again: Value the run ID
+	ActionRun     = "run"   // a suggested runbook: Value "DEFINITION" or "DEFINITION|ENV"
 )
 
 // Button is an action offered with a message. A click comes back to
 // HandleClick as Click{Action, Value}, and is authorised again there.
 type Button struct {
 	Label  string // "Approve run 12"
-	Action string // ActionApprove, ActionDeny or ActionCancel
-	Value  string // the run ID
+	Action string // one of the Action constants
+	Value  string // the run ID, or for ActionRun the definition
 	Style  ButtonStyle
 }
 

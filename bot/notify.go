@@ -342,7 +342,7 @@ func (b *Bot) bringUpToDate(id int64) (ok bool, wait time.Duration) {
 	var m *Message
 	for _, rep := range reports {
 		door := b.door(rep.Thread.Door)
-		if door == nil || (rep.Thread.Message != "" && rep.Shown == run.State && rep.Shown.Final()) {
+		if door == nil || (rep.Thread.Message != "" && rep.Shown == run.State && rep.Shown.Final() && !owesBroadcast(run, rep)) {
 			continue // another door's, or it shows the end already
 		}
 		pace = max(pace, paceOf(door, b.interval))
@@ -350,7 +350,13 @@ func (b *Bot) bringUpToDate(id int64) (ok bool, wait time.Duration) {
 			msg := b.redactMessage(b.runMessage(ctx, run))
 			m = &msg
 		}
-		if err := b.deliver(ctx, door, &rep, *m); err != nil {
+		err := b.deliver(ctx, door, &rep, *m)
+		if err == nil && owesBroadcast(run, rep) {
+			// The state counts as shown once the end is told too: a
+			// broadcast that failed is tried again, also after a restart.
+			err = b.broadcast(ctx, door, &rep, run)
+		}
+		if err != nil {
 			rep.Failures++
 			rep.LastError = dayops.Truncate(err.Error(), 500)
 			wait := retryDelay(err, rep.Failures)

@@ -123,15 +123,21 @@ func TestRunMessageUpdatedInPlace(t *testing.T) {
 	waitFor(t, "the final state", func() bool { return strings.Contains(lastShown(w.door), "succeeded") })
 	w.bot.Wait()
 	ups := w.door.Updates()
-	if len(w.door.Posts()) != 1 || ups[len(ups)-1].ID != w.door.Posts()[0].ID {
-		t.Errorf("posts %d, last update of %s", len(w.door.Posts()), ups[len(ups)-1].ID)
+	posts := w.door.Posts()
+	// The run's message, then the deploy's end told to the whole channel.
+	if len(posts) != 2 || ups[len(ups)-1].ID != posts[0].ID {
+		t.Fatalf("posts %d, last update of %s", len(posts), ups[len(ups)-1].ID)
 	}
-	// A final state is shown once: later events do not update it again.
+	if b := posts[1]; !b.Msg.Broadcast || b.Thread != here || b.Msg.Text != "deploy-web to staging v1.2.0 succeeded (run #1)" {
+		t.Errorf("broadcast %+v in %v", b.Msg, b.Thread)
+	}
+	// A final state is shown once: later events do not update it again,
+	// nor tell the end again.
 	n := len(ups)
 	w.bus.Publish(dayops.RunEvent{Kind: dayops.EventState, Run: &dayops.Run{ID: 1}})
 	w.bot.Wait()
-	if len(w.door.Updates()) != n {
-		t.Errorf("the final message was updated again")
+	if len(w.door.Updates()) != n || len(w.door.Posts()) != 2 {
+		t.Errorf("the final message was updated or told again")
 	}
 }
 
@@ -155,9 +161,27 @@ func TestRunMessageCarriesOnAfterARestart(t *testing.T) {
 	defer b.Close()
 	b.Register(door)
 	waitFor(t, "the update after the restart", func() bool { return len(door.Updates()) > 0 })
+	b.Wait()
 	up := door.Updates()[0]
-	if up.ID != id || !strings.Contains(up.Msg.Plain(), "succeeded") || len(door.Posts()) != 0 {
-		t.Errorf("updated %s (want %s) to %q; %d new posts", up.ID, id, up.Msg.Plain(), len(door.Posts()))
+	// The only new post is the deploy's end, told once.
+	if up.ID != id || !strings.Contains(up.Msg.Plain(), "succeeded") || len(door.Posts()) != 1 || !door.Posts()[0].Msg.Broadcast {
+		t.Errorf("updated %s (want %s) to %q; new posts %+v", up.ID, id, up.Msg.Plain(), door.Posts())
+	}
+	// Another restart tells nothing again: the broadcast is stored with the report.
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	door2 := &bottest.Door{DoorName: "test"}
+	b2, err := bot.New(bot.Options{Engine: w.engine, Store: w.store, Catalogs: w.cats, Policy: bottest.Policy(), Events: w.bus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	b2.Register(door2)
+	time.Sleep(50 * time.Millisecond) // Register resumes on its own goroutine
+	b2.Wait()
+	if p, u := door2.Posts(), door2.Updates(); len(p)+len(u) != 0 {
+		t.Errorf("after a second restart: posts %+v, updates %+v", p, u)
 	}
 }
 
@@ -171,11 +195,12 @@ func TestFinalStateLandsThroughFailuresAtTheDoorsPace(t *testing.T) {
 	w.door.Fail(bottest.Unavailable{}, bottest.Unavailable{}, bottest.TooManyRequests{After: 400 * time.Millisecond})
 	w.finish(1, dayops.RunFailed)
 	waitFor(t, "the final state", func() bool { return strings.Contains(lastShown(w.door), "failed") })
+	waitFor(t, "the broadcast", func() bool { return len(w.door.Attempts()[before:]) == 5 })
 	at := w.door.Attempts()[before:]
-	if len(at) != 4 {
-		t.Fatalf("%d attempts, want 4 (two 503s, a 429, then the update)", len(at))
+	if len(at) != 5 {
+		t.Fatalf("%d attempts, want 5 (two 503s, a 429, then the update and the broadcast)", len(at))
 	}
-	for i := 1; i < len(at); i++ {
+	for i := 1; i < 4; i++ {
 		if gap := at[i].Sub(at[i-1]); gap < w.door.MinUpdateInterval() {
 			t.Errorf("attempt %d came %s after the one before: faster than the door's pace", i, gap)
 		}

@@ -43,12 +43,20 @@ func (b *Bot) deploy(ctx context.Context, c *call) (*Message, error) {
 
 // start authorises and starts a run, then posts its message in the thread.
 func (b *Bot) start(ctx context.Context, c *call, def *dayops.Definition, env string, params map[string]string) (*Message, error) {
+	if c.askForm && env == "" && len(def.Environments) > 0 {
+		// The environment is chosen in the form; its submission is
+		// authorised for it like typed text.
+		return b.formAnswer(c, def, env, params), nil
+	}
 	if err := checkEnvironment(def, env); err != nil {
 		return nil, err
 	}
 	act := dayops.Action{Kind: dayops.ActRun, Phase: def.Phase, Name: def.Name, Environment: env}
 	if err := b.authorize(ctx, c, act, act.Target(), 0); err != nil {
 		return nil, err
+	}
+	if m := b.formAnswer(c, def, env, params); m != nil {
+		return m, nil
 	}
 	run, err := b.engine.Start(ctx, dayops.RunRequest{
 		Definition:  def.Name,

@@ -364,3 +364,14 @@ func TestChoicesFollowWhatWasPrinted(t *testing.T) {
 		t.Errorf("choices = %+v after run 1 ended", c.choices)
 	}
 }
+
+// TestMissingParameterIsExplained: the terminal shows no forms; a deploy
+// without its required version says what to type instead, and starts
+// nothing.
+func TestMissingParameterIsExplained(t *testing.T) {
+	got := session(t, "/ops deploy web staging\n", false)
+	want := "bot > deploy-web staging needs version: type /ops run deploy-web staging version=VALUE\n"
+	if !strings.Contains(got, want) || strings.Contains(got, "Run #1") {
+		t.Errorf("transcript lacks %q or started a run:\n%s", want, got)
+	}
+}

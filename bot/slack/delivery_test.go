@@ -150,8 +150,16 @@ func TestRunMessageOutlivesSlackOutage(t *testing.T) {
 	var last call
 	for time.Now().Before(deadline) {
 		calls := w.slack.Calls()
-		if c := calls[len(calls)-1]; c.Method == "chat.update" && strings.Contains(c.blocksText(), "succeeded") {
-			last = c
+		// The last update shows the end; the deploy's end line may follow it.
+		for i := len(calls) - 1; i >= 0 && last.Method == ""; i-- {
+			if c := calls[i]; c.Method == "chat.update" {
+				if strings.Contains(c.blocksText(), "succeeded") {
+					last = c
+				}
+				break
+			}
+		}
+		if last.Method != "" {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -251,10 +251,16 @@ func (d *Door) Post(ctx context.Context, t dayops.Thread, m bot.Message) (string
 	if t.Channel == "" {
 		return "", dayops.Errorf(dayops.KindInvalid, "slack door: thread %s has no channel", t)
 	}
+	if d.showModal(ctx, t, m) {
+		return "", nil // answered in the asker's modal (modal.go)
+	}
 	blocks, text := Render(m)
 	opts := []slack.MsgOption{slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false)}
 	if t.ID != "" {
 		opts = append(opts, slack.MsgOptionTS(t.ID))
+		if m.Broadcast {
+			opts = append(opts, slack.MsgOptionBroadcast())
+		}
 	}
 	if a := askerOf(ctx); a.user != "" && m.Private {
 		ts, err := d.api.PostEphemeralContext(ctx, t.Channel, a.user, opts...)

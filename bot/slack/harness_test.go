@@ -80,7 +80,9 @@ type fakeSlack struct {
 type socketConn struct {
 	c    *websocket.Conn
 	acks chan string // envelope IDs acknowledged on it
-	done chan struct{}
+	// answers are the payloads of the acknowledgements, by envelope ID.
+	answers sync.Map
+	done    chan struct{}
 }
 
 func newFakeSlack(t testing.TB) *fakeSlack {
@@ -89,6 +91,9 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 	f.srv = slacktest.NewTestServer(func(c slacktest.Customize) {
 		for _, m := range []string{"chat.postMessage", "chat.postEphemeral", "chat.update"} {
 			c.Handle("/"+m, f.handler(m))
+		}
+		for _, m := range []string{"views.open", "views.update"} {
+			c.Handle("/"+m, f.viewHandler(m))
 		}
 		c.Handle("/auth.test", func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, `{"ok":true,"user":"dayops","user_id":%q,"team_id":"T111","bot_id":"B111"}`, botUser)
@@ -114,11 +119,13 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 			go func() {
 				for {
 					var ack struct {
-						EnvelopeID string `json:"envelope_id"`
+						EnvelopeID string          `json:"envelope_id"`
+						Payload    json.RawMessage `json:"payload"`
 					}
 					if err := c.ReadJSON(&ack); err != nil {
 						return
 					}
+					sc.answers.Store(ack.EnvelopeID, ack.Payload)
 					sc.acks <- ack.EnvelopeID
 				}
 			}()
@@ -170,6 +177,39 @@ func (f *fakeSlack) handler(method string) http.HandlerFunc {
 		f.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": form.Get("channel"), "ts": ts, "message_ts": ts})
+	}
+}
+
+// viewHandler records a views.open or views.update (slack-go posts them as
+// JSON): the call's Form holds "trigger_id", "view_id" and the "view" as
+// JSON; TS is the view's ID, the same for every call on one view.
+func (f *fakeSlack) viewHandler(method string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			TriggerID string          `json:"trigger_id"`
+			ViewID    string          `json:"view_id"`
+			View      json.RawMessage `json:"view"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		f.mu.Lock()
+		if e := f.refuse[method]; e != "" {
+			f.mu.Unlock()
+			fmt.Fprintf(w, `{"ok":false,"error":%q}`, e)
+			return
+		}
+		id := req.ViewID
+		if method == "views.open" {
+			f.seq++
+			id = fmt.Sprintf("V%06d", f.seq)
+		}
+		f.calls = append(f.calls, call{Method: method, TS: id,
+			Form: url.Values{"trigger_id": {req.TriggerID}, "view_id": {req.ViewID}, "view": {string(req.View)}}})
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"ok":true,"view":{"id":%q,"type":"modal"}}`, id)
 	}
 }
 

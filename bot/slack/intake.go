@@ -141,7 +141,11 @@ func (d *Door) command(ctx context.Context, c slashCommand) {
 	}
 	text := unescape(c.Text)
 	th := dayops.Thread{Door: DoorName, Channel: c.ChannelID, Name: c.ChannelName}
-	if opensRun(commands.Grammar{Prefix: d.prefix}.Parse(text)) {
+	if c.TriggerID != "" && d.bot.WantsForm(text) {
+		// A form, opened at once while the trigger is good; its submission
+		// gets the root message (modal.go).
+		ctx = d.openLoading(ctx, c.TriggerID)
+	} else if opensRun(commands.Grammar{Prefix: d.prefix}.Parse(text)) {
 		quoted := d.redactor.Redact(strings.ReplaceAll(text, "`", "'"))
 		root := fmt.Sprintf("<@%s> asked: `%s %s`", c.UserID, escape(c.Command), escape(quoted))
 		_, ts, err := d.api.PostMessageContext(ctx, c.ChannelID, slack.MsgOptionText(cut(root, maxSection), false), slack.MsgOptionDisableLinkUnfurl())
@@ -337,6 +341,10 @@ func (d *Door) Interactions() http.Handler {
 			badRequest(w, err.Error())
 			return
 		}
+		if cb.Type == slack.InteractionTypeViewSubmission {
+			d.answerViewSubmission(w, cb)
+			return
+		}
 		if cb.Type != slack.InteractionTypeBlockActions {
 			w.WriteHeader(http.StatusOK)
 			d.log.Info("slack interaction of a type dayops does not handle", "type", cb.Type)
@@ -397,6 +405,12 @@ func (d *Door) click(ctx context.Context, cb slack.InteractionCallback) {
 		// HandleClick answers the clicker that dayops does not know the
 		// button, and does nothing else.
 		action = a.ActionID
+	}
+	switch action {
+	case bot.ActionRun: // a form follows: opened at once while the trigger is good
+		ctx = d.openLoading(ctx, cb.TriggerID)
+	case bot.ActionRetry: // a form follows if the definition now wants more
+		ctx, _ = withModal(ctx, cb.TriggerID)
 	}
 	d.bot.HandleClick(withAsker(ctx, cb.User.ID, cb.ResponseURL), bot.Click{
 		Actor: dayops.Actor{ID: "slack:" + cb.User.ID, Name: name}, Thread: th, Action: action, Value: a.Value,

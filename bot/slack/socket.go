@@ -103,6 +103,10 @@ func (d *Door) envelope(ctx context.Context, client *socketmode.Client, evt sock
 		work = func(ctx context.Context) { d.command(ctx, c) }
 	case socketmode.EventTypeInteractive:
 		cb, ok := evt.Data.(slack.InteractionCallback)
+		if ok && cb.Type == slack.InteractionTypeViewSubmission {
+			answer, work = d.viewSubmitted(cb)
+			break
+		}
 		if !ok || cb.Type != slack.InteractionTypeBlockActions || cb.User.ID == "" || len(cb.ActionCallback.BlockActions) == 0 {
 			d.log.Info("slack interaction of a type dayops does not handle", "envelope", req.EnvelopeID, "type", cb.Type)
 			break

@@ -53,6 +53,9 @@ func newRecordingSlack(t *testing.T) *recordingSlack {
 		for _, m := range []string{"chat.postMessage", "chat.postEphemeral", "chat.update"} {
 			c.Handle("/"+m, f.record(m))
 		}
+		for _, m := range []string{"views.open", "views.update"} {
+			c.Handle("/"+m, f.recordView(m))
+		}
 		c.Handle("/auth.test", func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, `{"ok":true,"user":"dayops","user_id":"UDAYOPS","team_id":"T111","bot_id":"B111"}`)
 		})
