@@ -37,12 +37,14 @@ const (
 	ActionIDApprove = "dayops_approve"
 	ActionIDDeny    = "dayops_deny"
 	ActionIDCancel  = "dayops_cancel"
+	ActionIDRun     = "dayops_run"
 )
 
 var actionIDs = map[string]string{
 	bot.ActionApprove: ActionIDApprove,
 	bot.ActionDeny:    ActionIDDeny,
 	bot.ActionCancel:  ActionIDCancel,
+	bot.ActionRun:     ActionIDRun,
 }
 
 // escape makes user text safe in mrkdwn: Slack reads &, < and > as the start
