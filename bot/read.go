@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/dayops/dayops"
-	"github.com/dayops/dayops/commands"
 )
 
 // The verbs that only look.
@@ -23,7 +22,7 @@ func (b *Bot) help(ctx context.Context, c *call) (*Message, error) {
 	if err := b.open(ctx, c, "help"); err != nil {
 		return nil, err
 	}
-	return &Message{Pre: b.redact(commands.Grammar{Prefix: b.prefix}.Help(c.cmd.Topic))}, nil
+	return &Message{Pre: b.redact(b.helpFor(c))}, nil
 }
 
 func (b *Bot) whoami(ctx context.Context, c *call) (*Message, error) {
@@ -43,9 +42,23 @@ func (b *Bot) whoami(ctx context.Context, c *call) (*Message, error) {
 		lines = append(lines, fmt.Sprintf("you have no role, so dayops lets you do nothing yet: an operator can add %s to a role in the server configuration", a.ID))
 	}
 	for _, r := range b.policy.Roles {
-		if slices.Contains(roles, r.Name) {
-			lines = append(lines, fmt.Sprintf("role %s allows: %s", r.Name, strings.Join(r.Allow, ", ")))
+		if !slices.Contains(roles, r.Name) {
+			continue
 		}
+		// How the asker is a member: by their ID, or through which groups.
+		var through []string
+		if !slices.Contains(r.Members, a.ID) {
+			for _, g := range a.Groups {
+				if slices.Contains(r.Members, g) {
+					through = append(through, g)
+				}
+			}
+		}
+		via := ""
+		if len(through) > 0 {
+			via = " (through " + strings.Join(through, ", ") + ")"
+		}
+		lines = append(lines, fmt.Sprintf("role %s%s allows: %s", r.Name, via, strings.Join(r.Allow, ", ")))
 	}
 	for _, ch := range b.policy.Channels {
 		if ch.Pattern != nil && ch.Pattern.MatchString(c.thread.Name) {
@@ -68,23 +81,36 @@ func (b *Bot) list(ctx context.Context, c *call) (*Message, error) {
 		phases = []dayops.Phase{dayops.Phase(c.cmd.Phase)}
 	}
 	var lines []string
-	n := 0
+	n, hidden := 0, 0
 	for _, p := range phases {
-		defs := cat.ByPhase(p)
-		if len(defs) == 0 {
-			continue
-		}
-		lines = append(lines, string(p))
-		for _, d := range defs {
-			line := "  " + d.Name
+		var group []string
+		for _, d := range cat.ByPhase(p) {
+			// Only what the asker may run is listed.
+			envs := b.runnableEnvs(c, d)
+			if len(envs) == 0 {
+				hidden++
+				continue
+			}
+			var notes []string
 			if d.Service != "" {
-				line += " (service " + d.Service + ")"
+				notes = append(notes, "service "+d.Service)
+			}
+			if len(envs) < len(d.Environments) {
+				notes = append(notes, "you may run it in "+strings.Join(envs, ", "))
+			}
+			line := "  " + d.Name
+			if len(notes) > 0 {
+				line += " (" + strings.Join(notes, "; ") + ")"
 			}
 			if d.Description != "" {
 				line += " — " + d.Description
 			}
-			lines = append(lines, line)
+			group = append(group, line)
 			n++
+		}
+		if len(group) > 0 {
+			lines = append(lines, string(p))
+			lines = append(lines, group...)
 		}
 	}
 	kind, noun := "", "definitions"
@@ -95,10 +121,11 @@ func (b *Bot) list(ctx context.Context, c *call) (*Message, error) {
 		noun = "definition"
 	}
 	head := fmt.Sprintf("%d %s%s at revision %s", n, kind, noun, dayops.ShortRevision(cat.Revision()))
-	return &Message{
-		Text:   b.redact(head + "\n" + strings.Join(lines, "\n")),
-		Footer: b.prefix + " describe NAME shows one",
-	}, nil
+	footer := b.prefix + " describe NAME shows one"
+	if hidden > 0 {
+		footer = fmt.Sprintf("%d more that your roles do not let you run are left out; %s", hidden, footer)
+	}
+	return &Message{Text: b.redact(strings.TrimRight(head+"\n"+strings.Join(lines, "\n"), "\n")), Footer: footer}, nil
 }
 
 func (b *Bot) describe(ctx context.Context, c *call) (*Message, error) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -52,6 +53,9 @@ type Options struct {
 	Deliveries Deliveries // required: de-duplication of retries and clicks
 	// BotUserID is the bot's own user ID; when empty New asks auth.test.
 	BotUserID string
+	// IncidentChannels are the names of incident channels
+	// (slack.incident_channels); nil means DefaultIncidentChannels.
+	IncidentChannels *regexp.Regexp
 	// Redactor masks secrets in what the door itself echoes (the root
 	// message quoting a slash command) and logs; the bot redacts its own
 	// messages. Nil strips URL credentials only.
@@ -73,6 +77,7 @@ type Door struct {
 	apiHost    string // the host of a configured APIURL: response_urls may point there too
 	secret     string
 	botUserID  string
+	incidents  *regexp.Regexp // incident channel names (channels.go)
 	deliveries Deliveries
 	redactor   *dayops.Redactor
 	prefix     string
@@ -81,6 +86,7 @@ type Door struct {
 
 	mu       sync.Mutex
 	channels map[string]channelName // by channel ID
+	groups   groupCache             // user groups by user (groups.go)
 	closing  bool                   // Close was called: no new work
 	workers  chan struct{}          // a token per request being worked on
 
@@ -117,6 +123,10 @@ func New(ctx context.Context, opts Options) (*Door, error) {
 		log:        opts.Logger,
 		channels:   map[string]channelName{},
 		workers:    make(chan struct{}, maxWorkers),
+		incidents:  opts.IncidentChannels,
+	}
+	if d.incidents == nil {
+		d.incidents = regexp.MustCompile(DefaultIncidentChannels)
 	}
 	if d.now == nil {
 		d.now = time.Now

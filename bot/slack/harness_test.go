@@ -74,7 +74,19 @@ type fakeSlack struct {
 	// sockets receives each Socket Mode connection dayops opens; the
 	// connection lives until its done channel is closed.
 	sockets chan *socketConn
+	// channels are the channels conversations.info and conversations.join
+	// describe; any other is "ops-" and its lowercased ID.
+	channels map[string]fakeChannel
+	// groups are the user groups by ID and their members; groupsOmitUsers
+	// makes usergroups.list leave the members out (usergroups.users.list
+	// then has them). groupReads counts usergroups.list calls.
+	groups          map[string][]string
+	groupsOmitUsers bool
+	groupReads      int
 }
+
+// fakeChannel is a channel as the fake Slack describes it.
+type fakeChannel struct{ Name, Topic, Purpose string }
 
 // socketConn is one Socket Mode connection as the fake Slack holds it.
 type socketConn struct {
@@ -132,14 +144,59 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 			f.sockets <- sc
 			<-sc.done
 		}))
-		c.Handle("/conversations.info", func(w http.ResponseWriter, r *http.Request) {
-			_ = r.ParseForm()
-			fmt.Fprintf(w, `{"ok":true,"channel":{"id":%q,"name":"ops-%s"}}`, r.Form.Get("channel"), strings.ToLower(r.Form.Get("channel")))
-		})
+		c.Handle("/conversations.info", f.channelHandler("conversations.info"))
+		c.Handle("/conversations.join", f.channelHandler("conversations.join"))
+		c.Handle("/usergroups.list", f.groupsHandler)
+		c.Handle("/usergroups.users.list", f.groupsHandler)
 	})
 	f.srv.Start()
 	t.Cleanup(f.srv.Stop)
 	return f
+}
+
+// channelHandler answers conversations.info and conversations.join from
+// f.channels; joins are recorded as calls.
+func (f *fakeSlack) channelHandler(method string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		id := r.Form.Get("channel")
+		f.mu.Lock()
+		ch, ok := f.channels[id]
+		if method == "conversations.join" {
+			f.calls = append(f.calls, call{Method: method, Form: r.Form})
+		}
+		f.mu.Unlock()
+		if !ok {
+			ch = fakeChannel{Name: "ops-" + strings.ToLower(id)}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": map[string]any{
+			"id": id, "name": ch.Name, "topic": map[string]any{"value": ch.Topic}, "purpose": map[string]any{"value": ch.Purpose},
+		}})
+	}
+}
+
+// groupsHandler answers usergroups.list and usergroups.users.list from
+// f.groups.
+func (f *fakeSlack) groupsHandler(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if strings.HasSuffix(r.URL.Path, "usergroups.users.list") {
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "users": f.groups[r.Form.Get("usergroup")]})
+		return
+	}
+	f.groupReads++
+	var list []map[string]any
+	for id, users := range f.groups {
+		g := map[string]any{"id": id, "handle": "handle-" + id, "user_count": len(users)}
+		if !f.groupsOmitUsers && r.Form.Get("include_users") == "true" {
+			g["users"] = users
+		}
+		list = append(list, g)
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "usergroups": list})
 }
 
 func (f *fakeSlack) handler(method string) http.HandlerFunc {
@@ -259,6 +316,12 @@ func newWorld(t testing.TB) *world {
 // newWorldAt is newWorld with its deliveries in the database at path.
 func newWorldAt(t testing.TB, path string) *world {
 	t.Helper()
+	return newWorldOf(t, path, bottest.Catalog(t), policy())
+}
+
+// newWorldOf is newWorldAt with its own catalog and roles.
+func newWorldOf(t testing.TB, path string, cat *dayops.Catalog, pol dayops.Policy) *world {
+	t.Helper()
 	ctx := context.Background()
 	db, err := storage.Open(ctx, path, storage.Options{})
 	if err != nil {
@@ -267,7 +330,7 @@ func newWorldAt(t testing.TB, path string) *world {
 	w := &world{t: t, slack: newFakeSlack(t), store: &bottest.Store{}, bus: dayops.NewBus()}
 	w.engine = &bottest.Engine{Store: w.store}
 	w.bot, err = bot.New(bot.Options{
-		Engine: w.engine, Store: w.store, Catalogs: &bottest.Catalogs{Cat: bottest.Catalog(t)}, Policy: policy(),
+		Engine: w.engine, Store: w.store, Catalogs: &bottest.Catalogs{Cat: cat}, Policy: pol,
 		Events: w.bus, BaseURL: "https://dayops.example.com", Redactor: dayops.NewRedactor("hunter2-secret"),
 	})
 	if err != nil {

@@ -165,7 +165,7 @@ func (d *Door) command(ctx context.Context, c slashCommand) {
 		th.ID = ts // "" when Slack is down: the run is then reported in the channel once it is back
 	}
 	d.bot.Submit(withAsker(ctx, c.UserID, c.ResponseURL), bot.Submission{
-		Actor:   dayops.Actor{ID: "slack:" + c.UserID, Name: c.UserName},
+		Actor:   d.actor(ctx, c.UserID, c.UserName),
 		Thread:  th,
 		Trigger: dayops.TriggerChat,
 		Text:    text,
@@ -190,7 +190,9 @@ type innerEvent struct {
 	Text     string `json:"text"`
 	TS       string `json:"ts"`
 	ThreadTS string `json:"thread_ts"`
-	Channel  string `json:"channel"`
+	Channel  string `json:"channel"` // an ID; of channel_created and channel_rename, the object's id
+	// Raw is the whole event, for the events channels.go reads more of.
+	Raw json.RawMessage `json:"-"`
 }
 
 // decodeEvent decodes an Events API body.
@@ -251,6 +253,10 @@ func (d *Door) Events() http.Handler {
 
 // event handles one event_callback once, whatever the retries.
 func (d *Door) event(ctx context.Context, eventID, retry string, in innerEvent) {
+	if in.Type != "app_mention" {
+		d.channelEvent(ctx, eventID, in) // incident channels (channels.go)
+		return
+	}
 	// Bots (dayops included) never trigger anything: no loops between bots.
 	if in.Type != "app_mention" || in.BotID != "" || in.User == "" || in.User == d.botUserID || in.SubType != "" {
 		return
@@ -273,7 +279,7 @@ func (d *Door) event(ctx context.Context, eventID, retry string, in innerEvent) 
 		th.ID = in.TS
 	}
 	d.bot.Submit(withAsker(ctx, in.User, ""), bot.Submission{
-		Actor: dayops.Actor{ID: "slack:" + in.User}, Thread: th, Trigger: dayops.TriggerChat, Text: text,
+		Actor: d.actor(ctx, in.User, ""), Thread: th, Trigger: dayops.TriggerChat, Text: text,
 	})
 }
 
@@ -413,7 +419,7 @@ func (d *Door) click(ctx context.Context, cb slack.InteractionCallback) {
 		ctx, _ = withModal(ctx, cb.TriggerID)
 	}
 	d.bot.HandleClick(withAsker(ctx, cb.User.ID, cb.ResponseURL), bot.Click{
-		Actor: dayops.Actor{ID: "slack:" + cb.User.ID, Name: name}, Thread: th, Action: action, Value: a.Value,
+		Actor: d.actor(ctx, cb.User.ID, name), Thread: th, Action: action, Value: a.Value,
 	})
 }
 

@@ -78,10 +78,11 @@ type manifestInteractivity struct {
 }
 
 // slackScopes are the bot scopes dayops needs: slash commands, posting and
-// updating in any public channel, reading mentions and incident channels,
+// updating in any public channel, reading mentions and incident channels
+// (joining a new public one),
 // resolving user groups and users for roles, and uploading long output.
 var slackScopes = []string{
-	"commands", "chat:write", "chat:write.public", "app_mentions:read", "channels:read",
+	"commands", "chat:write", "chat:write.public", "app_mentions:read", "channels:read", "channels:join",
 	"channels:history", "groups:read", "usergroups:read", "files:write", "users:read",
 }
 

@@ -114,11 +114,12 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	if err != nil {
 		return nil, err
 	}
+	notices := &syncNotices{} // slack.notify_channel hears of stalled syncs (notices.go)
 	s.syncer, err = gitsync.New(gitsync.Options{
 		URL: cfg.Repo.URL, Branch: cfg.Repo.Branch, Path: cfg.Repo.Path,
 		CacheDir: filepath.Join(dbDir, "dayops-cache"), Interval: cfg.Repo.Interval,
 		Token: cfg.Repo.Token.Value(), SSHKeyPath: cfg.Repo.SSHKeyPath, KnownHostsPath: cfg.KnownHosts,
-		History: s.store, Logger: logger,
+		History: s.store, Events: notices, Logger: logger,
 	})
 	if err != nil {
 		return nil, err
@@ -164,6 +165,13 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 		return nil, err
 	}
 	s.closers = append(s.closers, s.bot.Close)
+	if ch := cfg.Slack.NotifyChannel; ch != "" && cfg.Slack.Enabled() {
+		n := s.bot.Notices(dayops.Thread{Door: slackdoor.DoorName, Channel: ch, Name: strings.TrimPrefix(ch, "#")}, events)
+		s.closers = append(s.closers, n.Close)
+		notices.bind(n)
+	} else {
+		notices.bind(nil)
+	}
 	interrupted, err := s.exec.Recover(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("recovering unfinished runs: %w", err)
@@ -222,7 +230,7 @@ func registerDoors(ctx context.Context, d doorDeps) (stop func(), err error) {
 	}
 	door, err := slackdoor.New(ctx, slackdoor.Options{
 		Bot: d.bot, BotToken: d.cfg.Slack.BotToken.Value(), SigningSecret: d.cfg.Slack.SigningSecret.Value(),
-		APIURL: apiURL, Deliveries: d.store, Redactor: d.redactor, Logger: d.log,
+		APIURL: apiURL, Deliveries: d.store, Redactor: d.redactor, Logger: d.log, IncidentChannels: d.cfg.Slack.IncidentChannels,
 	})
 	if err != nil {
 		return stop, fmt.Errorf("starting the Slack door: %w", err)
