@@ -280,6 +280,9 @@ func (b *Bot) HandleClick(ctx context.Context, c Click) {
 	case ActionRetry:
 		b.clickRetry(ctx, c)
 		return
+	case ActionOutput:
+		b.clickOutput(ctx, c)
+		return
 	}
 	verb := map[string]commands.Verb{
 		ActionApprove: commands.VerbApprove, ActionDeny: commands.VerbDeny, ActionCancel: commands.VerbCancel,
@@ -399,6 +402,10 @@ func (b *Bot) redactMessage(m Message) Message {
 		m.Buttons[i].Label = b.redact(m.Buttons[i].Label)
 	}
 	m.Form = b.redactForm(m.Form)
+	if m.File != nil {
+		// The lines are stored masked; masked again with today's secrets.
+		m.File = &File{Name: b.redact(m.File.Name), Content: []byte(b.redact(string(m.File.Content))), Elsewhere: m.File.Elsewhere}
+	}
 	if m.Run != nil {
 		v := *m.Run
 		v.Title, v.Requester, v.Params, v.Note = b.redact(v.Title), b.redact(v.Requester), b.redact(v.Params), b.redact(v.Note)

@@ -30,6 +30,19 @@ type Message struct {
 	// Broadcast marks a line for the whole conversation, not only the
 	// thread it is posted in (Slack's reply_broadcast): a deploy's end.
 	Broadcast bool
+	// File, when set, is a text file to attach: a run's whole output.
+	// Doors that upload files post it with Text as its comment; the others
+	// show Text and where else to read it (File.Elsewhere).
+	File *File
+}
+
+// File is a text file a Message carries: a run's whole output.
+type File struct {
+	Name    string // "run-12-output.txt"
+	Content []byte
+	// Elsewhere is the command that shows the same text where no file can
+	// be shown: "dayops logs 12".
+	Elsewhere string
 }
 
 // Field is one labelled value of a Message.
@@ -53,8 +66,9 @@ const (
 	ActionApprove = "approve"
 	ActionDeny    = "deny"
 	ActionCancel  = "cancel"
-	ActionRetry   = "retry" // a failed run again: Value the run ID
-	ActionRun     = "run"   // a suggested runbook: Value "DEFINITION" or "DEFINITION|ENV"
+	ActionRetry   = "retry"  // a failed run again: Value the run ID
+	ActionRun     = "run"    // a suggested runbook: Value "DEFINITION" or "DEFINITION|ENV"
+	ActionOutput  = "output" // a run's whole output as a file: Value the run ID
 )
 
 // Button is an action offered with a message. A click comes back to
@@ -224,6 +238,9 @@ func (m Message) Plain() string {
 	}
 	if m.Footer != "" {
 		parts = append(parts, m.Footer)
+	}
+	if m.File != nil && m.File.Elsewhere != "" {
+		parts = append(parts, "read it with `"+m.File.Elsewhere+"`")
 	}
 	return strings.Join(parts, "\n")
 }

@@ -97,7 +97,7 @@ func runButtons(r *dayops.Run) []Button {
 	case dayops.RunRunning, dayops.RunQueued, dayops.RunPending:
 		return []Button{{Label: "Cancel run " + id, Action: ActionCancel, Value: id, Style: StyleDanger}}
 	case dayops.RunFailed, dayops.RunTimedOut, dayops.RunInterrupted:
-		return []Button{{Label: "Retry run " + id, Action: ActionRetry, Value: id}}
+		return []Button{{Label: "Retry run " + id, Action: ActionRetry, Value: id}, {Label: "Full output", Action: ActionOutput, Value: id}}
 	}
 	return nil
 }

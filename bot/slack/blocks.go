@@ -39,6 +39,7 @@ const (
 	ActionIDCancel  = "dayops_cancel"
 	ActionIDRetry   = "dayops_retry"
 	ActionIDRun     = "dayops_run"
+	ActionIDOutput  = "dayops_output"
 )
 
 var actionIDs = map[string]string{
@@ -47,6 +48,7 @@ var actionIDs = map[string]string{
 	bot.ActionCancel:  ActionIDCancel,
 	bot.ActionRetry:   ActionIDRetry,
 	bot.ActionRun:     ActionIDRun,
+	bot.ActionOutput:  ActionIDOutput,
 }
 
 // escape makes user text safe in mrkdwn: Slack reads &, < and > as the start

@@ -264,6 +264,9 @@ func (d *Door) Post(ctx context.Context, t dayops.Thread, m bot.Message) (string
 	if d.showModal(ctx, t, m) {
 		return "", nil // answered in the asker's modal (modal.go)
 	}
+	if m.File != nil {
+		return d.upload(ctx, t, m) // upload.go
+	}
 	blocks, text := Render(m)
 	opts := []slack.MsgOption{slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false)}
 	if t.ID != "" {

@@ -148,6 +148,7 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 		c.Handle("/conversations.join", f.channelHandler("conversations.join"))
 		c.Handle("/usergroups.list", f.groupsHandler)
 		c.Handle("/usergroups.users.list", f.groupsHandler)
+		f.uploadHandlers(c) // upload_test.go
 	})
 	f.srv.Start()
 	t.Cleanup(f.srv.Stop)
