@@ -35,7 +35,15 @@ func (d *Door) upload(ctx context.Context, t dayops.Thread, m bot.Message) (stri
 		ThreadTimestamp: t.ID,
 	})
 	if err != nil {
-		return "", d.callError("files.upload", t, err)
+		err = d.callError("files.upload", t, err) // logged there, with Slack's reason
+		// The text still reaches the thread, and says where the file is to
+		// be read; Slack's own error is not posted back to Slack.
+		m.File = nil
+		m.Text += "\nThe file could not be uploaded to Slack: read it with `" + f.Elsewhere + "`."
+		if ts, perr := d.Post(ctx, t, m); perr == nil {
+			return ts, nil
+		}
+		return "", err
 	}
 	return sum.ID, nil
 }

@@ -22,6 +22,11 @@ func (f *fakeSlack) uploadHandlers(c slacktest.Customize) {
 	c.Handle("/files.getUploadURLExternal", func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
 		f.mu.Lock()
+		if e := f.refuse["files.getUploadURLExternal"]; e != "" {
+			f.mu.Unlock()
+			fmt.Fprintf(w, `{"ok":false,"error":%q}`, e)
+			return
+		}
 		f.seq++
 		id := fmt.Sprintf("F%06d", f.seq)
 		f.calls = append(f.calls, call{Method: "files.getUploadURLExternal", Form: r.Form, TS: id})
@@ -145,5 +150,26 @@ func TestFullOutputRefused(t *testing.T) {
 				t.Errorf("slack calls %s (%+v); want one ephemeral answer saying %q", methods(calls), calls, tc.want)
 			}
 		})
+	}
+}
+
+// TestFullOutputUploadRefused: where Slack refuses the upload (the app
+// lacks files:write), the thread is still told what the file was and where
+// to read it, without Slack's error.
+func TestFullOutputUploadRefused(t *testing.T) {
+	w := failedRun(t)
+	th := w.engine.Requests()[0].Thread
+	w.slack.mu.Lock()
+	w.slack.refuse = map[string]string{"files.getUploadURLExternal": "missing_scope"}
+	w.slack.mu.Unlock()
+	before := len(w.slack.Calls())
+	w.serve(signed(PathInteractions, clickForm(t, sreUser, ActionIDOutput, "1", "trig-refused", th.ID, w.runTS()), time.Now()))
+	calls := w.slack.Calls()[before:]
+	if len(calls) != 1 || calls[0].Method != "chat.postMessage" || calls[0].Form.Get("thread_ts") != th.ID {
+		t.Fatalf("slack calls %s; want one message in the run's thread", methods(calls))
+	}
+	text := calls[0].blocksText()
+	if !strings.Contains(text, "Full output of run 1") || !strings.Contains(text, "dayops logs 1") || strings.Contains(text, "missing_scope") {
+		t.Errorf("message %q; want what the file was and where to read it, without Slack's error", text)
 	}
 }
