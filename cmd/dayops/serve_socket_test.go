@@ -28,7 +28,8 @@ type socketConn struct {
 
 // socketSlack is a recordingSlack that also serves Socket Mode:
 // apps.connections.open answers the URL of its own /ws, and every
-// connection dayops opens there is handed to the test on conns.
+// connection dayops opens there is handed to the test on conns. It takes
+// file uploads too (serve_output_test.go).
 type socketSlack struct {
 	*recordingSlack
 	conns chan *socketConn
@@ -60,6 +61,7 @@ func newSocketSlack(t *testing.T) *socketSlack {
 			f.mu.Unlock()
 			fmt.Fprintf(w, `{"ok":true,"url":%q}`, "ws://"+rec.srv.ServerAddr+"/ws")
 		})
+		rec.uploads(c)
 		c.Handle("/ws", slacktest.Websocket(func(c *websocket.Conn) {
 			sc := &socketConn{c: c, acks: make(chan string, 16), done: make(chan struct{})}
 			go func() {
