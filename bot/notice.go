@@ -76,7 +76,8 @@ func (b *Bot) Notices(where dayops.Thread, events dayops.Events) *Notices {
 	return n
 }
 
-// Close stops the notices and waits for those being posted.
+// Close stops the notices. Those already given are in the outbox: the bot
+// delivers them (Bot.Wait waits for that; Bot.Close delivers what is due).
 func (n *Notices) Close() error {
 	n.stop()
 	n.quit()

@@ -11,14 +11,20 @@ import (
 // channel's traffic. The bot paces each run message on its own, but several
 // runs, their replies and notices can share one channel: the door spaces
 // every message it posts or updates in one channel by the channel interval,
-// whoever asks. A caller waits for its turn (the bot's workers, never a run);
-// a turn that would come after the caller's deadline is not taken, and the
-// caller is told when to come back (RateLimited), as by Slack itself.
+// whoever asks. A caller waits for its turn (the bot's workers, never a run),
+// but not long: a turn more than maxWaitTurns intervals away, or after the
+// caller's deadline, is not taken, and the caller is told when to come back
+// (RateLimited), as by Slack itself. So a busy channel never holds the
+// door's few request workers (the run message of a command is posted on
+// one) for long: its run messages and queued messages come later instead.
 // Ephemeral answers are not paced: they answer one person now.
 
 // DefaultChannelInterval is the least time between two messages posted or
 // updated in one channel.
 const DefaultChannelInterval = time.Second
+
+// maxWaitTurns bounds how many turns ahead a caller waits for.
+const maxWaitTurns = 5
 
 // maxPacedChannels bounds the channels remembered before those whose turn
 // has passed are forgotten.
@@ -48,7 +54,11 @@ func (p *pacer) wait(ctx context.Context, method, channel string) error {
 	if turn.Before(now) {
 		turn = now
 	}
-	if dl, ok := ctx.Deadline(); ok && turn.After(dl) {
+	dl, ok := ctx.Deadline()
+	if far := now.Add(maxWaitTurns * p.interval); !ok || far.Before(dl) {
+		dl = far
+	}
+	if turn.After(dl) {
 		p.mu.Unlock()
 		return &RateLimited{Method: method, After: turn.Sub(now)}
 	}

@@ -97,8 +97,8 @@ func TestChannelPaced(t *testing.T) {
 }
 
 // TestChannelPaceBeyondTheDeadline: a turn that would come after the
-// caller's deadline is not waited for: the caller hears when to come back,
-// as from a 429, and Slack hears nothing.
+// caller's deadline, or more than a few turns away, is not waited for: the
+// caller hears when to come back, as from a 429, and Slack hears nothing.
 func TestChannelPaceBeyondTheDeadline(t *testing.T) {
 	w := newWorld(t)
 	d := pacedDoor(t, w, time.Second)
@@ -121,5 +121,41 @@ func TestChannelPaceBeyondTheDeadline(t *testing.T) {
 	start := time.Now()
 	if _, err := d.Post(context.Background(), th, bot.Message{Text: "third"}); err != nil || time.Since(start) > 200*time.Millisecond {
 		t.Errorf("third post: %v after %s", err, time.Since(start))
+	}
+}
+
+// TestChannelPaceBurst: a burst of ten messages to one channel at once:
+// those whose turn comes within a few intervals wait for it, the others
+// are told to come back later and do not hold the door meanwhile.
+func TestChannelPaceBurst(t *testing.T) {
+	const interval = 100 * time.Millisecond
+	w := newWorld(t)
+	d := pacedDoor(t, w, interval)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var posted, limited int
+	start := time.Now()
+	for i := range 10 {
+		wg.Go(func() {
+			_, err := d.Post(context.Background(), dayops.Thread{Door: DoorName, Channel: "CBURST"}, bot.Message{Text: fmt.Sprint(i)})
+			mu.Lock()
+			defer mu.Unlock()
+			var rl *RateLimited
+			switch {
+			case err == nil:
+				posted++
+			case errors.As(err, &rl) && rl.After > maxWaitTurns*interval && rl.After <= 10*interval:
+				limited++
+			default:
+				t.Errorf("post %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if posted != maxWaitTurns+1 || limited != 10-posted {
+		t.Errorf("%d posted and %d told to come back; want %d and %d", posted, limited, maxWaitTurns+1, 10-maxWaitTurns-1)
+	}
+	if took := time.Since(start); took > (maxWaitTurns+1)*interval+200*time.Millisecond {
+		t.Errorf("the burst held its callers %s", took)
 	}
 }
