@@ -44,6 +44,12 @@ type Store interface {
 	UpdateReport(ctx context.Context, r dayops.Report) error
 	Reports(ctx context.Context, runID int64) ([]dayops.Report, error)
 	UnfinishedReports(ctx context.Context, limit int) ([]dayops.Report, error)
+	// The outbox (outbox.go): messages waiting for their door.
+	EnqueueOutgoing(ctx context.Context, o dayops.Outgoing) (int64, error)
+	OutgoingChannels(ctx context.Context, door string) ([]string, error)
+	DueOutgoing(ctx context.Context, door, channel string, limit int) ([]dayops.Outgoing, error)
+	MarkDelivered(ctx context.Context, id int64, at time.Time) error
+	MarkFailed(ctx context.Context, id int64, next time.Time, lastError string) error
 }
 
 // Catalogs gives the current catalog and syncs the ops repo on demand.
@@ -140,6 +146,8 @@ type Bot struct {
 	mu         sync.Mutex
 	doors      map[string]Door
 	trackers   map[int64]*tracker
+	senders    map[channelKey]*sender // outbox senders at work (outbox.go)
+	outLocks   map[channelKey]*sync.Mutex
 	acking     map[string]*pendingAck // approvals being decided by a command
 	answered   map[string]time.Time   // decisions a command has answered
 	busy       int                    // running workers
@@ -169,6 +177,8 @@ func New(opts Options) (*Bot, error) {
 		log:      opts.Logger,
 		doors:    map[string]Door{},
 		trackers: map[int64]*tracker{},
+		senders:  map[channelKey]*sender{},
+		outLocks: map[channelKey]*sync.Mutex{},
 		acking:   map[string]*pendingAck{},
 		answered: map[string]time.Time{},
 	}
@@ -205,12 +215,15 @@ func (b *Bot) Prefix() string { return b.prefix }
 
 // Register adds a door; a later door with the same name replaces it. The
 // door's runs whose messages do not show their end yet (a restart) are
-// brought up to date.
+// brought up to date, and the messages waiting in its outbox delivered.
 func (b *Bot) Register(d Door) {
 	b.mu.Lock()
 	b.doors[d.Name()] = d
 	b.mu.Unlock()
-	go b.resume()
+	go func() {
+		b.resume()
+		b.resumeOutbox(d.Name())
+	}()
 }
 
 func (b *Bot) door(name string) Door {

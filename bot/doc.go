@@ -14,6 +14,12 @@
 // and updates the run's message in place, coalescing to the newest state and
 // pacing updates per door, so Notify never waits for a door.
 //
+// What else the bot says in a conversation (a run's thread replies, notices,
+// incident offers) goes through the outbox in the store (outbox.go): written
+// first, then delivered in order per door and channel, with backoff while a
+// door fails, and after a restart. Answers for the asker alone are posted at
+// once and never wait.
+//
 // The bot declares the Engine, Store and Catalogs interfaces it needs; the
 // executor, storage and gitsync packages satisfy them, and cmd/dayops wires
 // them together. The bot never imports them.

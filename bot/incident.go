@@ -92,7 +92,7 @@ func (b *Bot) IncidentChannelOpened(ctx context.Context, t dayops.Thread, ch Inc
 	for i, m := range matches {
 		defs[i] = m.Definition
 	}
-	b.post(ctx, t, b.offer(fmt.Sprintf("Runbooks for #%s:", ch.Name), defs))
+	b.send(ctx, t, b.offer(fmt.Sprintf("Runbooks for #%s:", ch.Name), defs), 0)
 }
 
 // IncidentMessage answers a message said in the incident channel of t (t.ID
@@ -139,7 +139,7 @@ func (b *Bot) IncidentMessage(ctx context.Context, t dayops.Thread, text string,
 		if len(notes) > 0 {
 			m.Footer = strings.Join(notes, "\n")
 		}
-		b.post(ctx, t, m)
+		b.send(ctx, t, m, 0)
 	}
 }
 

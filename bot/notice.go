@@ -34,10 +34,6 @@ type SyncNotice struct {
 	Time     time.Time
 }
 
-// noticeWaitForDoor bounds how long a notice waits for its door to be
-// registered (notices of the start come before the doors).
-const noticeWaitForDoor = time.Minute
-
 // maxNoticeProblems bounds the problems a stalled-sync notice quotes.
 const maxNoticeProblems = 10
 
@@ -80,7 +76,8 @@ func (b *Bot) Notices(where dayops.Thread, events dayops.Events) *Notices {
 	return n
 }
 
-// Close stops the notices and waits for those being posted.
+// Close stops the notices. Those already given are in the outbox: the bot
+// delivers them (Bot.Wait waits for that; Bot.Close delivers what is due).
 func (n *Notices) Close() error {
 	n.stop()
 	n.quit()
@@ -89,8 +86,8 @@ func (n *Notices) Close() error {
 }
 
 // Sync tells of a stalled or failing sync of the ops repo, and of its
-// recovery; a plain update is not news. It returns at once: the notice is
-// posted on its own goroutine.
+// recovery; a plain update is not news. It returns once the notice is
+// stored in the outbox: its sender posts it.
 func (n *Notices) Sync(ev SyncNotice) {
 	var m Message
 	switch ev.Kind {
@@ -111,7 +108,7 @@ func (n *Notices) Sync(ev SyncNotice) {
 		return
 	}
 	m.Footer = n.bot.prefix + " sync shows the recent syncs"
-	n.post(m)
+	n.post(m, 0)
 }
 
 func orNone(rev string) string {
@@ -138,28 +135,14 @@ func (n *Notices) interrupted(r *dayops.Run) {
 	if where := r.Thread.String(); where != "" {
 		text += "; it was reported in " + where
 	}
-	n.post(Message{Text: text, Footer: fmt.Sprintf("%s status %d shows it", n.bot.prefix, r.ID)})
+	n.post(Message{Text: text, Footer: fmt.Sprintf("%s status %d shows it", n.bot.prefix, r.ID)}, r.ID)
 }
 
-// post sends m once the door of the notices' thread is registered.
-func (n *Notices) post(m Message) {
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		deadline := time.NewTimer(noticeWaitForDoor)
-		defer deadline.Stop()
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for n.bot.door(n.where.Door) == nil {
-			select {
-			case <-tick.C:
-			case <-deadline.C:
-				n.bot.log.Warn("notice not posted: no door", "door", n.where.Door, "text", n.bot.redact(m.Text))
-				return
-			case <-n.ctx.Done():
-				return
-			}
-		}
-		n.bot.post(n.ctx, n.where, m)
-	}()
+// post queues m for the notices' thread (outbox.go): it is delivered once
+// the door is registered (notices of the start come before the doors), and
+// later when the door fails, also after a restart.
+func (n *Notices) post(m Message, runID int64) {
+	ctx, cancel := context.WithTimeout(n.ctx, doorTimeout)
+	defer cancel()
+	n.bot.send(ctx, n.where, m, runID)
 }

@@ -60,6 +60,7 @@ func TestSyncNotices(t *testing.T) {
 			if err := n.Close(); err != nil {
 				t.Fatal(err)
 			}
+			w.bot.Wait() // the notice is in the outbox: its sender posts it
 			posts := w.door.Posts()
 			if tt.want == nil {
 				if len(posts) > 0 {

@@ -410,7 +410,8 @@ func retryDelay(err error, failures int) time.Duration {
 	return min(d, retryMax)
 }
 
-// postReply posts one thread reply of a run, in every thread it is reported.
+// postReply queues one thread reply of a run (outbox.go), in every thread
+// it is reported, and delivers it unless the door fails.
 func (b *Bot) postReply(id int64, r reply) {
 	ctx, cancel := context.WithTimeout(b.ctx, doorTimeout)
 	defer cancel()
@@ -431,13 +432,10 @@ func (b *Bot) postReply(id int64, r reply) {
 		}
 	}
 	for _, th := range threads {
-		door := b.door(th.Door)
-		if door == nil {
-			continue
+		if b.door(th.Door) == nil {
+			continue // a door this process does not serve
 		}
-		if _, err := door.Post(ctx, th, b.redactMessage(Message{Text: text})); err != nil {
-			b.log.Error("posting run reply", "run_id", id, "door", door.Name(), "err", err)
-		}
+		b.sendNow(ctx, th, Message{Text: text}, id)
 	}
 }
 
@@ -482,6 +480,12 @@ func (b *Bot) Close() error {
 			case t.kick <- struct{}{}:
 			default:
 			}
+		}
+	}
+	for _, s := range b.senders {
+		select {
+		case s.kick <- struct{}{}:
+		default:
 		}
 	}
 	b.mu.Unlock()

@@ -146,11 +146,12 @@ func (e *Engine) Rollback(ctx context.Context, service, env string, who dayops.A
 	return &cp, nil
 }
 
-// Store is a bot.Store that keeps runs, logs, approvals, audit rows and
-// reports in memory.
+// Store is a bot.Store that keeps runs, logs, approvals, audit rows,
+// reports and the outbox in memory.
 type Store struct {
 	mu        sync.Mutex
 	reports   []dayops.Report
+	outbox    []dayops.Outgoing
 	SyncList  []dayops.SyncRecord
 	runs      []*dayops.Run
 	logs      []dayops.LogLine
@@ -494,4 +495,73 @@ func (s *Store) UnfinishedReports(ctx context.Context, limit int) ([]dayops.Repo
 
 func sameReport(a, b dayops.Report) bool {
 	return a.RunID == b.RunID && a.Thread.Door == b.Thread.Door && a.Thread.Channel == b.Thread.Channel && a.Thread.ID == b.Thread.ID
+}
+
+// EnqueueOutgoing implements bot.Store.
+func (s *Store) EnqueueOutgoing(ctx context.Context, o dayops.Outgoing) (int64, error) {
+	if o.Thread.Door == "" {
+		return 0, dayops.Errorf(dayops.KindInvalid, "an outgoing message needs a door: set Thread.Door")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o.ID = int64(len(s.outbox) + 1)
+	if o.NextAt.IsZero() {
+		o.NextAt = o.CreatedAt
+	}
+	s.outbox = append(s.outbox, o)
+	return o.ID, nil
+}
+
+// OutgoingChannels implements bot.Store.
+func (s *Store) OutgoingChannels(ctx context.Context, door string) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, o := range s.outbox {
+		if o.Thread.Door == door && o.DeliveredAt.IsZero() && !slices.Contains(out, o.Thread.Channel) {
+			out = append(out, o.Thread.Channel)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// DueOutgoing implements bot.Store.
+func (s *Store) DueOutgoing(ctx context.Context, door, channel string, limit int) ([]dayops.Outgoing, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []dayops.Outgoing
+	for _, o := range s.outbox {
+		if o.Thread.Door == door && o.Thread.Channel == channel && o.DeliveredAt.IsZero() && (limit <= 0 || len(out) < limit) {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// MarkDelivered implements bot.Store.
+func (s *Store) MarkDelivered(ctx context.Context, id int64, at time.Time) error {
+	return s.markOutgoing(id, func(o *dayops.Outgoing) { o.DeliveredAt, o.LastError = at, "" })
+}
+
+// MarkFailed implements bot.Store.
+func (s *Store) MarkFailed(ctx context.Context, id int64, next time.Time, lastError string) error {
+	return s.markOutgoing(id, func(o *dayops.Outgoing) { o.Attempts, o.NextAt, o.LastError = o.Attempts+1, next, lastError })
+}
+
+func (s *Store) markOutgoing(id int64, f func(o *dayops.Outgoing)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id < 1 || id > int64(len(s.outbox)) || !s.outbox[id-1].DeliveredAt.IsZero() {
+		return dayops.Errorf(dayops.KindNotFound, "outgoing message %d is not waiting: it is unknown or delivered already", id)
+	}
+	f(&s.outbox[id-1])
+	return nil
+}
+
+// Outbox returns the messages written to the outbox, delivered or not.
+func (s *Store) Outbox() []dayops.Outgoing {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.outbox)
 }

@@ -62,8 +62,12 @@ type Options struct {
 	Redactor *dayops.Redactor
 	// HTTPClient makes the Web API calls; default one with a 30 s timeout.
 	HTTPClient *http.Client
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// ChannelInterval is the least time between two messages posted or
+	// updated in one channel (pace.go); default DefaultChannelInterval,
+	// negative: no pacing.
+	ChannelInterval time.Duration
+	Now             func() time.Time
+	Logger          *slog.Logger
 }
 
 // Door is the Slack door: it implements bot.Door and bot.Paced, and serves
@@ -80,6 +84,7 @@ type Door struct {
 	incidents  *regexp.Regexp // incident channel names (channels.go)
 	deliveries Deliveries
 	redactor   *dayops.Redactor
+	pace       *pacer // messages per channel (pace.go)
 	prefix     string
 	now        func() time.Time
 	log        *slog.Logger
@@ -124,6 +129,10 @@ func New(ctx context.Context, opts Options) (*Door, error) {
 		channels:   map[string]channelName{},
 		workers:    make(chan struct{}, maxWorkers),
 		incidents:  opts.IncidentChannels,
+		pace:       newPacer(opts.ChannelInterval),
+	}
+	if opts.ChannelInterval == 0 {
+		d.pace.interval = DefaultChannelInterval
 	}
 	if d.incidents == nil {
 		d.incidents = regexp.MustCompile(DefaultIncidentChannels)
@@ -292,6 +301,9 @@ func (d *Door) Post(ctx context.Context, t dayops.Thread, m bot.Message) (string
 		}
 		return "", err
 	}
+	if err := d.pace.wait(ctx, "chat.postMessage", t.Channel); err != nil {
+		return "", err
+	}
 	opts = append(opts, slack.MsgOptionDisableLinkUnfurl())
 	_, ts, err := d.api.PostMessageContext(ctx, t.Channel, opts...)
 	if err != nil {
@@ -304,6 +316,9 @@ func (d *Door) Post(ctx context.Context, t dayops.Thread, m bot.Message) (string
 func (d *Door) Update(ctx context.Context, t dayops.Thread, messageID string, m bot.Message) error {
 	if t.Channel == "" || messageID == "" {
 		return dayops.Errorf(dayops.KindInvalid, "slack door: update of message %q in thread %s needs a channel and a ts", messageID, t)
+	}
+	if err := d.pace.wait(ctx, "chat.update", t.Channel); err != nil {
+		return err
 	}
 	blocks, text := Render(m)
 	_, _, _, err := d.api.UpdateMessageContext(ctx, t.Channel, messageID, slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false))

@@ -46,7 +46,8 @@ func policy() dayops.Policy {
 type call struct {
 	Method string
 	Form   url.Values
-	TS     string // the ts it answered
+	TS     string    // the ts it answered
+	At     time.Time // when the fake received it
 }
 
 // blocksText is the text of every block of the call, for searching.
@@ -231,7 +232,7 @@ func (f *fakeSlack) handler(method string) http.HandlerFunc {
 		if method != "chat.update" {
 			ts = fmt.Sprintf("1700000000.%06d", f.seq)
 		}
-		f.calls = append(f.calls, call{Method: method, Form: form, TS: ts})
+		f.calls = append(f.calls, call{Method: method, Form: form, TS: ts, At: time.Now()})
 		f.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": form.Get("channel"), "ts": ts, "message_ts": ts})
@@ -338,7 +339,8 @@ func newWorldOf(t testing.TB, path string, cat *dayops.Catalog, pol dayops.Polic
 		t.Fatal(err)
 	}
 	w.door, err = New(ctx, Options{Bot: w.bot, BotToken: "xoxb-test", SigningSecret: secret,
-		APIURL: w.slack.srv.GetAPIURL(), Deliveries: db, Redactor: dayops.NewRedactor("hunter2-secret"), Now: func() time.Time { return time.Now() }})
+		APIURL: w.slack.srv.GetAPIURL(), Deliveries: db, Redactor: dayops.NewRedactor("hunter2-secret"), Now: func() time.Time { return time.Now() },
+		ChannelInterval: 10 * time.Millisecond}) // pace_test.go tests Slack's pace
 	if err != nil {
 		t.Fatal(err)
 	}

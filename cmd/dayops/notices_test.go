@@ -33,6 +33,7 @@ func TestSyncNoticesRelay(t *testing.T) {
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
+	b.Wait() // the notices wait in the outbox for their door
 	var got []string
 	for _, p := range door.Posts() {
 		if p.Thread == where {

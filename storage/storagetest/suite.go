@@ -50,6 +50,11 @@ type API interface {
 	UpdateReport(ctx context.Context, r dayops.Report) error
 	Reports(ctx context.Context, runID int64) ([]dayops.Report, error)
 	UnfinishedReports(ctx context.Context, limit int) ([]dayops.Report, error)
+	EnqueueOutgoing(ctx context.Context, o dayops.Outgoing) (int64, error)
+	OutgoingChannels(ctx context.Context, door string) ([]string, error)
+	DueOutgoing(ctx context.Context, door, channel string, limit int) ([]dayops.Outgoing, error)
+	MarkDelivered(ctx context.Context, id int64, at time.Time) error
+	MarkFailed(ctx context.Context, id int64, next time.Time, lastError string) error
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -86,6 +91,7 @@ func Run(t *testing.T, open Opener) {
 		{"deliveries", testDeliveries},
 		{"sync history", testSyncs},
 		{"reports and trigger context", testReports},
+		{"outbox", testOutbox},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
