@@ -152,13 +152,21 @@ func sign(ts, body string) []byte {
 // Slack intake, measured once the door's runs have ended (idle); bareThenDoor
 // is the same floor under the load of those runs.
 func bareAck(w http.ResponseWriter, r *http.Request) {
+	if _, ok := readSigned(w, r); ok {
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
+// readSigned reads r's body and checks its signature, answering 401 when it
+// is bad.
+func readSigned(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	got, herr := hex.DecodeString(strings.TrimPrefix(r.Header.Get("X-Slack-Signature"), "v0="))
 	if err != nil || herr != nil || !hmac.Equal(got, sign(r.Header.Get("X-Slack-Request-Timestamp"), string(body))) {
 		http.Error(w, "bad signature", http.StatusUnauthorized)
-		return
+		return nil, false
 	}
-	w.WriteHeader(http.StatusOK)
+	return body, true
 }
 
 // bareThenDoor answers like bareAck, and only then hands the request to
@@ -171,10 +179,8 @@ func bareThenDoor(door http.Handler) (h http.HandlerFunc, wait func() error) {
 	var mu sync.Mutex
 	var refused error
 	h = func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		got, herr := hex.DecodeString(strings.TrimPrefix(r.Header.Get("X-Slack-Signature"), "v0="))
-		if err != nil || herr != nil || !hmac.Equal(got, sign(r.Header.Get("X-Slack-Request-Timestamp"), string(body))) {
-			http.Error(w, "bad signature", http.StatusUnauthorized)
+		body, ok := readSigned(w, r)
+		if !ok {
 			return
 		}
 		w.WriteHeader(http.StatusOK)

@@ -91,13 +91,7 @@ func (d *Door) channelEvent(ctx context.Context, eventID string, in innerEvent) 
 	if name == "" || !d.incidents.MatchString(name) {
 		return
 	}
-	first, err := d.deliveries.FirstDelivery(ctx, sourceEvent, eventID)
-	if err != nil {
-		d.log.Error("recording a slack delivery", "source", sourceEvent, "id", eventID, "err", err)
-		return
-	}
-	if !first {
-		d.log.Info("slack delivery seen before", "source", sourceEvent, "id", eventID)
+	if !d.firstDelivery(ctx, sourceEvent, eventID) {
 		return
 	}
 	th := dayops.Thread{Door: DoorName, Channel: in.Channel, Name: name}
@@ -111,10 +105,7 @@ func (d *Door) channelEvent(ctx context.Context, eventID string, in innerEvent) 
 	}
 	// Joining a new channel brings dayops's own member_joined_channel: the
 	// runbooks are offered once per channel and name.
-	if first, err := d.deliveries.FirstDelivery(ctx, sourceIncidentOffer, in.Channel+"|"+name); err != nil || !first {
-		if err != nil {
-			d.log.Error("recording an incident offer", "channel", in.Channel, "err", err)
-		}
+	if !d.firstDelivery(ctx, sourceIncidentOffer, in.Channel+"|"+name) {
 		return
 	}
 	d.bot.IncidentChannelOpened(ctx, th, d.incidentChannel(ctx, in.Type, in.Channel, name))

@@ -368,3 +368,19 @@ func apiError(err error) string {
 	}
 	return err.Error()
 }
+
+// firstDelivery reports whether (source, id) comes for the first time, so
+// that its work may be done: a redelivery, or a store that cannot say, does
+// nothing (logged, with attrs).
+func (d *Door) firstDelivery(ctx context.Context, source, id string, attrs ...any) bool {
+	first, err := d.deliveries.FirstDelivery(ctx, source, id)
+	attrs = append([]any{"source", source, "id", id}, attrs...)
+	if err != nil {
+		d.log.Error("recording a slack delivery", append(attrs, "err", err)...)
+		return false
+	}
+	if !first {
+		d.log.Info("slack delivery seen before", attrs...)
+	}
+	return first
+}

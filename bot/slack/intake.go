@@ -130,14 +130,8 @@ func opensRun(res commands.Result) bool {
 // for a command that starts a run, whose thread is then the run's, and the
 // submission.
 func (d *Door) command(ctx context.Context, c slashCommand) {
-	if c.TriggerID != "" {
-		if first, err := d.deliveries.FirstDelivery(ctx, sourceCommand, c.TriggerID); err != nil {
-			d.log.Error("recording a slack delivery", "source", sourceCommand, "id", c.TriggerID, "err", err)
-			return
-		} else if !first {
-			d.log.Info("slack delivery seen before", "source", sourceCommand, "id", c.TriggerID)
-			return
-		}
+	if c.TriggerID != "" && !d.firstDelivery(ctx, sourceCommand, c.TriggerID) {
+		return
 	}
 	text := unescape(c.Text)
 	th := dayops.Thread{Door: DoorName, Channel: c.ChannelID, Name: c.ChannelName}
@@ -258,16 +252,10 @@ func (d *Door) event(ctx context.Context, eventID, retry string, in innerEvent) 
 		return
 	}
 	// Bots (dayops included) never trigger anything: no loops between bots.
-	if in.Type != "app_mention" || in.BotID != "" || in.User == "" || in.User == d.botUserID || in.SubType != "" {
+	if in.BotID != "" || in.User == "" || in.User == d.botUserID || in.SubType != "" {
 		return
 	}
-	first, err := d.deliveries.FirstDelivery(ctx, sourceEvent, eventID)
-	if err != nil {
-		d.log.Error("recording a slack delivery", "source", sourceEvent, "id", eventID, "err", err)
-		return
-	}
-	if !first {
-		d.log.Info("slack delivery seen before", "source", sourceEvent, "id", eventID, "retry", retry)
+	if !d.firstDelivery(ctx, sourceEvent, eventID, "retry", retry) {
 		return
 	}
 	text, ok := commands.StripPrefix(unescape(in.Text), "<@"+d.botUserID+">")
@@ -376,13 +364,7 @@ func (d *Door) click(ctx context.Context, cb slack.InteractionCallback) {
 	if key == "" {
 		key = cb.User.ID + "/" + a.ActionID + "/" + a.ActionTs
 	}
-	first, err := d.deliveries.FirstDelivery(ctx, sourceClick, key)
-	if err != nil {
-		d.log.Error("recording a slack delivery", "source", sourceClick, "id", key, "err", err)
-		return
-	}
-	if !first {
-		d.log.Info("slack delivery seen before", "source", sourceClick, "id", key)
+	if !d.firstDelivery(ctx, sourceClick, key) {
 		return
 	}
 	th := dayops.Thread{Door: DoorName, Channel: cb.Channel.ID, Name: cb.Channel.Name}

@@ -305,16 +305,8 @@ func (d *Door) viewSubmitted(cb slack.InteractionCallback) (answer any, work fun
 	}
 	viewID := cb.View.ID
 	return nil, func(ctx context.Context) {
-		if viewID != "" {
-			first, err := d.deliveries.FirstDelivery(ctx, sourceForm, viewID)
-			if err != nil {
-				d.log.Error("recording a slack delivery", "source", sourceForm, "id", viewID, "err", err)
-				return
-			}
-			if !first {
-				d.log.Info("slack delivery seen before", "source", sourceForm, "id", viewID)
-				return
-			}
+		if viewID != "" && !d.firstDelivery(ctx, sourceForm, viewID) {
+			return
 		}
 		th := dayops.Thread{Door: DoorName, Channel: meta.Channel, Name: meta.ChannelName, ID: meta.Thread}
 		if th.ID == "" {

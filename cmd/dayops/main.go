@@ -51,7 +51,7 @@ type verb struct {
 func verbs() []verb {
 	return []verb{
 		{"demo", "[--data DIR] [--listen ADDR]", "the whole bot on this machine: example ops repo, terminal chat, demo endpoint", runDemo},
-		{"serve", "[--config FILE] [--database PATH]", "the server: git sync, executor, bot, /healthz and /readyz (the Slack door lands next)", runServe},
+		{"serve", "[--config FILE] [--database PATH]", "the server: git sync, executor, bot, the Slack door, /healthz and /readyz", runServe},
 		{"slack-manifest", "[--config FILE] [--format yaml|json]", "the Slack app manifest (scopes, command, events, URLs) for the configuration", runSlackManifest},
 		{"validate", "[DIR] [--format text|json]", "validate a definitions tree; errors as file:line:col: message", runValidate},
 		{"schema", "", "the JSON Schema of the definition format, for editors and the ops repo's CI", runSchema},

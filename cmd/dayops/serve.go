@@ -25,8 +25,8 @@ import (
 
 // serveStarted, when set (by tests), is called once the server is up,
 // before serve waits for the end of its context. It lets a test start runs
-// on the server's own executor, as a door would, without a door that does
-// not exist yet.
+// on the server's own executor and read its store without configuring a
+// door (the Slack tests go through the door).
 var serveStarted func(*server)
 
 func runServe(ctx context.Context, io IO, args []string) int {

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/slack-go/slack/slacktest"
-
-	"github.com/dayops/dayops/internal/testkit/gitserver"
 )
 
 // uploads fakes Slack's v2 file upload on f: files.getUploadURLExternal
@@ -53,15 +51,9 @@ func (f *recordingSlack) uploads(c slacktest.Customize) {
 // the server's secrets masked.
 func TestServeSlackFullOutputEndToEnd(t *testing.T) {
 	fake := newSocketSlack(t)
-	gs := gitserver.New(t)
-	gs.Commit("defs", map[string]string{"ops/boom.yaml": "apiVersion: dayops/v1\nphase: day2\nname: boom\nsteps:\n" +
-		"  - name: Boom\n    run: seq -f 'line %g of boom' 1 40; echo 'leaked xoxb-test-token'; exit 3\n"})
-	w := &slackServeWorld{fake: fake.recordingSlack,
-		file: serveConfig(t, gs.URL(), "30s") + "base_url: https://dayops.example.com\nslack: {mode: http}\nroles:\n  sre: {members: [\"slack:W111\"], allow: [\"*\"]}\n",
-		env: []string{"DAYOPS_SLACK_BOT_TOKEN", "xoxb-test-token", "DAYOPS_SLACK_SIGNING_SECRET", testSigningSecret,
-			"DAYOPS_SLACK_API_URL", fake.srv.GetAPIURL()}}
-	d := startServe(t, w.file, w.env...)
-	eventually(t, 30*time.Second, "/readyz 200", func() bool { code, _ := get(t, d.url+"/readyz"); return code == http.StatusOK })
+	w := newSlackServeWorldOf(t, fake.recordingSlack, map[string]string{"ops/boom.yaml": "apiVersion: dayops/v1\nphase: day2\nname: boom\nsteps:\n" +
+		"  - name: Boom\n    run: seq -f 'line %g of boom' 1 40; echo 'leaked xoxb-test-token'; exit 3\n"}, slackSRE)
+	d := w.start(t)
 	w.command(t, d, "run boom")
 	eventually(t, 30*time.Second, "the run fails", func() bool { return storedRunState(t, d) == "failed" })
 	eventually(t, 30*time.Second, "its message offers Full output", func() bool {

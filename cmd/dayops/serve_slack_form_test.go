@@ -1,21 +1,13 @@
 package main
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/dayops/dayops/internal/testkit/gitserver"
 )
 
 // recordView records a views.open or views.update, which slack-go posts as
@@ -45,48 +37,18 @@ func (f *recordingSlack) recordView(method string) http.HandlerFunc {
 // nothing, and a good one runs the deploy, whose end is broadcast to the
 // channel.
 func TestServeSlackFormEndToEnd(t *testing.T) {
-	const secret = "8f742231b10e8888abcd99yyyzzz85a5"
 	fake := newRecordingSlack(t)
-	gs := gitserver.New(t)
-	gs.Commit("web", map[string]string{"ops/deploy-web.yaml": `apiVersion: dayops/v1
-phase: day1
-name: deploy-web
-service: web
-environments: {staging: {}}
-params:
-  version: {type: string, description: Image tag, pattern: '^v\d+\.\d+\.\d+$', required: true}
-steps:
-  - name: Install
-    run: echo "installing $DAYOPS_PARAM_VERSION"
-`})
-	file := serveConfig(t, gs.URL(), "5s") + "base_url: https://dayops.example.com\nslack: {mode: http}\nroles:\n  sre: {members: [\"slack:W111\"], allow: [\"*\"]}\n"
-	d := startServe(t, file, "DAYOPS_SLACK_BOT_TOKEN", "xoxb-test-token", "DAYOPS_SLACK_SIGNING_SECRET", secret,
-		"DAYOPS_SLACK_API_URL", fake.srv.GetAPIURL())
-	eventually(t, 30*time.Second, "/readyz 200", func() bool { code, _ := get(t, d.url+"/readyz"); return code == http.StatusOK })
-	send := func(path, body string) *http.Response {
-		t.Helper()
-		ts := strconv.FormatInt(time.Now().Unix(), 10)
-		mac := hmac.New(sha256.New, []byte(secret))
-		fmt.Fprintf(mac, "v0:%s:%s", ts, body)
-		resp, err := http.DefaultClient.Do(signedSlack(t, d.url+path, body, "v0="+hex.EncodeToString(mac.Sum(nil)), time.Now()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp
-	}
+	w := newSlackServeWorldOf(t, fake, map[string]string{"ops/deploy-web.yaml": deployWebStaging}, slackSRE)
+	d := w.start(t)
 
-	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "slack", "slash_command.form"))
-	if err != nil {
-		t.Skipf("the shared Slack fixtures are not here: %v", err)
-	}
-	form, err := url.ParseQuery(strings.TrimSpace(string(raw)))
+	form, err := url.ParseQuery(strings.TrimSpace(string(slackFixture(t, "slash_command.form"))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	form.Set("command", "/ops")
+	form.Set("command", commandsPrefix)
 	form.Set("text", "deploy web staging")
-	if resp := send("/slack/commands", form.Encode()); resp.StatusCode != http.StatusOK {
-		t.Fatalf("slash command: %d", resp.StatusCode)
+	if code := postSigned(t, d, "/slack/commands", form.Encode()); code != http.StatusOK {
+		t.Fatalf("slash command: %d", code)
 	}
 	var view map[string]any
 	eventually(t, 10*time.Second, "the form", func() bool {
@@ -105,7 +67,7 @@ steps:
 			"view": map[string]any{"id": "V1", "callback_id": view["callback_id"], "private_metadata": view["private_metadata"],
 				"state": map[string]any{"values": map[string]any{"f.version": map[string]any{"value": map[string]any{"type": "plain_text_input", "value": version}}}}}}
 		b, _ := json.Marshal(p)
-		return send("/slack/interactions", url.Values{"payload": {string(b)}}.Encode())
+		return signedPost(t, d, "/slack/interactions", url.Values{"payload": {string(b)}}.Encode())
 	}
 	resp := submit("latest")
 	var answer struct {
@@ -117,7 +79,9 @@ steps:
 		t.Fatalf("bad version answered %+v (%v)", answer, err)
 	}
 	resp.Body.Close()
-	if resp := submit("v1.2.0"); resp.StatusCode != http.StatusOK {
+	resp = submit("v1.2.0")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("good submission: %d", resp.StatusCode)
 	}
 	eventually(t, 30*time.Second, "the deploy's end broadcast", func() bool {

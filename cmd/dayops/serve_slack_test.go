@@ -20,6 +20,7 @@ import (
 
 	"github.com/slack-go/slack/slacktest"
 
+	"github.com/dayops/dayops/commands"
 	"github.com/dayops/dayops/internal/testkit/gitserver"
 )
 
@@ -105,34 +106,15 @@ func (f *recordingSlack) Calls() []slackCall {
 // command), answers at once, posts the run's message in a thread and
 // updates it in place to the run's end.
 func TestServeSlackSlashCommandEndToEnd(t *testing.T) {
-	const secret = "8f742231b10e8888abcd99yyyzzz85a5"
 	fake := newRecordingSlack(t)
-	gs := gitserver.New(t)
-	gs.Commit("web", map[string]string{"ops/deploy-web.yaml": `apiVersion: dayops/v1
-phase: day1
-name: deploy-web
-service: web
-environments: {staging: {}}
-params:
-  version: {type: string, pattern: '^v\d+\.\d+\.\d+$', required: true}
-steps:
-  - name: Install
-    run: echo "installing $DAYOPS_PARAM_VERSION"
-`})
-	file := serveConfig(t, gs.URL(), "5s") + "base_url: https://dayops.example.com\nslack: {mode: http}\nroles:\n  sre: {members: [\"slack:W111\"], allow: [\"*\"]}\n"
-	d := startServe(t, file, "DAYOPS_SLACK_BOT_TOKEN", "xoxb-test-token", "DAYOPS_SLACK_SIGNING_SECRET", secret,
-		"DAYOPS_SLACK_API_URL", fake.srv.GetAPIURL())
-	eventually(t, 30*time.Second, "/readyz 200", func() bool { code, _ := get(t, d.url+"/readyz"); return code == http.StatusOK })
+	w := newSlackServeWorldOf(t, fake, map[string]string{"ops/deploy-web.yaml": deployWebStaging}, slackSRE)
+	d := w.start(t)
 
-	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "slack", "slash_command.form"))
-	if err != nil {
-		t.Skipf("the shared Slack fixtures are not here: %v", err)
-	}
-	form, err := url.ParseQuery(strings.TrimSpace(string(raw)))
+	form, err := url.ParseQuery(strings.TrimSpace(string(slackFixture(t, "slash_command.form"))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	form.Set("command", "/ops")
+	form.Set("command", commandsPrefix)
 	form.Set("text", "deploy web staging version=v1.2.0")
 	body := form.Encode()
 
@@ -141,25 +123,14 @@ steps:
 	if resp := do(t, bad); resp != http.StatusUnauthorized {
 		t.Fatalf("bad signature: %d, want 401", resp)
 	}
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	mac := hmac.New(sha256.New, []byte(secret))
-	fmt.Fprintf(mac, "v0:%s:%s", ts, body)
-	req := signedSlack(t, d.url+"/slack/commands", body, "v0="+hex.EncodeToString(mac.Sum(nil)), time.Now())
 	start := time.Now()
-	if code := do(t, req); code != http.StatusOK {
+	if code := postSigned(t, d, "/slack/commands", body); code != http.StatusOK {
 		t.Fatalf("slash command: %d, want 200", code)
 	}
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("answered in %s: Slack wants 3 s", took)
 	}
-	eventually(t, 30*time.Second, "the run's message shows its end", func() bool {
-		for _, c := range fake.Calls() {
-			if c.method == "chat.update" && strings.Contains(c.form.Get("blocks")+c.form.Get("text"), "succeeded") {
-				return true
-			}
-		}
-		return false
-	})
+	eventually(t, 30*time.Second, "the run's message shows its end", func() bool { _, ok := w.finalUpdate(); return ok })
 	var root, runMsg string
 	for _, c := range fake.Calls() {
 		switch {
@@ -210,29 +181,93 @@ type slackServeWorld struct {
 
 const testSigningSecret = "8f742231b10e8888abcd99yyyzzz85a5"
 
+// commandsPrefix is the slash command the tests' Slack sends.
+const commandsPrefix = commands.DefaultPrefix
+
+// deployWebStaging deploys service web to staging.
+const deployWebStaging = `apiVersion: dayops/v1
+phase: day1
+name: deploy-web
+service: web
+environments: {staging: {}}
+params:
+  version: {type: string, description: Image tag, pattern: '^v\d+\.\d+\.\d+$', required: true}
+steps:
+  - name: Install
+    run: echo "installing $DAYOPS_PARAM_VERSION"
+`
+
+// slackSRE is the roles of a serve world: W111 may do everything.
+const slackSRE = "  sre: {members: [\"slack:W111\"], allow: [\"*\"]}\n"
+
+// newSlackServeWorld is a world whose one definition, nap, runs step.
 func newSlackServeWorld(t *testing.T, step string) *slackServeWorld {
-	fake := newRecordingSlack(t)
+	return newSlackServeWorldOf(t, newRecordingSlack(t),
+		map[string]string{"ops/nap.yaml": "apiVersion: dayops/v1\nphase: day2\nname: nap\nsteps:\n  - name: Nap\n    run: " + step + "\n"}, slackSRE)
+}
+
+// newSlackServeWorldOf is a world of the given fake Slack, definitions
+// (path -> YAML) and roles (the lines under `roles:`).
+func newSlackServeWorldOf(t *testing.T, fake *recordingSlack, defs map[string]string, roles string) *slackServeWorld {
 	gs := gitserver.New(t)
-	gs.Commit("defs", map[string]string{"ops/nap.yaml": "apiVersion: dayops/v1\nphase: day2\nname: nap\nsteps:\n  - name: Nap\n    run: " + step + "\n"})
+	gs.Commit("defs", defs)
 	return &slackServeWorld{
 		fake: fake,
-		file: serveConfig(t, gs.URL(), "30s") + "base_url: https://dayops.example.com\nslack: {mode: http}\nroles:\n  sre: {members: [\"slack:W111\"], allow: [\"*\"]}\n",
+		file: serveConfig(t, gs.URL(), "30s") + "base_url: https://dayops.example.com\nslack: {mode: http}\nroles:\n" + roles,
 		env: []string{"DAYOPS_SLACK_BOT_TOKEN", "xoxb-test-token", "DAYOPS_SLACK_SIGNING_SECRET", testSigningSecret,
 			"DAYOPS_SLACK_API_URL", fake.srv.GetAPIURL()},
 	}
+}
+
+// start starts serve on the world and waits for it to be ready.
+func (w *slackServeWorld) start(t *testing.T) *servedDayops {
+	t.Helper()
+	d := startServe(t, w.file, w.env...)
+	eventually(t, 30*time.Second, "/readyz 200", func() bool { code, _ := get(t, d.url+"/readyz"); return code == http.StatusOK })
+	return d
+}
+
+// slackFixture is a file of the shared Slack fixtures, which are laid beside
+// the repository as shared/ (for CI too).
+func slackFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "slack", name))
+	if err != nil {
+		t.Fatalf("the shared Slack fixtures belong beside the repository (../shared): %v", err)
+	}
+	return raw
+}
+
+// signedPost posts body to path of d, signed now with testSigningSecret,
+// and returns the answer; the caller closes its body.
+func signedPost(t *testing.T, d *servedDayops, path, body string) *http.Response {
+	t.Helper()
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(testSigningSecret))
+	fmt.Fprintf(mac, "v0:%s:%s", ts, body)
+	resp, err := http.DefaultClient.Do(signedSlack(t, d.url+path, body, "v0="+hex.EncodeToString(mac.Sum(nil)), time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// postSigned is signedPost that returns the answer's status.
+func postSigned(t *testing.T, d *servedDayops, path, body string) int {
+	t.Helper()
+	resp := signedPost(t, d, path, body)
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // command sends a signed slash command to d and checks the 200.
 func (w *slackServeWorld) command(t *testing.T, d *servedDayops, text string) {
 	t.Helper()
 	form := url.Values{"team_id": {"T111"}, "channel_id": {"C111"}, "channel_name": {"deploys"}, "user_id": {"W111"},
-		"user_name": {"alice"}, "command": {"/ops"}, "text": {text}, "trigger_id": {"111.111.xxx"},
+		"user_name": {"alice"}, "command": {commandsPrefix}, "text": {text}, "trigger_id": {"111.111.xxx"},
 		"response_url": {"https://hooks.slack.com/commands/T111/111/xxxxx"}}
-	body := form.Encode()
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	mac := hmac.New(sha256.New, []byte(testSigningSecret))
-	fmt.Fprintf(mac, "v0:%s:%s", ts, body)
-	if code := do(t, signedSlack(t, d.url+"/slack/commands", body, "v0="+hex.EncodeToString(mac.Sum(nil)), time.Now())); code != http.StatusOK {
+	if code := postSigned(t, d, "/slack/commands", form.Encode()); code != http.StatusOK {
 		t.Fatalf("slash command: %d", code)
 	}
 }
@@ -248,15 +283,18 @@ func (w *slackServeWorld) runMessage() string {
 	return ""
 }
 
-// finalUpdate reports whether a chat.update showed the run succeeded.
-func (w *slackServeWorld) finalUpdate() (ts string, ok bool) {
-	for _, c := range w.fake.Calls() {
+// finalUpdate reports whether a chat.update showed the run succeeded, and
+// of which message.
+func (f *recordingSlack) finalUpdate() (ts string, ok bool) {
+	for _, c := range f.Calls() {
 		if c.method == "chat.update" && strings.Contains(c.form.Get("blocks")+c.form.Get("text"), "succeeded") {
 			return c.form.Get("ts"), true
 		}
 	}
 	return "", false
 }
+
+func (w *slackServeWorld) finalUpdate() (string, bool) { return w.fake.finalUpdate() }
 
 // TestServeSlackOutage: Slack answers 503, then 429, while a run goes on;
 // the run is not affected, and once Slack is back its message ends in the
@@ -326,12 +364,8 @@ func storedRunState(t *testing.T, d *servedDayops) string {
 // action, value and the run's thread set) to d.
 func (w *slackServeWorld) click(t *testing.T, d *servedDayops, user, actionID, value, trigger string) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "slack", "block_actions.json"))
-	if err != nil {
-		t.Skipf("the shared Slack fixtures are not here: %v", err)
-	}
 	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
+	if err := json.Unmarshal(slackFixture(t, "block_actions.json"), &m); err != nil {
 		t.Fatal(err)
 	}
 	m["user"].(map[string]any)["id"] = user
@@ -343,11 +377,7 @@ func (w *slackServeWorld) click(t *testing.T, d *servedDayops, user, actionID, v
 	c["message_ts"], c["thread_ts"], c["is_ephemeral"] = thread, thread, false
 	m["message"] = map[string]any{"type": "message", "ts": thread, "thread_ts": thread, "text": "Run #1"}
 	b, _ := json.Marshal(m)
-	body := url.Values{"payload": {string(b)}}.Encode()
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	mac := hmac.New(sha256.New, []byte(testSigningSecret))
-	fmt.Fprintf(mac, "v0:%s:%s", ts, body)
-	if code := do(t, signedSlack(t, d.url+"/slack/interactions", body, "v0="+hex.EncodeToString(mac.Sum(nil)), time.Now())); code != http.StatusOK {
+	if code := postSigned(t, d, "/slack/interactions", url.Values{"payload": {string(b)}}.Encode()); code != http.StatusOK {
 		t.Fatalf("click: %d", code)
 	}
 }
@@ -358,8 +388,7 @@ func (w *slackServeWorld) click(t *testing.T, d *servedDayops, user, actionID, v
 // who approved and the message ends in the final state.
 func TestServeSlackProductionApproval(t *testing.T) {
 	fake := newRecordingSlack(t)
-	gs := gitserver.New(t)
-	gs.Commit("web", map[string]string{"ops/deploy-web.yaml": `apiVersion: dayops/v1
+	w := newSlackServeWorldOf(t, fake, map[string]string{"ops/deploy-web.yaml": `apiVersion: dayops/v1
 phase: day1
 name: deploy-web
 service: web
@@ -371,14 +400,8 @@ params:
 steps:
   - name: Install
     run: echo "installing $DAYOPS_PARAM_VERSION"
-`})
-	w := &slackServeWorld{fake: fake,
-		file: serveConfig(t, gs.URL(), "30s") + "base_url: https://dayops.example.com\nslack: {mode: http}\nroles:\n" +
-			"  sre: {members: [\"slack:W111\", \"slack:W222\"], allow: [\"*\"]}\n  dev: {members: [\"slack:W333\"], allow: [\"day1:*:staging\", \"read\"]}\n",
-		env: []string{"DAYOPS_SLACK_BOT_TOKEN", "xoxb-test-token", "DAYOPS_SLACK_SIGNING_SECRET", testSigningSecret,
-			"DAYOPS_SLACK_API_URL", fake.srv.GetAPIURL()}}
-	d := startServe(t, w.file, w.env...)
-	eventually(t, 30*time.Second, "/readyz 200", func() bool { code, _ := get(t, d.url+"/readyz"); return code == http.StatusOK })
+`}, "  sre: {members: [\"slack:W111\", \"slack:W222\"], allow: [\"*\"]}\n  dev: {members: [\"slack:W333\"], allow: [\"day1:*:staging\", \"read\"]}\n")
+	d := w.start(t)
 	w.command(t, d, "deploy web production version=v1.2.0")
 	eventually(t, 30*time.Second, "the run waits for an approval", func() bool { return storedRunState(t, d) == "awaiting_approval" })
 	eventually(t, 30*time.Second, "the run's message", func() bool { return w.runMessage() != "" })

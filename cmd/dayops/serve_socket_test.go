@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -120,12 +118,8 @@ func (sc *socketConn) send(t *testing.T, frame map[string]any) {
 // socketFixture is a Socket Mode fixture of the shared Slack fixtures.
 func socketFixture(t *testing.T, name string) map[string]any {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "slack", name))
-	if err != nil {
-		t.Skipf("the shared Slack fixtures are not here: %v", err)
-	}
 	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
+	if err := json.Unmarshal(slackFixture(t, name), &m); err != nil {
 		t.Fatal(err)
 	}
 	return m
@@ -150,7 +144,7 @@ func TestServeSlackSocketModeEndToEnd(t *testing.T) {
 	disconnect := socketFixture(t, "socket_disconnect.json")
 	command := socketFixture(t, "socket_slash_commands.json")
 	p := command["payload"].(map[string]any)
-	p["command"], p["text"], p["user_id"], p["user_name"] = "/ops", "run nap", "W111", "alice"
+	p["command"], p["text"], p["user_id"], p["user_name"] = commandsPrefix, "run nap", "W111", "alice"
 
 	first := fake.next(t)
 	first.send(t, hello)
@@ -165,14 +159,7 @@ func TestServeSlackSocketModeEndToEnd(t *testing.T) {
 		t.Fatalf("run 1 is %q once the envelope is redelivered; the test wants it still running", state)
 	}
 
-	eventually(t, 30*time.Second, "the run's message shows its end", func() bool {
-		for _, c := range fake.Calls() {
-			if c.method == "chat.update" && strings.Contains(c.form.Get("blocks")+c.form.Get("text"), "succeeded") {
-				return true
-			}
-		}
-		return false
-	})
+	eventually(t, 30*time.Second, "the run's message shows its end", func() bool { _, ok := fake.finalUpdate(); return ok })
 	d.srv.bot.Wait()
 	close(second.done)
 

@@ -84,9 +84,9 @@ type servedDayops struct {
 // cancels Main's context to stop it: that is exactly what main does on
 // SIGTERM (signal.NotifyContext), and TestServeProcess sends a real SIGTERM
 // to a real process. In process, the serveStarted hook hands the test the
-// server's own executor, to start runs the way a door will: there is no
-// door yet, and a second executor on the same database would run them
-// outside the server, proving nothing about its shutdown.
+// server's own executor, to start runs without configuring a door (the
+// Slack tests go through one): a second executor on the same database would
+// run them outside the server, proving nothing about its shutdown.
 func startServe(t *testing.T, file string, env ...string) *servedDayops {
 	t.Helper()
 	vars := map[string]string{}
