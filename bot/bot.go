@@ -66,6 +66,19 @@ type Door interface {
 	Update(ctx context.Context, thread dayops.Thread, messageID string, m Message) error
 }
 
+// ReportDoor is a door that keeps references of its own with a run's report:
+// besides the message it edits in place, GitHub keeps a deployment and a
+// check run per run. The bot calls ReportRun instead of Post and Update for
+// a run's message; the door posts or updates it, sets rep.Thread.Message
+// and records what it created in rep.Refs as it goes. The bot stores rep
+// whether or not ReportRun fails, so that a retry (also after a restart, or
+// on another replica) carries on from what was done, and never creates
+// anything twice.
+type ReportDoor interface {
+	Door
+	ReportRun(ctx context.Context, rep *dayops.Report, run *dayops.Run, m Message) error
+}
+
 // Paced is implemented by a door that wants run-message updates spaced
 // differently from Options.UpdateInterval (the terminal wants every change;
 // Slack allows about one update per second per message).

@@ -350,7 +350,7 @@ func (b *Bot) bringUpToDate(id int64) (ok bool, wait time.Duration) {
 			msg := b.redactMessage(b.runMessage(ctx, run))
 			m = &msg
 		}
-		err := b.deliver(ctx, door, &rep, *m)
+		err := b.deliver(ctx, door, &rep, run, *m)
 		if err == nil && owesBroadcast(run, rep) {
 			// The state counts as shown once the end is told too: a
 			// broadcast that failed is tried again, also after a restart.
@@ -384,8 +384,12 @@ func (b *Bot) posted(id int64) bool {
 	return err == nil && slices.ContainsFunc(reports, func(r dayops.Report) bool { return r.Thread.Message != "" })
 }
 
-// deliver posts the run's message, or updates the one posted before.
-func (b *Bot) deliver(ctx context.Context, door Door, rep *dayops.Report, m Message) error {
+// deliver posts the run's message, or updates the one posted before; a
+// ReportDoor does either itself, and keeps its references in rep.
+func (b *Bot) deliver(ctx context.Context, door Door, rep *dayops.Report, run *dayops.Run, m Message) error {
+	if rd, ok := door.(ReportDoor); ok {
+		return rd.ReportRun(ctx, rep, run, m)
+	}
 	if rep.Thread.Message != "" {
 		return door.Update(ctx, rep.Thread, rep.Thread.Message, m)
 	}
