@@ -55,6 +55,10 @@ type API interface {
 	DueOutgoing(ctx context.Context, door, channel string, limit int) ([]dayops.Outgoing, error)
 	MarkDelivered(ctx context.Context, id int64, at time.Time) error
 	MarkFailed(ctx context.Context, id int64, next time.Time, lastError string) error
+	AddInbound(ctx context.Context, in dayops.Inbound) (bool, error)
+	DueInbound(ctx context.Context, source string, now time.Time, limit int) ([]dayops.Inbound, error)
+	MarkInboundDone(ctx context.Context, id int64, at time.Time) error
+	MarkInboundFailed(ctx context.Context, id int64, next time.Time, lastError string) error
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -92,6 +96,7 @@ func Run(t *testing.T, open Opener) {
 		{"sync history", testSyncs},
 		{"reports and trigger context", testReports},
 		{"outbox", testOutbox},
+		{"inbox", testInbox},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
