@@ -48,7 +48,7 @@ func CommandLines(body, prefix string) []string {
 		}
 		rest, ok := strings.CutPrefix(strings.TrimRight(t, " \t"), prefix)
 		if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '\t') {
-			continue // "/opsx", or not a command at all
+			continue // the prefix glued to a longer word, or not a command at all
 		}
 		out = append(out, strings.TrimSpace(rest))
 	}

@@ -78,7 +78,7 @@ type IntakeOptions struct {
 
 // OpsRepo is the ops repo as GitHub knows it.
 type OpsRepo struct {
-	Name   string // "org/ops"; "" when the ops repo is not on GitHub
+	Name   string // "acme/runbooks"; "" when the ops repo is not on GitHub
 	Branch string // the branch dayops follows
 	// Sync fetches the ops repo now (a push to Branch).
 	Sync func(ctx context.Context) error
