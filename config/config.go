@@ -96,6 +96,10 @@ type Slack struct {
 	IncidentChannels *regexp.Regexp // incident channel names, default ^inc-
 }
 
+// Enabled reports whether GitHub is configured: its token and webhook
+// secret are set.
+func (g GitHub) Enabled() bool { return g.Token.IsSet() && g.WebhookSecret.IsSet() }
+
 // Enabled reports whether Slack is configured.
 func (s Slack) Enabled() bool { return s.Mode != "" }
 
@@ -106,6 +110,11 @@ type GitHub struct {
 	WebhookSecret Secret                // DAYOPS_GITHUB_WEBHOOK_SECRET
 	Repos         map[string]GitHubRepo // "org/name" -> what it deploys
 	AllowForks    bool                  // whether pull requests from forks may trigger runs
+	// OpsRepo is the ops repo's "owner/name" on GitHub: pushes to its
+	// branch sync at once and its pull requests are validated. Default:
+	// read from repo.url when that is a github.com URL; "" when it is not
+	// on GitHub.
+	OpsRepo string
 }
 
 // GitHubRepo is an application repository allowed to trigger runs.
@@ -317,6 +326,9 @@ func (d *decoder) file(n *yaml.Node, cfg *Config) {
 				},
 				"repos":          func(n *yaml.Node, key string) { cfg.GitHub.Repos = d.githubRepos(n, key) },
 				"allow_forks":    func(n *yaml.Node, key string) { cfg.GitHub.AllowForks = d.boolean(n, key) },
+				"ops_repo": func(n *yaml.Node, key string) {
+					cfg.GitHub.OpsRepo = at(n, key, d.str(n, key), checkRepoName)
+				},
 				"token":          d.refused("github.token"),
 				"webhook_secret": d.refused("github.webhook_secret"),
 			})
@@ -498,11 +510,35 @@ func (d *decoder) defaults(cfg *Config) {
 	if cfg.Slack.IncidentChannels == nil {
 		cfg.Slack.IncidentChannels = regexp.MustCompile(DefaultIncidentChannels)
 	}
+	if cfg.GitHub.OpsRepo == "" && !d.has("github.ops_repo") {
+		cfg.GitHub.OpsRepo = githubRepoOf(cfg.Repo.URL)
+	}
 	if cfg.Slack.Mode == "" && cfg.Slack.AppToken.IsSet() {
 		cfg.Slack.Mode = SlackSocket
 	} else if cfg.Slack.Mode == "" && (cfg.Slack.BotToken.IsSet() || cfg.Slack.SigningSecret.IsSet()) {
 		cfg.Slack.Mode = SlackHTTP
 	}
+}
+
+// githubRepoOf is "owner/name" of a github.com repository URL (https or
+// ssh), "" for any other.
+func githubRepoOf(u string) string {
+	var path string
+	switch {
+	case strings.HasPrefix(u, "git@github.com:"):
+		path = strings.TrimPrefix(u, "git@github.com:")
+	default:
+		p, err := url.Parse(u)
+		if err != nil || !strings.EqualFold(p.Hostname(), "github.com") || (p.Scheme != "https" && p.Scheme != "ssh") {
+			return ""
+		}
+		path = strings.TrimPrefix(p.Path, "/")
+	}
+	path = strings.TrimSuffix(strings.TrimSuffix(path, "/"), ".git")
+	if !repoName.MatchString(path) {
+		return ""
+	}
+	return path
 }
 
 // check looks at the settings together.
@@ -515,6 +551,13 @@ func (d *decoder) check(cfg *Config) {
 	}
 	if cfg.Slack.Mode == SlackHTTP && cfg.BaseURL == "" {
 		d.addf(nil, "base_url", "is missing: slack.mode http needs it for Slack's request URLs (base_url/slack/commands…); set base_url or DAYOPS_BASE_URL")
+	}
+	if gh := cfg.GitHub; gh.Token.IsSet() != gh.WebhookSecret.IsSet() {
+		missing := "DAYOPS_GITHUB_WEBHOOK_SECRET"
+		if !gh.Token.IsSet() {
+			missing = "DAYOPS_GITHUB_TOKEN"
+		}
+		d.addf(nil, missing, "is missing: the GitHub door needs both DAYOPS_GITHUB_TOKEN (to answer) and DAYOPS_GITHUB_WEBHOOK_SECRET (to trust webhooks); set both, or neither to leave GitHub off")
 	}
 	prefixes := []struct{ name, prefix string }{{"DAYOPS_SLACK_BOT_TOKEN", "xoxb-"}, {"DAYOPS_SLACK_APP_TOKEN", "xapp-"}}
 	for i, s := range []Secret{cfg.Slack.BotToken, cfg.Slack.AppToken} {

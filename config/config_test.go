@@ -61,7 +61,7 @@ func TestLoadExample(t *testing.T) {
 			IncidentChannels: regexp.MustCompile(`^(inc|sev)-`)},
 		GitHub: GitHub{APIURL: "https://github.example.com/api/v3", Token: NewSecret(testSecrets["DAYOPS_GITHUB_TOKEN"]),
 			WebhookSecret: NewSecret(testSecrets["DAYOPS_GITHUB_WEBHOOK_SECRET"]),
-			Repos:         map[string]GitHubRepo{"acme/api": {Service: "api"}, "acme/web": {Service: "web"}}, AllowForks: true},
+			Repos:         map[string]GitHubRepo{"acme/api": {Service: "api"}, "acme/web": {Service: "web"}}, AllowForks: true, OpsRepo: "acme/ops"},
 		Policy: dayops.Policy{
 			Roles: []dayops.Role{
 				{Name: "sre", Members: []string{"slack:U012ABC", "slack-group:S0SRE", "github:alice", "github-team:acme/sre"}, Allow: []string{"*"}},
@@ -245,5 +245,38 @@ func TestLoadSettings(t *testing.T) {
 	}
 	if _, err := LoadSettings(path, env(nil)); err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "DAYOPS_WEB_PASSWORD") {
 		t.Errorf("LoadSettings with a password in the file = %v, want it refused without the value", err)
+	}
+}
+
+func TestGitHubOpsRepo(t *testing.T) {
+	tests := []struct{ url, file, want string }{
+		{"https://github.com/acme/runbooks.git", "", "acme/runbooks"},
+		{"https://token@github.com/acme/runbooks", "", "acme/runbooks"},
+		{"git@github.com:acme/runbooks.git", "", "acme/runbooks"},
+		{"ssh://git@github.com/acme/runbooks.git", "", "acme/runbooks"},
+		{"https://gitlab.com/acme/runbooks.git", "", ""},
+		{"/srv/ops", "", ""},
+		{"http://127.0.0.1:9/ops.git", "github: {ops_repo: acme/ops-repo}\n", "acme/ops-repo"},
+	}
+	for _, tc := range tests {
+		path := filepath.Join(t.TempDir(), "dayops.yaml")
+		if err := os.WriteFile(path, []byte(tc.file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(path, env(map[string]string{"DAYOPS_REPO_URL": tc.url}))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.url, err)
+		}
+		if cfg.GitHub.OpsRepo != tc.want {
+			t.Errorf("%s: ops repo %q, want %q", tc.url, cfg.GitHub.OpsRepo, tc.want)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "dayops.yaml")
+	if err := os.WriteFile(path, []byte("github: {ops_repo: not-a-repo}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path, env(map[string]string{"DAYOPS_REPO_URL": "/srv/ops", "DAYOPS_GITHUB_TOKEN": "ghp_x"}))
+	if err == nil || !strings.Contains(err.Error(), "github.ops_repo") || !strings.Contains(err.Error(), "DAYOPS_GITHUB_WEBHOOK_SECRET") {
+		t.Errorf("a bad ops_repo and half the credentials: %v", err)
 	}
 }

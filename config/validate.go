@@ -132,6 +132,13 @@ func (d *decoder) proxies(n *yaml.Node, key string) []netip.Prefix {
 
 var repoName = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
 
+func checkRepoName(s string) (string, string) {
+	if !repoName.MatchString(s) {
+		return "", fmt.Sprintf("%q is not a repository: write it as owner/name, e.g. acme/runbooks", s)
+	}
+	return s, ""
+}
+
 func (d *decoder) githubRepos(n *yaml.Node, key string) map[string]GitHubRepo {
 	out := map[string]GitHubRepo{}
 	d.entries(n, key, func(name string, v *yaml.Node, key string) {
