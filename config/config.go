@@ -324,8 +324,8 @@ func (d *decoder) file(n *yaml.Node, cfg *Config) {
 						cfg.GitHub.APIURL = at(n, key, s, parseHTTPURL)
 					}
 				},
-				"repos":          func(n *yaml.Node, key string) { cfg.GitHub.Repos = d.githubRepos(n, key) },
-				"allow_forks":    func(n *yaml.Node, key string) { cfg.GitHub.AllowForks = d.boolean(n, key) },
+				"repos":       func(n *yaml.Node, key string) { cfg.GitHub.Repos = d.githubRepos(n, key) },
+				"allow_forks": func(n *yaml.Node, key string) { cfg.GitHub.AllowForks = d.boolean(n, key) },
 				"ops_repo": func(n *yaml.Node, key string) {
 					cfg.GitHub.OpsRepo = at(n, key, d.str(n, key), checkRepoName)
 				},
