@@ -11,9 +11,6 @@ import (
 	"github.com/dayops/dayops/bot"
 )
 
-// DoorName is the door's name in threads ("github").
-const DoorName = "github"
-
 // Source is the inbox source of GitHub deliveries, and the prefix of the
 // keys under which their commands are remembered as started.
 const Source = "github"

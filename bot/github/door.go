@@ -1,0 +1,134 @@
+package github
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/dayops/dayops"
+	"github.com/dayops/dayops/bot"
+	"github.com/dayops/dayops/commands"
+)
+
+// DoorName is the door's name in threads and reports ("github").
+const DoorName = "github"
+
+// DefaultUpdateInterval is the least time between two edits of one run's
+// comment: GitHub's secondary limits allow about 80 content-changing
+// requests a minute for a whole installation, and a run's comment, status
+// and check run share them.
+const DefaultUpdateInterval = 3 * time.Second
+
+// DoorOptions configure a Door.
+type DoorOptions struct {
+	Client *Client // required
+	// BotLogin is dayops's own login ("dayops[bot]"): comments it wrote
+	// are never commands, and its summary comments are found by it.
+	BotLogin string
+	// Prefix is the comment command ("/ops"), spelt in the commands a
+	// comment offers instead of buttons; default commands.DefaultPrefix.
+	Prefix string
+	// EnvironmentURL is where a run's environment is reached (the
+	// definition environment's url:), shown as the deployment's
+	// environment_url; nil or "" when unknown.
+	EnvironmentURL func(run *dayops.Run) string
+	// Production tells production environments, marked so on their
+	// deployments; default: "production" and "prod".
+	Production func(env string) bool
+	// UpdateInterval is the least time between two edits of one run's
+	// comment (bot.Paced); default DefaultUpdateInterval.
+	UpdateInterval time.Duration
+	Logger         *slog.Logger
+	Now            func() time.Time
+}
+
+// Door is the GitHub door's voice: it answers in pull request comments and
+// keeps GitHub's own record of runs (deployments, check runs). It
+// implements bot.Door, bot.Paced and bot.ReportDoor.
+type Door struct {
+	client   *Client
+	botLogin string
+	prefix   string
+	envURL   func(run *dayops.Run) string
+	prod     func(env string) bool
+	interval time.Duration
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// NewDoor returns a Door.
+func NewDoor(opts DoorOptions) (*Door, error) {
+	if opts.Client == nil {
+		return nil, dayops.Errorf(dayops.KindInvalid, "github door: missing Client")
+	}
+	d := &Door{
+		client: opts.Client, botLogin: opts.BotLogin, prefix: opts.Prefix, envURL: opts.EnvironmentURL,
+		prod: opts.Production, interval: opts.UpdateInterval, log: opts.Logger, now: opts.Now,
+	}
+	if d.prefix == "" {
+		d.prefix = commands.DefaultPrefix
+	}
+	if d.prod == nil {
+		d.prod = func(env string) bool { return env == "production" || env == "prod" }
+	}
+	if d.interval <= 0 {
+		d.interval = DefaultUpdateInterval
+	}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	return d, nil
+}
+
+// Name is "github".
+func (d *Door) Name() string { return DoorName }
+
+// BotLogin is dayops's own GitHub login.
+func (d *Door) BotLogin() string { return d.botLogin }
+
+// Client is the door's GitHub client.
+func (d *Door) Client() *Client { return d.client }
+
+// MinUpdateInterval is the least time between two edits of a run's comment.
+func (d *Door) MinUpdateInterval() time.Duration { return d.interval }
+
+// Post comments m on the thread's pull request and returns the comment's ID.
+// A Private answer is a comment like any other: GitHub has no messages
+// only one person sees, so an error or a refusal is answered for all to
+// read (the bot never puts secrets in them).
+func (d *Door) Post(ctx context.Context, t dayops.Thread, m bot.Message) (string, error) {
+	repo, number, err := commentRef(t)
+	if err != nil {
+		return "", err
+	}
+	id, err := d.client.CreateComment(ctx, repo, number, Render(m, d.prefix))
+	if err != nil {
+		return "", err
+	}
+	return strconv.FormatInt(id, 10), nil
+}
+
+// Update edits comment messageID to show m.
+func (d *Door) Update(ctx context.Context, t dayops.Thread, messageID string, m bot.Message) error {
+	repo, _, err := commentRef(t)
+	if err != nil {
+		return err
+	}
+	id, err := parseID(messageID)
+	if err != nil {
+		return err
+	}
+	if id == 0 {
+		return dayops.Errorf(dayops.KindInvalid, "github door: update of thread %s needs a comment id", t)
+	}
+	return d.client.EditComment(ctx, repo, id, Render(m, d.prefix))
+}
+
+var (
+	_ bot.ReportDoor = (*Door)(nil)
+	_ bot.Paced      = (*Door)(nil)
+)
