@@ -27,6 +27,9 @@ type Engine interface {
 	// Changes is the diff of a definition since its last successful run in
 	// env ("" = any environment), and that run's revision; "" when none.
 	Changes(ctx context.Context, name, env string) (since, diff string, err error)
+	// Supersede ends run id as cancelled with note, as who, only if it is
+	// still queued (never once it runs); it reports whether it did.
+	Supersede(ctx context.Context, id int64, who dayops.Actor, note string) (bool, error)
 }
 
 // Store is what the bot reads from the database, and where it writes the

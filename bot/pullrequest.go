@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"fmt"
 	"path"
 	"slices"
 	"strings"
@@ -125,12 +126,47 @@ func (b *Bot) PullRequestEvent(ctx context.Context, pr dayops.PullRequest, where
 	for _, m := range matches {
 		cmd := &commands.Command{Verb: commands.VerbRun, Name: m.Definition.Name, Environment: m.Environment, Params: m.Params}
 		cmd.Text = strings.TrimSpace(strings.Join([]string{"run", m.Definition.Name, m.Environment, dayops.FormatParams(m.Params)}, " "))
+		var started *dayops.Run
 		b.submit(ctx, Submission{
 			Actor: actor, Thread: where, Trigger: dayops.TriggerPullRequest, Context: pr.Context(),
 			Command: cmd, Also: also, NoSecrets: pr.Fork,
-		}, func(r *dayops.Run) { ids = append(ids, r.ID) })
+		}, func(r *dayops.Run) { started = r })
+		if started != nil {
+			ids = append(ids, started.ID)
+			b.supersede(ctx, started, pr)
+		}
 	}
 	return ids
+}
+
+// supersedeLimit bounds how many queued runs one new run looks at.
+const supersedeLimit = 100
+
+// supersede ends the older pull-request-triggered runs of run's definition
+// and environment that are still queued: the newer deploy replaces them.
+// The engine does it only while they are queued, as trigger:pull_request,
+// with the reason "superseded by run N (PR org/repo#13)", which their
+// messages then show.
+func (b *Bot) supersede(ctx context.Context, run *dayops.Run, pr dayops.PullRequest) {
+	older, err := b.store.Runs(ctx, dayops.RunFilter{Definition: run.Definition, Environment: run.Environment,
+		States: []dayops.RunState{dayops.RunQueued}, BeforeID: run.ID, Limit: supersedeLimit})
+	if err != nil {
+		b.log.Error("looking for queued runs to supersede", "run_id", run.ID, "err", err)
+		return
+	}
+	note := fmt.Sprintf("superseded by run %d (PR %s)", run.ID, pr.String())
+	for _, old := range older {
+		if old.Trigger != dayops.TriggerPullRequest || old.Environment != run.Environment {
+			continue
+		}
+		ok, err := b.engine.Supersede(ctx, old.ID, dayops.TriggerActor(dayops.TriggerPullRequest), note)
+		if err != nil {
+			b.log.Error("superseding a queued run", "run_id", old.ID, "by", run.ID, "err", err)
+		}
+		if ok {
+			b.log.Info("queued run superseded", "run_id", old.ID, "by", run.ID)
+		}
+	}
 }
 
 // runTargetOf is how an audit row names a run that has not started:

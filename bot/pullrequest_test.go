@@ -99,7 +99,7 @@ type prWorld struct {
 }
 
 var (
-	prThread     = dayops.Thread{Door: "github", Channel: "org/web#12", Name: "org/web#12"}
+	prThread      = dayops.Thread{Door: "github", Channel: "org/web#12", Name: "org/web#12"}
 	deploysThread = dayops.Thread{Door: "test", Channel: "C-deploys", Name: "deploys"}
 )
 
@@ -214,5 +214,48 @@ func TestPullRequestEventForks(t *testing.T) {
 	w.bot.Wait()
 	if reqs := w.engine.Requests(); len(reqs) != 1 || !reqs[0].NoSecrets {
 		t.Errorf("requests %+v, want one without secrets", reqs)
+	}
+}
+
+// TestPullRequestEventSupersedes: a newer merge supersedes the older
+// pull-request-triggered runs of the same definition and environment that
+// are still queued — not runs of another environment, nor ones a person
+// started — and a queued run's message says what it is queued behind, in
+// the pull request and in the notify channel.
+func TestPullRequestEventSupersedes(t *testing.T) {
+	w := newPRWorld(t, nil)
+	prTrig := dayops.TriggerActor(dayops.TriggerPullRequest)
+	older := dayops.Thread{Door: "github", Channel: "org/web#11", Name: "org/web#11"}
+	for _, r := range []*dayops.Run{
+		{Definition: "deploy-web", Environment: "staging", State: dayops.RunRunning, Trigger: dayops.TriggerPullRequest, Actor: prTrig, Thread: older},
+		{Definition: "deploy-web", Environment: "staging", State: dayops.RunQueued, Trigger: dayops.TriggerPullRequest, Actor: prTrig, Thread: older},
+		{Definition: "deploy-web", Environment: "production", State: dayops.RunQueued, Trigger: dayops.TriggerPullRequest, Actor: prTrig, Thread: older},
+		{Definition: "deploy-web", Environment: "staging", State: dayops.RunQueued, Trigger: dayops.TriggerChat, Actor: alice, Thread: here},
+	} {
+		w.store.Add(r)
+	}
+	ids := w.bot.PullRequestEvent(context.Background(), merged("main"), prThread)
+	if diff := cmp.Diff([]int64{5}, ids); diff != "" {
+		t.Fatalf("runs started (-want +got):\n%s", diff)
+	}
+	want := []string{"start deploy-web staging", "supersede 2 trigger:pull_request superseded by run 5 (PR org/web#12)"}
+	if diff := cmp.Diff(want, w.engine.Calls()); diff != "" {
+		t.Errorf("engine calls (-want +got):\n%s", diff)
+	}
+	for id, state := range map[int64]dayops.RunState{1: dayops.RunRunning, 2: dayops.RunCancelled, 3: dayops.RunQueued, 4: dayops.RunQueued} {
+		if r, _ := w.store.Run(context.Background(), id); r.State != state {
+			t.Errorf("run %d is %s, want %s", id, r.State, state)
+		}
+	}
+
+	const behind = "queued behind run 1 (deploy-web, running), which holds the concurrency key deploy-web-staging"
+	r := w.store.Update(5, func(r *dayops.Run) { r.State, r.Reason = dayops.RunQueued, behind })
+	w.bus.Publish(dayops.RunEvent{Kind: dayops.EventState, Run: r})
+	w.bot.Wait()
+	for _, d := range []*bottest.Door{w.github, w.door} {
+		ups := d.Updates()
+		if len(ups) == 0 || ups[len(ups)-1].Msg.Run == nil || ups[len(ups)-1].Msg.Run.Note != behind {
+			t.Errorf("door %s: the run's message does not say %q: %+v", d.Name(), behind, ups)
+		}
 	}
 }
