@@ -238,9 +238,10 @@ type Triggers struct {
 
 // PullRequestTrigger starts a run on a pull-request event of an application repo.
 type PullRequestTrigger struct {
-	Repo        string // owner/name
-	On          string // "merged" | "opened" | "synchronize" | "labeled"
-	Branches    []string
+	Repo        string   // owner/name
+	On          string   // "merged" | "opened" | "synchronize" | "labeled"
+	Branches    []string // base branch globs (path.Match); empty means any
+	Labels      []string // labels the pull request must all carry; for "labeled", the one added must be among them
 	Environment string
 	Params      []EnvVar // templates (pr.* allowed)
 }

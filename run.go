@@ -140,8 +140,15 @@ const (
 	ContextScheduleTime = "schedule.time" // RFC 3339, the firing the run is for
 	ContextScheduleCron = "schedule.cron"
 	ContextIncident     = "incident.channel"
-	contextPR           = "pr."
+	// ContextNoSecrets is "true" on a run that gets no secrets
+	// (RunRequest.NoSecrets); runs it starts with uses: inherit it.
+	ContextNoSecrets = "run.no_secrets"
+	contextPR        = "pr."
 )
+
+// NoSecrets reports whether the run, started with RunRequest.NoSecrets,
+// runs without any secret.
+func (r *Run) NoSecrets() bool { return r.Context[ContextNoSecrets] == "true" }
 
 // PRContext returns the pr.* values of a trigger context, without the prefix.
 func PRContext(c map[string]string) map[string]string {
@@ -294,6 +301,10 @@ type RunRequest struct {
 	Context     map[string]string // the trigger's context; its pr.* values are the expressions' pr
 	RollbackOf  int64
 	ParentID    int64
+	// NoSecrets runs it without any secret: its steps get none of the
+	// server's secret values, whatever the definition declares (a pull
+	// request from a fork).
+	NoSecrets bool
 }
 
 // PlannedStep is a step as a plan shows it.

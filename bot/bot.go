@@ -27,6 +27,9 @@ type Engine interface {
 	// Changes is the diff of a definition since its last successful run in
 	// env ("" = any environment), and that run's revision; "" when none.
 	Changes(ctx context.Context, name, env string) (since, diff string, err error)
+	// Supersede ends run id as cancelled with note, as who, only if it is
+	// still queued (never once it runs); it reports whether it did.
+	Supersede(ctx context.Context, id int64, who dayops.Actor, note string) (bool, error)
 }
 
 // Store is what the bot reads from the database, and where it writes the
@@ -109,6 +112,13 @@ type Submission struct {
 	Context map[string]string // what the trigger knew: pr.*, alert.*, schedule.* (dayops.Context* keys)
 	Text    string            // a command as typed, without the prefix
 	Command *commands.Command // or the command itself (a button, a trigger's match); wins over Text
+	// Also are further threads a run it starts is reported in, besides
+	// Thread (a notify channel): each gets a report row when the run starts,
+	// and with it the run's message, kept up to date, and its replies.
+	Also []dayops.Thread
+	// NoSecrets starts its run without any secret (a pull request from a
+	// fork): dayops.RunRequest.NoSecrets.
+	NoSecrets bool
 }
 
 // Click is a button pressed on a message: Action is ActionApprove,
@@ -139,8 +149,14 @@ type Options struct {
 	// UpdateInterval is the least time between two updates of one run
 	// message, for doors that do not implement Paced. Default 1s.
 	UpdateInterval time.Duration
-	Now            func() time.Time
-	Logger         *slog.Logger
+	// NotifyThread is where pull-request-triggered runs are reported too,
+	// besides their pull request (slack.notify_channel); zero: nowhere else.
+	NotifyThread dayops.Thread
+	// AllowForks lets pull requests from forks trigger runs
+	// (github.allow_forks); they never get secrets.
+	AllowForks bool
+	Now        func() time.Time
+	Logger     *slog.Logger
 }
 
 // Bot is the conversation pipeline. It is safe for concurrent use.
@@ -152,6 +168,8 @@ type Bot struct {
 	redactor *dayops.Redactor
 	baseURL  string
 	prefix   string
+	notify   dayops.Thread
+	forks    bool
 	interval time.Duration
 	now      func() time.Time
 	log      *slog.Logger
@@ -185,6 +203,8 @@ func New(opts Options) (*Bot, error) {
 		redactor: opts.Redactor,
 		baseURL:  strings.TrimRight(opts.BaseURL, "/"),
 		prefix:   opts.Prefix,
+		notify:   opts.NotifyThread,
+		forks:    opts.AllowForks,
 		interval: opts.UpdateInterval,
 		now:      opts.Now,
 		log:      opts.Logger,
@@ -247,12 +267,15 @@ func (b *Bot) door(name string) Door {
 
 // call is one command on its way through the pipeline.
 type call struct {
-	actor   dayops.Actor
-	thread  dayops.Thread
-	cmd     *commands.Command
-	trigger dayops.Trigger
-	context map[string]string
-	askForm bool // a run is answered with its form even when nothing is missing (a Run button)
+	actor     dayops.Actor
+	thread    dayops.Thread
+	cmd       *commands.Command
+	trigger   dayops.Trigger
+	context   map[string]string
+	askForm   bool // a run is answered with its form even when nothing is missing (a Run button)
+	also      []dayops.Thread
+	noSecrets bool              // its run gets no secrets (Submission.NoSecrets)
+	started   func(*dayops.Run) // told of the run it starts, if any
 }
 
 // Submit takes one submission through the pipeline: parse, authorise,
@@ -263,6 +286,11 @@ type call struct {
 // its platform within a deadline (Slack's 3 s) acknowledges first and calls
 // Submit on its own goroutine.
 func (b *Bot) Submit(ctx context.Context, s Submission) {
+	b.submit(ctx, s, nil)
+}
+
+// submit is Submit that tells started of the run it starts.
+func (b *Bot) submit(ctx context.Context, s Submission, started func(*dayops.Run)) {
 	if s.Trigger == "" {
 		s.Trigger = dayops.TriggerChat
 	}
@@ -288,7 +316,8 @@ func (b *Bot) Submit(ctx context.Context, s Submission) {
 		}
 		cmd = res.Command
 	}
-	b.dispatch(ctx, &call{actor: s.Actor, thread: s.Thread, cmd: cmd, trigger: s.Trigger, context: s.Context})
+	b.dispatch(ctx, &call{actor: s.Actor, thread: s.Thread, cmd: cmd, trigger: s.Trigger, context: s.Context,
+		also: s.Also, noSecrets: s.NoSecrets, started: started})
 }
 
 // Handle answers one typed command in its thread: Submit of typed text.

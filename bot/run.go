@@ -66,12 +66,41 @@ func (b *Bot) start(ctx context.Context, c *call, def *dayops.Definition, env st
 		Thread:      c.thread,
 		Trigger:     c.trigger,
 		Context:     c.context,
+		NoSecrets:   c.noSecrets,
 	})
 	if err != nil {
 		return nil, err
 	}
+	b.reportAlso(ctx, run, c.also)
+	if c.started != nil {
+		c.started(run)
+	}
 	b.report(run)
 	return nil, nil
+}
+
+// reportAlso records the further threads a run just started is reported
+// in (Submission.Also), after its own thread: the reporter delivers its
+// message to every report row.
+func (b *Bot) reportAlso(ctx context.Context, run *dayops.Run, also []dayops.Thread) {
+	if len(also) == 0 {
+		return
+	}
+	var threads []dayops.Thread
+	if b.door(run.Thread.Door) != nil {
+		threads = append(threads, run.Thread)
+	}
+	for _, t := range also {
+		if t.Door != "" {
+			t.Message = ""
+			threads = append(threads, t)
+		}
+	}
+	for _, t := range threads {
+		if _, err := b.store.AddReport(ctx, dayops.Report{RunID: run.ID, Thread: t, CreatedAt: b.now()}); err != nil {
+			b.log.Error("recording where a run is reported", "run_id", run.ID, "where", t.String(), "err", err)
+		}
+	}
 }
 
 func (b *Bot) rollback(ctx context.Context, c *call) (*Message, error) {

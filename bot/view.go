@@ -61,6 +61,9 @@ func (b *Bot) runView(r *dayops.Run) *RunView {
 		notes = append(notes, b.redact(dayops.Truncate(r.Reason, maxReasonRunes)), fmt.Sprintf("approve %d or deny %d", r.ID, r.ID))
 	case r.State == dayops.RunAwaitingApproval:
 		notes = append(notes, fmt.Sprintf("waiting for approval (not %s, who asked): approve %d or deny %d", r.Actor.String(), r.ID, r.ID))
+	case r.State == dayops.RunQueued && r.Reason != "":
+		// What it waits for: "queued behind run 12 (deploy-web, running), …".
+		notes = append(notes, b.redact(dayops.Truncate(r.Reason, maxReasonRunes)))
 	case r.Reason != "" && r.State.Final():
 		// Only an ended run's reason is sure to be current: a reason stays
 		// recorded while the run moves on through states that set none.

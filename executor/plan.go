@@ -88,8 +88,19 @@ func (e *Executor) prepareDef(revision string, cat *dayops.Catalog, def *dayops.
 			return nil, dayops.Errorf(dayops.KindInvalid, "trigger field %s is not valid text", dayops.Truncate(k, 40))
 		}
 	}
+	if req.NoSecrets {
+		req.Context = maps.Clone(req.Context)
+		if req.Context == nil {
+			req.Context = map[string]string{}
+		}
+		req.Context[dayops.ContextNoSecrets] = "true"
+	}
+	noSecrets := req.Context[dayops.ContextNoSecrets] == "true"
 	var missing []string
 	for _, name := range def.Secrets {
+		if noSecrets {
+			break // none is handed over, so none need be configured
+		}
 		if _, ok := e.opts.Secrets[name]; !ok {
 			missing = append(missing, fmt.Sprintf("secret %s is not configured: set DAYOPS_SECRET_%s", name, name))
 		}
@@ -113,6 +124,13 @@ func (e *Executor) prepareDef(revision string, cat *dayops.Catalog, def *dayops.
 		Secrets: slices.Clone(def.Secrets), Timeout: def.Timeout,
 		Hash:     dayops.PlanHash(revision, def, req.Environment, params),
 		Warnings: missing,
+	}
+	if noSecrets {
+		plan.Secrets = nil
+		if len(def.Secrets) > 0 {
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("it runs without secrets (%s are not handed to its steps): it was started from a fork's pull request",
+				strings.Join(def.Secrets, ", ")))
+		}
 	}
 	if plan.Timeout <= 0 {
 		plan.Timeout = e.opts.DefaultTimeout

@@ -74,7 +74,13 @@ func (x *runExec) acquire() bool {
 			x.emit(dayops.RunEvent{Kind: dayops.EventState, Message: x.e.redactor.Redact(reason)})
 		}
 	}
-	if _, _, ok := x.cancelled(); ok {
+	// Leaving the queue and a cancel request exclude each other: from here
+	// on Supersede leaves the run alone, as it is about to run.
+	x.mu.Lock()
+	cancelled := x.cancelBy != nil
+	x.leftQueue = !cancelled
+	x.mu.Unlock()
+	if cancelled {
 		why, by := x.cancelReason()
 		x.end(dayops.RunCancelled, why, by)
 		return false
@@ -151,7 +157,7 @@ func (x *runExec) blocker(key string) (string, bool) {
 			}
 			continue
 		}
-		return fmt.Sprintf("waiting for run %d (%s, %s), which holds the concurrency key %s",
+		return fmt.Sprintf("queued behind run %d (%s, %s), which holds the concurrency key %s",
 			head, hr.Definition, strings.ReplaceAll(string(hr.State), "_", " "), dayops.Truncate(key, 80)), false
 	}
 	return "waiting for the concurrency key " + dayops.Truncate(key, 80), false

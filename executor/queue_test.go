@@ -33,7 +33,7 @@ func TestSameConcurrencyKeyRunsInArrivalOrder(t *testing.T) {
 		ids = append(ids, h.start(dayops.RunRequest{Definition: "queued", Params: map[string]string{"tag": tag}}).ID)
 	}
 	b := h.wait(ids[1], dayops.RunQueued)
-	if want := fmt.Sprintf("waiting for run %d (queued, ", ids[0]); !strings.HasPrefix(b.Reason, want) || !strings.HasSuffix(b.Reason, "which holds the concurrency key shared") {
+	if want := fmt.Sprintf("queued behind run %d (queued, ", ids[0]); !strings.HasPrefix(b.Reason, want) || !strings.HasSuffix(b.Reason, "which holds the concurrency key shared") {
 		t.Errorf("reason of the second run %q, want it to name run %d", b.Reason, ids[0])
 	}
 	if err := h.exec.Wait(context.Background()); err != nil {

@@ -49,12 +49,13 @@ type runExec struct {
 	enqueued bool        // its concurrency queue row is written
 	tmpDir   string
 
-	mu       sync.Mutex
-	run      *dayops.Run // the last snapshot from the store
-	steps    []dayops.StepRun
-	cancelBy *dayops.Actor
-	cancelRe string
-	stop     context.CancelCauseFunc // ends the running segment
+	mu        sync.Mutex
+	run       *dayops.Run // the last snapshot from the store
+	steps     []dayops.StepRun
+	leftQueue bool // acquire let it go: it runs, and Supersede leaves it alone
+	cancelBy  *dayops.Actor
+	cancelRe  string
+	stop      context.CancelCauseFunc // ends the running segment
 }
 
 // Start validates req (definition, environment, parameters, secrets),

@@ -200,6 +200,9 @@ func (x *runExec) processEnv(st dayops.Step, attempt int) []string {
 		env.set("DAYOPS_PARAM_"+dayops.EnvName(k), r.Params[k])
 	}
 	for _, name := range x.def.Secrets {
+		if r.NoSecrets() {
+			break // RunRequest.NoSecrets: a fork's pull request gets none
+		}
 		env.set("DAYOPS_SECRET_"+name, x.e.opts.Secrets[name])
 	}
 	for _, id := range slices.Sorted(maps.Keys(x.scope.Steps)) {

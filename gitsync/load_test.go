@@ -161,7 +161,7 @@ func deployAPI() dayops.Definition {
 				With: []dayops.EnvVar{{Name: "message", Value: "rolled back api in ${{ env }} after generation ${{ steps.deploy.outputs.revision }}"}}},
 		},
 		Triggers: dayops.Triggers{
-			PullRequest: []dayops.PullRequestTrigger{{Repo: "org/api", On: "merged", Branches: []string{"main"}, Environment: "staging",
+			PullRequest: []dayops.PullRequestTrigger{{Repo: "org/api", On: "merged", Branches: []string{"main", "release/*"}, Labels: []string{"deploy"}, Environment: "staging",
 				Params: []dayops.EnvVar{{Name: "version", Value: "${{ pr.head_sha }}"}}}},
 			Incident: []dayops.IncidentTrigger{{Channel: regexp.MustCompile("^inc-"), Match: regexp.MustCompile("(?i)api|5xx")}},
 			Alert:    []dayops.AlertTrigger{{AlertName: "HighErrorRate", Labels: map[string]string{"service": "api"}}},

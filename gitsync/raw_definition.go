@@ -95,6 +95,7 @@ type rawPRTrigger struct {
 	Repo        str
 	On          str
 	Branches    []str
+	Labels      []str
 	Environment str
 	Params      []kv
 }
@@ -334,6 +335,7 @@ func (d *decoder) decodePRTrigger(n *yaml.Node) rawPRTrigger {
 		d.textField("repo", &t.Repo, ""),
 		d.textField("on", &t.On, ""),
 		d.textsField("branches", &t.Branches, ""),
+		d.textsField("labels", &t.Labels, ""),
 		d.textField("environment", &t.Environment, ""),
 		d.mapField("params", &t.Params, ""),
 	)

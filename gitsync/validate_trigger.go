@@ -2,6 +2,7 @@ package gitsync
 
 import (
 	"fmt"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -84,8 +85,16 @@ func (v *validator) prTrigger(rt rawPRTrigger) dayops.PullRequestTrigger {
 	for _, b := range rt.Branches {
 		if strings.TrimSpace(b.v) == "" {
 			v.addf(b.n, "a branch name must not be empty")
+		} else if _, err := path.Match(b.v, ""); err != nil {
+			v.addf(b.n, "branch pattern %q is not a valid glob: use * and ? (a * does not cross /)", dayops.Truncate(b.v, 60))
 		}
 		pt.Branches = append(pt.Branches, b.v)
+	}
+	for _, l := range rt.Labels {
+		if strings.TrimSpace(l.v) == "" {
+			v.addf(l.n, "a label must not be empty")
+		}
+		pt.Labels = append(pt.Labels, l.v)
 	}
 	envs := v.def.EnvironmentNames()
 	switch {

@@ -127,6 +127,17 @@ func (e *Engine) Cancel(ctx context.Context, runID int64, who dayops.Actor, wher
 	return e.CancelErr
 }
 
+// Supersede cancels a stored run that is queued, with note as its reason.
+func (e *Engine) Supersede(ctx context.Context, id int64, who dayops.Actor, note string) (bool, error) {
+	e.record(fmt.Sprintf("supersede %d %s %s", id, who.ID, note))
+	r, err := e.Store.Run(ctx, id)
+	if err != nil || r.State != dayops.RunQueued {
+		return false, nil
+	}
+	e.Store.Update(id, func(r *dayops.Run) { r.State, r.Reason = dayops.RunCancelled, note })
+	return true, nil
+}
+
 func (e *Engine) Lock(ctx context.Context, env string, who dayops.Actor, where dayops.Thread, reason string) error {
 	e.record(fmt.Sprintf("lock %s %s", env, reason))
 	return e.LockErr

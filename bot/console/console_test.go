@@ -141,6 +141,10 @@ func (e *demoEngine) Changes(ctx context.Context, name, env string) (string, str
 	return "", "", nil
 }
 
+func (e *demoEngine) Supersede(ctx context.Context, id int64, who dayops.Actor, note string) (bool, error) {
+	return false, nil
+}
+
 // get reads a run of the engine's store; nil when there is none.
 func (e *demoEngine) get(id int64) *dayops.Run {
 	r, err := e.store.Run(context.Background(), id)

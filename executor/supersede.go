@@ -1,0 +1,35 @@
+package executor
+
+import (
+	"context"
+
+	"github.com/dayops/dayops"
+)
+
+// Supersede ends run id as cancelled, with note as its reason, if it is
+// still queued: waiting for its turn, nothing of it run. A run that has
+// left its queue (it runs, or is about to), waits for an approval, or has
+// ended is left alone; so is one that another dayops process drives. It
+// reports whether the run was superseded. who (the trigger identity that
+// starts the newer run) is audited as the one who cancelled it, in the
+// audit row of the run's move to cancelled.
+func (e *Executor) Supersede(ctx context.Context, id int64, who dayops.Actor, note string) (bool, error) {
+	x := e.local(id)
+	if x == nil {
+		return false, nil
+	}
+	note = cleanText(e.redactor.Redact(note))
+	x.mu.Lock()
+	ok := x.run.State == dayops.RunQueued && !x.leftQueue && x.cancelBy == nil && x.parent == nil
+	if ok {
+		// Claimed under the lock acquire takes to leave the queue: the
+		// run cannot start running after this.
+		x.cancelBy, x.cancelRe = &who, note
+	}
+	x.mu.Unlock()
+	if !ok {
+		return false, nil
+	}
+	x.poke()
+	return true, nil
+}

@@ -1,0 +1,136 @@
+package executor_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dayops/dayops"
+)
+
+const supersedable = `
+params:
+  tag: {type: string, required: true}
+concurrency: deploy-${{ env }}
+environments:
+  staging: {}
+steps:
+  - name: Deploy
+    run: |
+      echo "$DAYOPS_PARAM_TAG" >> started.txt
+      while [ ! -f "go-$DAYOPS_PARAM_TAG" ]; do sleep 0.02; done
+`
+
+// TestSupersede: a queued run is superseded — it ends cancelled with the
+// note, as the trigger identity, without running anything — and the one
+// behind it moves up; a running run and an ended one are left alone.
+func TestSupersede(t *testing.T) {
+	h := newHarness(t, map[string]string{"d.yaml": def("deploy", supersedable)}, nil)
+	ctx := context.Background()
+	pr := dayops.TriggerActor(dayops.TriggerPullRequest)
+	start := func(tag string) *dayops.Run {
+		return h.start(dayops.RunRequest{Definition: "deploy", Environment: "staging", Params: map[string]string{"tag": tag},
+			Actor: pr, Trigger: dayops.TriggerPullRequest})
+	}
+	running, old, newer := start("a"), start("b"), start("c")
+	waitFile(t, filepath.Join(h.dir, "started.txt"))
+	h.wait(old.ID, dayops.RunQueued)
+	h.wait(newer.ID, dayops.RunQueued)
+	if got, _ := h.store.Run(ctx, newer.ID); !strings.HasPrefix(got.Reason, fmt.Sprintf("queued behind run %d (deploy, ", old.ID)) &&
+		!strings.HasPrefix(got.Reason, fmt.Sprintf("queued behind run %d (deploy, ", running.ID)) {
+		t.Errorf("queued run's reason %q does not say what it is queued behind", got.Reason)
+	}
+
+	note := fmt.Sprintf("superseded by run %d (PR org/web#13)", newer.ID)
+	for _, tc := range []struct {
+		name string
+		id   int64
+		want bool
+	}{
+		{"a running run", running.ID, false},
+		{"a queued run", old.ID, true},
+		{"a run that ended", old.ID, false},
+		{"an unknown run", 999, false},
+	} {
+		ok, err := h.exec.Supersede(ctx, tc.id, pr, note)
+		if err != nil || ok != tc.want {
+			t.Fatalf("%s: Supersede = %v, %v; want %v", tc.name, ok, err, tc.want)
+		}
+		if tc.want {
+			got := h.done(old.ID)
+			if got.State != dayops.RunCancelled || got.Reason != note || got.Steps[0].State == dayops.StepSucceeded {
+				t.Errorf("superseded run: %s %q %v", got.State, got.Reason, stepStates(got))
+			}
+		}
+	}
+	audits, err := h.store.AuditEvents(ctx, dayops.AuditFilter{RunID: old.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, a := range audits {
+		found = found || (a.Actor == pr.ID && strings.Contains(a.Reason, "→ cancelled: "+note))
+	}
+	if !found {
+		t.Errorf("no audit row of trigger:pull_request cancelling run %d: %+v", old.ID, audits)
+	}
+	for _, tag := range []string{"a", "c"} {
+		if err := os.WriteFile(filepath.Join(h.dir, "go-"+tag), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := h.done(running.ID); got.State != dayops.RunSucceeded {
+		t.Errorf("running run: %s %q", got.State, got.Reason)
+	}
+	if got := h.done(newer.ID); got.State != dayops.RunSucceeded {
+		t.Errorf("newer run: %s %q", got.State, got.Reason)
+	}
+	if b, _ := os.ReadFile(filepath.Join(h.dir, "started.txt")); string(b) != "a\nc\n" {
+		t.Errorf("steps started for %q, want a and c only", b)
+	}
+}
+
+// TestSupersedeRacesTheQueue: Supersede called just as the run ahead ends
+// either cancels the queued run before anything of it runs, or leaves it
+// to run to its end; never both.
+func TestSupersedeRacesTheQueue(t *testing.T) {
+	h := newHarness(t, map[string]string{"d.yaml": def("deploy", supersedable)}, nil)
+	ctx := context.Background()
+	var superseded, ran int
+	for i := range 30 {
+		a, b := fmt.Sprintf("a%d", i), fmt.Sprintf("b%d", i)
+		first := h.start(dayops.RunRequest{Definition: "deploy", Environment: "staging", Params: map[string]string{"tag": a}})
+		second := h.start(dayops.RunRequest{Definition: "deploy", Environment: "staging", Params: map[string]string{"tag": b}})
+		h.wait(second.ID, dayops.RunQueued)
+		if err := os.WriteFile(filepath.Join(h.dir, "go-"+b), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(h.dir, "go-"+a), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(i%10) * 5 * time.Millisecond)
+		ok, err := h.exec.Supersede(ctx, second.ID, dayops.TriggerActor(dayops.TriggerPullRequest), "superseded")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.done(first.ID)
+		got := h.done(second.ID)
+		started, _ := os.ReadFile(filepath.Join(h.dir, "started.txt"))
+		didRun := strings.Contains(string(started), b+"\n")
+		switch {
+		case ok && (got.State != dayops.RunCancelled || didRun):
+			t.Fatalf("round %d: superseded, yet %s (steps started: %v)", i, got.State, didRun)
+		case !ok && got.State != dayops.RunSucceeded:
+			t.Fatalf("round %d: not superseded, yet %s %q", i, got.State, got.Reason)
+		case ok:
+			superseded++
+		default:
+			ran++
+		}
+	}
+	t.Logf("superseded %d, ran %d", superseded, ran)
+}
