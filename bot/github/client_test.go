@@ -163,6 +163,14 @@ func TestClientExplainsRefusals(t *testing.T) {
 	}
 }
 
+func TestLogin(t *testing.T) {
+	fake := githubtest.New(t)
+	fake.Login = "ops-machine"
+	if got, err := newClient(t, fake, nil).Login(context.Background()); got != "ops-machine" || err != nil {
+		t.Errorf("Login = %q, %v", got, err)
+	}
+}
+
 func TestReactAndFindComment(t *testing.T) {
 	fake := githubtest.New(t)
 	c := newClient(t, fake, nil)

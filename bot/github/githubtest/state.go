@@ -294,6 +294,9 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /repos/{owner}/{repo}/deployments/{id}/statuses", s.createDeploymentStatus)
 	m.HandleFunc("GET /repos/{owner}/{repo}/deployments/{id}/statuses", s.listDeploymentStatuses)
 	m.HandleFunc("GET /orgs/{org}/teams/{slug}/memberships/{user}", s.membership)
+	m.HandleFunc("GET /user", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"login": s.Login, "type": "Bot"})
+	})
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not Found", "")
 	})
