@@ -78,6 +78,9 @@ func TestClientHonoursRateLimits(t *testing.T) {
 		{"429 without Retry-After", func(f *githubtest.Server) {
 			f.LimitNext("PATCH /repos/o/r/issues/comments/", 429, 1, -1)
 		}, time.Minute, 1},
+		{"primary limit spent for a moment: waits for the reset", func(f *githubtest.Server) {
+			f.SpendRateLimit("PATCH /repos/o/r/issues/comments/", 1, time.Now().Add(time.Second))
+		}, 0, 2},
 		{"primary limit spent for an hour", func(f *githubtest.Server) {
 			f.SpendRateLimit("PATCH /repos/o/r/issues/comments/", 1, time.Now().Add(time.Hour))
 		}, time.Hour, 1},

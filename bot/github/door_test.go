@@ -223,3 +223,16 @@ func TestReportRunWithoutAPullRequest(t *testing.T) {
 		t.Errorf("a thread that is no pull request: %v, want invalid", err)
 	}
 }
+
+func TestCheckRunWithoutARunView(t *testing.T) {
+	fake := githubtest.New(t)
+	d := newDoor(t, fake)
+	run := deployRun(5, "staging", dayops.RunRunning)
+	// A message without its run view still makes a check run GitHub takes.
+	if err := d.ReportRun(context.Background(), &dayops.Report{RunID: 5, Thread: prThread}, run, bot.Message{Text: "run 5 is running"}); err != nil {
+		t.Fatal(err)
+	}
+	if crs := fake.CheckRuns("o/app"); len(crs) != 1 || crs[0].Summary == "" {
+		t.Errorf("check runs %+v", crs)
+	}
+}

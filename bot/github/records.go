@@ -238,9 +238,13 @@ func output(cr CheckRun, anns []Annotation) *gh.CheckRunOutput {
 	if title == "" {
 		title = cr.Name
 	}
+	summary := cr.Summary
+	if summary == "" {
+		summary = title // GitHub refuses an output without a summary
+	}
 	out := &gh.CheckRunOutput{
 		Title:   gh.String(dayops.Truncate(title, 250)),
-		Summary: gh.String(fit(cr.Summary, maxCheckText)),
+		Summary: gh.String(fit(summary, maxCheckText)),
 	}
 	if cr.Text != "" {
 		out.Text = gh.String(fit(cr.Text, maxCheckText))
