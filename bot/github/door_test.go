@@ -236,3 +236,34 @@ func TestCheckRunWithoutARunView(t *testing.T) {
 		t.Errorf("check runs %+v", crs)
 	}
 }
+
+func TestARefusedPartIsGivenUpNotRetried(t *testing.T) {
+	tests := []struct {
+		name, path, ref string
+		status          int
+		msg             string
+	}{
+		{"a token that may not create check runs", "POST /repos/o/app/check-runs", github.RefCheckRunError, 403, "You must authenticate via a GitHub App."},
+		{"a ref GitHub does not know", "POST /repos/o/app/deployments", github.RefDeploymentError, 422, "No ref found for: 2222"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := githubtest.New(t)
+			d := newDoor(t, fake)
+			fake.RefuseNext(tt.path, tt.status, 100, tt.msg)
+			run := deployRun(5, "staging", dayops.RunRunning)
+			rep := &dayops.Report{RunID: 5, Thread: prThread}
+			report(t, d, rep, run, dayops.RunRunning, dayops.RunSucceeded)
+			if !strings.Contains(rep.Refs[tt.ref], tt.msg) {
+				t.Errorf("refs %v: want %s saying %q", rep.Refs, tt.ref, tt.msg)
+			}
+			if n := len(fake.CallsTo(tt.path)); n != 1 {
+				t.Errorf("%d calls to %s, want 1: a refusal is not retried", n, tt.path)
+			}
+			cs := fake.Comments("o/app", 12)
+			if len(cs) != 1 || !strings.Contains(cs[0].Body, "succeeded") {
+				t.Errorf("comments %+v: the comment goes on", cs)
+			}
+		})
+	}
+}

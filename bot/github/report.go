@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dayops/dayops"
 	"github.com/dayops/dayops/bot"
@@ -18,6 +19,11 @@ const (
 	RefReplaced        = "deployment_replaced" // "done" once the one it replaces is inactive
 	RefCheckRun        = "check_run"           // the check run's ID
 	RefCheckRunState   = "check_run_state"     // the run state it last showed
+	// A part GitHub refuses for good (a token that may not create check
+	// runs or deployments, a ref GitHub does not know) is given up for the
+	// run: why is kept here, and the comment goes on being updated.
+	RefDeploymentError = "deployment_error"
+	RefCheckRunError   = "check_run_error"
 )
 
 // previewPrefix starts the names of preview environments: one per pull
@@ -42,14 +48,34 @@ func (d *Door) ReportRun(ctx context.Context, rep *dayops.Report, run *dayops.Ru
 	}
 	pr := dayops.PRContext(run.Context)
 	var errs []error
-	if env, ok := d.deployEnvironment(run, pr); ok {
-		errs = append(errs, d.reportDeployment(ctx, rep, run, m, pr, env))
+	if env, ok := d.deployEnvironment(run, pr); ok && rep.Refs[RefDeploymentError] == "" {
+		err := d.reportDeployment(ctx, rep, run, m, pr, env)
+		errs = append(errs, d.giveUp(rep, run, RefDeploymentError, err))
 	}
-	if isPRRun(run, pr) {
-		errs = append(errs, d.reportCheckRun(ctx, rep, run, m, pr))
+	if isPRRun(run, pr) && rep.Refs[RefCheckRunError] == "" {
+		err := d.reportCheckRun(ctx, rep, run, m, pr)
+		errs = append(errs, d.giveUp(rep, run, RefCheckRunError, err))
 	}
 	errs = append(errs, d.reportComment(ctx, rep, m))
 	return errors.Join(errs...)
+}
+
+// giveUp records a refusal that trying again cannot change (GitHub said
+// the request is wrong or not allowed) under key and returns nil, so that
+// the run's comment is not held back by a deployment or check run that
+// will never be; any other error is returned, to be tried again.
+func (d *Door) giveUp(rep *dayops.Report, run *dayops.Run, key string, err error) error {
+	var ra interface{ RetryAfter() time.Duration }
+	if err == nil || errors.As(err, &ra) {
+		return err
+	}
+	switch dayops.KindOf(err) {
+	case dayops.KindInvalid, dayops.KindNotFound, dayops.KindForbidden, dayops.KindConflict:
+		rep.Refs[key] = dayops.Truncate(err.Error(), 300)
+		d.log.Warn("github refused a part of a run's record; it is given up for this run", "run_id", run.ID, "part", key, "err", err)
+		return nil
+	}
+	return err
 }
 
 // reportComment posts the run's comment, or edits the one posted before.
