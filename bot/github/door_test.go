@@ -267,3 +267,23 @@ func TestARefusedPartIsGivenUpNotRetried(t *testing.T) {
 		})
 	}
 }
+
+func TestGitHubSeesOnlyWhatTheBotRedacted(t *testing.T) {
+	fake := githubtest.New(t)
+	d := newDoor(t, fake)
+	run := deployRun(5, "staging", dayops.RunFailed)
+	run.Reason = "curl https://user:hunter2@example.com failed"
+	m := runMessage(run)
+	m.Run.Note = "curl https://user:***@example.com failed" // as the bot's Redactor left it
+	if err := d.ReportRun(context.Background(), &dayops.Report{RunID: 5, Thread: prThread}, run, m); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range fake.Calls() {
+		if strings.Contains(c.Body, "hunter2") {
+			t.Errorf("%s sent the secret: %s", c, c.Body)
+		}
+	}
+	if deps := fake.Deployments("o/app"); len(deps) != 1 || !strings.Contains(deps[0].Statuses[0].Description, "user:***@") {
+		t.Errorf("deployment %+v: want the redacted note as its description", deps)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/dayops/dayops"
 	"github.com/dayops/dayops/bot"
@@ -65,7 +64,7 @@ func (d *Door) ReportRun(ctx context.Context, rep *dayops.Report, run *dayops.Ru
 // the run's comment is not held back by a deployment or check run that
 // will never be; any other error is returned, to be tried again.
 func (d *Door) giveUp(rep *dayops.Report, run *dayops.Run, key string, err error) error {
-	var ra interface{ RetryAfter() time.Duration }
+	var ra bot.RetryAfter
 	if err == nil || errors.As(err, &ra) {
 		return err
 	}
@@ -217,14 +216,17 @@ func (d *Door) markReplaced(ctx context.Context, repo, env string, id int64) err
 	return nil
 }
 
-// runDescription is a run in a line: "succeeded: deploy-web staging".
+// runDescription is a run in a line: "failed: deploy-web staging (step
+// migrate failed)". Its note comes from the message, which the bot has
+// redacted; nothing of the run that may hold a secret (its reason, its
+// parameters) is taken from the run itself.
 func runDescription(run *dayops.Run, m bot.Message) string {
 	s := bot.StateText(run.State) + ": " + run.Definition
 	if run.Environment != "" {
 		s += " " + run.Environment
 	}
-	if run.Reason != "" && run.State.Final() {
-		s += " (" + run.Reason + ")"
+	if m.Run != nil && m.Run.Note != "" && run.State.Final() {
+		s += " (" + m.Run.Note + ")"
 	}
 	return s
 }
