@@ -287,3 +287,23 @@ func TestGitHubSeesOnlyWhatTheBotRedacted(t *testing.T) {
 		t.Errorf("deployment %+v: want the redacted note as its description", deps)
 	}
 }
+
+func TestACommitStatusWhenCheckRunsAreRefused(t *testing.T) {
+	fake := githubtest.New(t)
+	d := newDoor(t, fake)
+	// A personal access token: GitHub lets only apps create check runs.
+	fake.RefuseNext("POST /repos/o/app/check-runs", 403, 1, "You must authenticate via a GitHub App.")
+	run := deployRun(5, "staging", dayops.RunQueued)
+	rep := &dayops.Report{RunID: 5, Thread: prThread}
+	report(t, d, rep, run, dayops.RunQueued, dayops.RunRunning, dayops.RunRunning, dayops.RunFailed)
+	if len(fake.CallsTo("POST /repos/o/app/check-runs")) != 1 || len(fake.CheckRuns("o/app")) != 0 {
+		t.Errorf("check runs tried %d times", len(fake.CallsTo("POST /repos/o/app/check-runs")))
+	}
+	want := []githubtest.Status{{Context: "dayops/deploy-app", State: "failure", Description: "failed: deploy-app staging", TargetURL: "https://dayops.example.com/runs/5"}}
+	if d := cmp.Diff(want, fake.Statuses("o/app", head)); d != "" {
+		t.Errorf("commit statuses (-want +got):\n%s", d)
+	}
+	if n := len(fake.CallsTo("POST /repos/o/app/statuses/")); n != 3 {
+		t.Errorf("%d statuses set, want 3: queued, running, failed (running again changes nothing)", n)
+	}
+}

@@ -23,6 +23,10 @@ const (
 	// run: why is kept here, and the comment goes on being updated.
 	RefDeploymentError = "deployment_error"
 	RefCheckRunError   = "check_run_error"
+	// A pull request's run whose check run GitHub refuses gets a commit
+	// status instead.
+	RefStatusState = "status_state" // the run state the commit status last showed
+	RefStatusError = "status_error"
 )
 
 // previewPrefix starts the names of preview environments: one per pull
@@ -54,6 +58,10 @@ func (d *Door) ReportRun(ctx context.Context, rep *dayops.Report, run *dayops.Ru
 	if isPRRun(run, pr) && rep.Refs[RefCheckRunError] == "" {
 		err := d.reportCheckRun(ctx, rep, run, m, pr)
 		errs = append(errs, d.giveUp(rep, run, RefCheckRunError, err))
+	}
+	if isPRRun(run, pr) && rep.Refs[RefCheckRunError] != "" && rep.Refs[RefStatusError] == "" {
+		err := d.reportCommitStatus(ctx, rep, run, m, pr)
+		errs = append(errs, d.giveUp(rep, run, RefStatusError, err))
 	}
 	errs = append(errs, d.reportComment(ctx, rep, m))
 	return errors.Join(errs...)
@@ -284,6 +292,37 @@ func (d *Door) reportCheckRun(ctx context.Context, rep *dayops.Report, run *dayo
 		return err
 	}
 	rep.Refs[RefCheckRunState] = string(run.State)
+	return nil
+}
+
+// commitState is the commit status state of a run state.
+func commitState(s dayops.RunState) string {
+	switch s {
+	case dayops.RunSucceeded:
+		return "success"
+	case dayops.RunFailed, dayops.RunTimedOut, dayops.RunInterrupted:
+		return "failure"
+	case dayops.RunCancelled, dayops.RunDenied:
+		return "error"
+	}
+	return "pending"
+}
+
+// reportCommitStatus sets the run's commit status dayops/DEFINITION on the
+// head when the run's state changed: the check run's stand-in for a token
+// that may not create check runs.
+func (d *Door) reportCommitStatus(ctx context.Context, rep *dayops.Report, run *dayops.Run, m bot.Message, pr map[string]string) error {
+	if rep.Refs[RefStatusState] == string(run.State) {
+		return nil
+	}
+	st := CommitStatus{Context: CheckName(run.Definition), State: commitState(run.State), Description: runDescription(run, m)}
+	if m.Run != nil {
+		st.TargetURL = m.Run.URL
+	}
+	if err := d.client.SetCommitStatus(ctx, pr["repo"], pr["head_sha"], st); err != nil {
+		return err
+	}
+	rep.Refs[RefStatusState] = string(run.State)
 	return nil
 }
 
