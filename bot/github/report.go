@@ -72,17 +72,27 @@ func (d *Door) ReportRun(ctx context.Context, rep *dayops.Report, run *dayops.Ru
 // the run's comment is not held back by a deployment or check run that
 // will never be; any other error is returned, to be tried again.
 func (d *Door) giveUp(rep *dayops.Report, run *dayops.Run, key string, err error) error {
+	if !refused(err) {
+		return err
+	}
+	rep.Refs[key] = dayops.Truncate(err.Error(), 300)
+	d.log.Warn("github refused a part of a run's record; it is given up for this run", "run_id", run.ID, "part", key, "err", err)
+	return nil
+}
+
+// refused reports whether err is GitHub refusing a request for good: wrong,
+// not allowed, of something it does not know. Rate limits and faults are
+// not: they pass.
+func refused(err error) bool {
 	var ra bot.RetryAfter
 	if err == nil || errors.As(err, &ra) {
-		return err
+		return false
 	}
 	switch dayops.KindOf(err) {
 	case dayops.KindInvalid, dayops.KindNotFound, dayops.KindForbidden, dayops.KindConflict:
-		rep.Refs[key] = dayops.Truncate(err.Error(), 300)
-		d.log.Warn("github refused a part of a run's record; it is given up for this run", "run_id", run.ID, "part", key, "err", err)
-		return nil
+		return true
 	}
-	return err
+	return false
 }
 
 // reportComment posts the run's comment, or edits the one posted before.
