@@ -210,6 +210,17 @@ func splitRepo(repo string) (owner, name string, err error) {
 	return owner, name, nil
 }
 
+// Login is the login the token acts as (GET /user): a person's or a
+// machine user's. A GitHub App's installation token cannot ask; its login
+// is the app's slug with "[bot]" ("dayops[bot]"), to be configured.
+func (c *Client) Login(ctx context.Context) (string, error) {
+	u, _, err := c.api.Users.Get(ctx, "")
+	if err != nil {
+		return "", c.callError("ask who the token is", err)
+	}
+	return u.GetLogin(), nil
+}
+
 // React adds a reaction ("eyes", "+1", "rocket"…) to an issue or pull
 // request comment.
 func (c *Client) React(ctx context.Context, repo string, commentID int64, content string) error {

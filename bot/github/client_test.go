@@ -78,6 +78,9 @@ func TestClientHonoursRateLimits(t *testing.T) {
 		{"429 without Retry-After", func(f *githubtest.Server) {
 			f.LimitNext("PATCH /repos/o/r/issues/comments/", 429, 1, -1)
 		}, time.Minute, 1},
+		{"primary limit spent for a moment: waits for the reset", func(f *githubtest.Server) {
+			f.SpendRateLimit("PATCH /repos/o/r/issues/comments/", 1, time.Now().Add(time.Second))
+		}, 0, 2},
 		{"primary limit spent for an hour", func(f *githubtest.Server) {
 			f.SpendRateLimit("PATCH /repos/o/r/issues/comments/", 1, time.Now().Add(time.Hour))
 		}, time.Hour, 1},
@@ -160,6 +163,14 @@ func TestClientExplainsRefusals(t *testing.T) {
 	}
 	if _, err := good.CreateComment(context.Background(), "not-a-repo", 1, "x"); dayops.KindOf(err) != dayops.KindInvalid || !strings.Contains(err.Error(), "owner/name") {
 		t.Errorf("bad repo: %v, want invalid saying owner/name", err)
+	}
+}
+
+func TestLogin(t *testing.T) {
+	fake := githubtest.New(t)
+	fake.Login = "ops-machine"
+	if got, err := newClient(t, fake, nil).Login(context.Background()); got != "ops-machine" || err != nil {
+		t.Errorf("Login = %q, %v", got, err)
 	}
 }
 

@@ -99,11 +99,18 @@ func (d *Door) MinUpdateInterval() time.Duration { return d.interval }
 // Post comments m on the thread's pull request and returns the comment's ID.
 // A Private answer is a comment like any other: GitHub has no messages
 // only one person sees, so an error or a refusal is answered for all to
-// read (the bot never puts secrets in them).
+// read (the bot never puts secrets in them). A Broadcast (a deploy's end,
+// told again to the whole conversation) is not posted: on a pull request
+// the run's one comment, edited, shows the end, and the deployment's
+// status and the check run tell GitHub; a second comment would say it
+// twice.
 func (d *Door) Post(ctx context.Context, t dayops.Thread, m bot.Message) (string, error) {
 	repo, number, err := commentRef(t)
 	if err != nil {
 		return "", err
+	}
+	if m.Broadcast {
+		return "", nil
 	}
 	id, err := d.client.CreateComment(ctx, repo, number, Render(m, d.prefix))
 	if err != nil {

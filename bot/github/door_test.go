@@ -223,3 +223,87 @@ func TestReportRunWithoutAPullRequest(t *testing.T) {
 		t.Errorf("a thread that is no pull request: %v, want invalid", err)
 	}
 }
+
+func TestCheckRunWithoutARunView(t *testing.T) {
+	fake := githubtest.New(t)
+	d := newDoor(t, fake)
+	run := deployRun(5, "staging", dayops.RunRunning)
+	// A message without its run view still makes a check run GitHub takes.
+	if err := d.ReportRun(context.Background(), &dayops.Report{RunID: 5, Thread: prThread}, run, bot.Message{Text: "run 5 is running"}); err != nil {
+		t.Fatal(err)
+	}
+	if crs := fake.CheckRuns("o/app"); len(crs) != 1 || crs[0].Summary == "" {
+		t.Errorf("check runs %+v", crs)
+	}
+}
+
+func TestARefusedPartIsGivenUpNotRetried(t *testing.T) {
+	tests := []struct {
+		name, path, ref string
+		status          int
+		msg             string
+	}{
+		{"a token that may not create check runs", "POST /repos/o/app/check-runs", github.RefCheckRunError, 403, "You must authenticate via a GitHub App."},
+		{"a ref GitHub does not know", "POST /repos/o/app/deployments", github.RefDeploymentError, 422, "No ref found for: 2222"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := githubtest.New(t)
+			d := newDoor(t, fake)
+			fake.RefuseNext(tt.path, tt.status, 100, tt.msg)
+			run := deployRun(5, "staging", dayops.RunRunning)
+			rep := &dayops.Report{RunID: 5, Thread: prThread}
+			report(t, d, rep, run, dayops.RunRunning, dayops.RunSucceeded)
+			if !strings.Contains(rep.Refs[tt.ref], tt.msg) {
+				t.Errorf("refs %v: want %s saying %q", rep.Refs, tt.ref, tt.msg)
+			}
+			if n := len(fake.CallsTo(tt.path)); n != 1 {
+				t.Errorf("%d calls to %s, want 1: a refusal is not retried", n, tt.path)
+			}
+			cs := fake.Comments("o/app", 12)
+			if len(cs) != 1 || !strings.Contains(cs[0].Body, "succeeded") {
+				t.Errorf("comments %+v: the comment goes on", cs)
+			}
+		})
+	}
+}
+
+func TestGitHubSeesOnlyWhatTheBotRedacted(t *testing.T) {
+	fake := githubtest.New(t)
+	d := newDoor(t, fake)
+	run := deployRun(5, "staging", dayops.RunFailed)
+	run.Reason = "curl https://user:hunter2@example.com failed"
+	m := runMessage(run)
+	m.Run.Note = "curl https://user:***@example.com failed" // as the bot's Redactor left it
+	if err := d.ReportRun(context.Background(), &dayops.Report{RunID: 5, Thread: prThread}, run, m); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range fake.Calls() {
+		if strings.Contains(c.Body, "hunter2") {
+			t.Errorf("%s sent the secret: %s", c, c.Body)
+		}
+	}
+	if deps := fake.Deployments("o/app"); len(deps) != 1 || !strings.Contains(deps[0].Statuses[0].Description, "user:***@") {
+		t.Errorf("deployment %+v: want the redacted note as its description", deps)
+	}
+}
+
+func TestACommitStatusWhenCheckRunsAreRefused(t *testing.T) {
+	fake := githubtest.New(t)
+	d := newDoor(t, fake)
+	// A personal access token: GitHub lets only apps create check runs.
+	fake.RefuseNext("POST /repos/o/app/check-runs", 403, 1, "You must authenticate via a GitHub App.")
+	run := deployRun(5, "staging", dayops.RunQueued)
+	rep := &dayops.Report{RunID: 5, Thread: prThread}
+	report(t, d, rep, run, dayops.RunQueued, dayops.RunRunning, dayops.RunRunning, dayops.RunFailed)
+	if len(fake.CallsTo("POST /repos/o/app/check-runs")) != 1 || len(fake.CheckRuns("o/app")) != 0 {
+		t.Errorf("check runs tried %d times", len(fake.CallsTo("POST /repos/o/app/check-runs")))
+	}
+	want := []githubtest.Status{{Context: "dayops/deploy-app", State: "failure", Description: "failed: deploy-app staging", TargetURL: "https://dayops.example.com/runs/5"}}
+	if d := cmp.Diff(want, fake.Statuses("o/app", head)); d != "" {
+		t.Errorf("commit statuses (-want +got):\n%s", d)
+	}
+	if n := len(fake.CallsTo("POST /repos/o/app/statuses/")); n != 3 {
+		t.Errorf("%d statuses set, want 3: queued, running, failed (running again changes nothing)", n)
+	}
+}

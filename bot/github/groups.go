@@ -26,6 +26,8 @@ type membership struct {
 // "github-team:ORG/TEAM") login is an active member of, as
 // "github-team:ORG/TEAM" strings, the way roles name members. Answers are
 // cached for five minutes; an error (GitHub cannot say) is never cached.
+// With an error, the teams returned are those GitHub did confirm: a caller
+// granting something on a membership it could not read refuses it.
 func (c *Client) Groups(ctx context.Context, login string, teams []string) ([]string, error) {
 	if login == "" {
 		return nil, dayops.Errorf(dayops.KindInvalid, "github teams: no login to look up")

@@ -2,6 +2,7 @@ package github
 
 import (
 	"context"
+	"strings"
 
 	gh "github.com/google/go-github/v62/github"
 
@@ -130,6 +131,30 @@ func (c *Client) DeploymentState(ctx context.Context, repo string, id int64) (st
 	return st[0].GetState(), nil
 }
 
+// CommitStatus is a commit status: what a token that may not create check
+// runs (a personal access token) can still say on a commit.
+type CommitStatus struct {
+	Context     string // "dayops/deploy-web"
+	State       string // pending, success, failure or error
+	Description string
+	TargetURL   string // the run page
+}
+
+// SetCommitStatus sets status s.Context on commit sha; a later one of the
+// same context replaces it.
+func (c *Client) SetCommitStatus(ctx context.Context, repo, sha string, s CommitStatus) error {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return err
+	}
+	st := &gh.RepoStatus{State: gh.String(s.State), Context: gh.String(s.Context), Description: gh.String(dayops.Truncate(s.Description, 140))}
+	if strings.HasPrefix(s.TargetURL, "http") {
+		st.TargetURL = gh.String(s.TargetURL)
+	}
+	_, _, err = c.api.Repositories.CreateStatus(ctx, owner, name, sha, st)
+	return c.callError("set commit status", err)
+}
+
 // Annotation marks one line of a file in a check run.
 type Annotation struct {
 	Path    string
@@ -238,9 +263,13 @@ func output(cr CheckRun, anns []Annotation) *gh.CheckRunOutput {
 	if title == "" {
 		title = cr.Name
 	}
+	summary := cr.Summary
+	if summary == "" {
+		summary = title // GitHub refuses an output without a summary
+	}
 	out := &gh.CheckRunOutput{
 		Title:   gh.String(dayops.Truncate(title, 250)),
-		Summary: gh.String(fit(cr.Summary, maxCheckText)),
+		Summary: gh.String(fit(summary, maxCheckText)),
 	}
 	if cr.Text != "" {
 		out.Text = gh.String(fit(cr.Text, maxCheckText))

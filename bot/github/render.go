@@ -132,6 +132,7 @@ func Render(m bot.Message, prefix string) string {
 	if m.Pre != "" {
 		parts = append(parts, fence(m.Pre))
 	}
+	var after []string
 	var cmds []string
 	for _, b := range m.Buttons {
 		if c := buttonCommand(prefix, b); c != "" {
@@ -139,22 +140,22 @@ func Render(m bot.Message, prefix string) string {
 		}
 	}
 	if len(cmds) > 0 {
-		parts = append(parts, "Comment "+strings.Join(cmds, " or "))
+		after = append(after, "Comment "+strings.Join(cmds, " or "))
 	}
 	if m.File != nil && m.File.Elsewhere != "" {
-		parts = append(parts, "The whole text: `"+m.File.Elsewhere+"`")
+		after = append(after, "The whole text: `"+m.File.Elsewhere+"`")
 	}
 	if m.Footer != "" {
-		parts = append(parts, "<sub>"+escape(m.Footer)+"</sub>")
+		after = append(after, "<sub>"+escape(m.Footer)+"</sub>")
+	}
+	if m.Run == nil {
+		return fit(strings.Join(append(parts, after...), "\n\n"), MaxComment)
 	}
 	head := strings.Join(parts, "\n\n")
-	if m.Run == nil {
-		return fit(head, MaxComment)
-	}
 	if head != "" {
 		head += "\n\n"
 	}
-	return renderRun(head, m.Run, MaxComment)
+	return renderRun(head, m.Run, fit(strings.Join(after, "\n\n"), MaxComment/8), MaxComment)
 }
 
 // runIcon is a run state as an emoji, for the title line.
@@ -174,10 +175,11 @@ func runIcon(s dayops.RunState) string {
 	return "⏳"
 }
 
-// renderRun renders v after head within limit bytes: what has to go goes
-// in this order — output lines (the oldest first), steps (the last
-// first), then the text itself — and the run page link stays.
-func renderRun(head string, v *bot.RunView, limit int) string {
+// renderRun renders v after head and before after (the commands to
+// comment, the footer) within limit bytes: what has to go goes in this
+// order — output lines (the oldest first), steps (the last first), then the
+// text itself — and the run page link stays, last.
+func renderRun(head string, v *bot.RunView, after string, limit int) string {
 	var top []string
 	top = append(top, "### "+runIcon(v.State)+" "+escape(dayops.Truncate(v.Title, 300)))
 	var meta []string
@@ -202,6 +204,9 @@ func renderRun(head string, v *bot.RunView, limit int) string {
 	var tail []string
 	if v.Rollback != dayops.RollbackNone {
 		tail = append(tail, "Rollback: "+strings.ReplaceAll(string(v.Rollback), "_", " "))
+	}
+	if after != "" {
+		tail = append(tail, after)
 	}
 	if v.URL != "" {
 		tail = append(tail, "[Run page]("+strings.ReplaceAll(v.URL, ")", "%29")+")")

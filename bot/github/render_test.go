@@ -151,3 +151,16 @@ func TestPostAndUpdate(t *testing.T) {
 		t.Errorf("name %q, pace %s", d.Name(), d.MinUpdateInterval())
 	}
 }
+
+func TestRenderRunOffersCommandsBelowTheSteps(t *testing.T) {
+	m := bot.Message{
+		Run: &bot.RunView{ID: 3, Title: "Run #3 deploy-web production — awaiting approval", State: dayops.RunAwaitingApproval,
+			Steps: []bot.StepView{{Name: "Back up", State: dayops.StepPending}}, URL: "https://d/runs/3"},
+		Buttons: []bot.Button{{Label: "Approve run 3", Action: bot.ActionApprove, Value: "3"}},
+	}
+	got := github.Render(m, "/ops")
+	title, step, cmd, link := strings.Index(got, "Run #3"), strings.Index(got, "Back up"), strings.Index(got, "`/ops approve 3`"), strings.Index(got, "[Run page](https://d/runs/3)")
+	if !strings.HasPrefix(got, "### ⏸️ Run #3") || !(title < step && step < cmd && cmd < link) || !strings.HasSuffix(got, "[Run page](https://d/runs/3)") {
+		t.Errorf("want the title first, then the steps, the command and the link last:\n%s", got)
+	}
+}

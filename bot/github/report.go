@@ -18,6 +18,15 @@ const (
 	RefReplaced        = "deployment_replaced" // "done" once the one it replaces is inactive
 	RefCheckRun        = "check_run"           // the check run's ID
 	RefCheckRunState   = "check_run_state"     // the run state it last showed
+	// A part GitHub refuses for good (a token that may not create check
+	// runs or deployments, a ref GitHub does not know) is given up for the
+	// run: why is kept here, and the comment goes on being updated.
+	RefDeploymentError = "deployment_error"
+	RefCheckRunError   = "check_run_error"
+	// A pull request's run whose check run GitHub refuses gets a commit
+	// status instead.
+	RefStatusState = "status_state" // the run state the commit status last showed
+	RefStatusError = "status_error"
 )
 
 // previewPrefix starts the names of preview environments: one per pull
@@ -42,14 +51,48 @@ func (d *Door) ReportRun(ctx context.Context, rep *dayops.Report, run *dayops.Ru
 	}
 	pr := dayops.PRContext(run.Context)
 	var errs []error
-	if env, ok := d.deployEnvironment(run, pr); ok {
-		errs = append(errs, d.reportDeployment(ctx, rep, run, m, pr, env))
+	if env, ok := d.deployEnvironment(run, pr); ok && rep.Refs[RefDeploymentError] == "" {
+		err := d.reportDeployment(ctx, rep, run, m, pr, env)
+		errs = append(errs, d.giveUp(rep, run, RefDeploymentError, err))
 	}
-	if isPRRun(run, pr) {
-		errs = append(errs, d.reportCheckRun(ctx, rep, run, m, pr))
+	if isPRRun(run, pr) && rep.Refs[RefCheckRunError] == "" {
+		err := d.reportCheckRun(ctx, rep, run, m, pr)
+		errs = append(errs, d.giveUp(rep, run, RefCheckRunError, err))
+	}
+	if isPRRun(run, pr) && rep.Refs[RefCheckRunError] != "" && rep.Refs[RefStatusError] == "" {
+		err := d.reportCommitStatus(ctx, rep, run, m, pr)
+		errs = append(errs, d.giveUp(rep, run, RefStatusError, err))
 	}
 	errs = append(errs, d.reportComment(ctx, rep, m))
 	return errors.Join(errs...)
+}
+
+// giveUp records a refusal that trying again cannot change (GitHub said
+// the request is wrong or not allowed) under key and returns nil, so that
+// the run's comment is not held back by a deployment or check run that
+// will never be; any other error is returned, to be tried again.
+func (d *Door) giveUp(rep *dayops.Report, run *dayops.Run, key string, err error) error {
+	if !refused(err) {
+		return err
+	}
+	rep.Refs[key] = dayops.Truncate(err.Error(), 300)
+	d.log.Warn("github refused a part of a run's record; it is given up for this run", "run_id", run.ID, "part", key, "err", err)
+	return nil
+}
+
+// refused reports whether err is GitHub refusing a request for good: wrong,
+// not allowed, of something it does not know. Rate limits and faults are
+// not: they pass.
+func refused(err error) bool {
+	var ra bot.RetryAfter
+	if err == nil || errors.As(err, &ra) {
+		return false
+	}
+	switch dayops.KindOf(err) {
+	case dayops.KindInvalid, dayops.KindNotFound, dayops.KindForbidden, dayops.KindConflict:
+		return true
+	}
+	return false
 }
 
 // reportComment posts the run's comment, or edits the one posted before.
@@ -191,14 +234,17 @@ func (d *Door) markReplaced(ctx context.Context, repo, env string, id int64) err
 	return nil
 }
 
-// runDescription is a run in a line: "succeeded: deploy-web staging".
+// runDescription is a run in a line: "failed: deploy-web staging (step
+// migrate failed)". Its note comes from the message, which the bot has
+// redacted; nothing of the run that may hold a secret (its reason, its
+// parameters) is taken from the run itself.
 func runDescription(run *dayops.Run, m bot.Message) string {
 	s := bot.StateText(run.State) + ": " + run.Definition
 	if run.Environment != "" {
 		s += " " + run.Environment
 	}
-	if run.Reason != "" && run.State.Final() {
-		s += " (" + run.Reason + ")"
+	if m.Run != nil && m.Run.Note != "" && run.State.Final() {
+		s += " (" + m.Run.Note + ")"
 	}
 	return s
 }
@@ -256,6 +302,37 @@ func (d *Door) reportCheckRun(ctx context.Context, rep *dayops.Report, run *dayo
 		return err
 	}
 	rep.Refs[RefCheckRunState] = string(run.State)
+	return nil
+}
+
+// commitState is the commit status state of a run state.
+func commitState(s dayops.RunState) string {
+	switch s {
+	case dayops.RunSucceeded:
+		return "success"
+	case dayops.RunFailed, dayops.RunTimedOut, dayops.RunInterrupted:
+		return "failure"
+	case dayops.RunCancelled, dayops.RunDenied:
+		return "error"
+	}
+	return "pending"
+}
+
+// reportCommitStatus sets the run's commit status dayops/DEFINITION on the
+// head when the run's state changed: the check run's stand-in for a token
+// that may not create check runs.
+func (d *Door) reportCommitStatus(ctx context.Context, rep *dayops.Report, run *dayops.Run, m bot.Message, pr map[string]string) error {
+	if rep.Refs[RefStatusState] == string(run.State) {
+		return nil
+	}
+	st := CommitStatus{Context: CheckName(run.Definition), State: commitState(run.State), Description: runDescription(run, m)}
+	if m.Run != nil {
+		st.TargetURL = m.Run.URL
+	}
+	if err := d.client.SetCommitStatus(ctx, pr["repo"], pr["head_sha"], st); err != nil {
+		return err
+	}
+	rep.Refs[RefStatusState] = string(run.State)
 	return nil
 }
 

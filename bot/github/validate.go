@@ -62,10 +62,21 @@ func (d *Door) PublishValidation(ctx context.Context, pr dayops.PullRequest, v V
 		}
 	}
 	var errs []error
-	if _, err := d.client.CreateCheckRun(ctx, pr.Repo, cr); err != nil {
+	listProblems := false
+	if _, err := d.client.CreateCheckRun(ctx, pr.Repo, cr); refused(err) {
+		// A token that may not create check runs: a commit status says
+		// whether the revision loads, and the comment lists the problems.
+		d.log.Warn("github refused the validation check run; a commit status instead", "pr", pr.String(), "err", err)
+		listProblems = true
+		state := "success"
+		if cr.Conclusion != "success" {
+			state = "failure"
+		}
+		errs = append(errs, d.client.SetCommitStatus(ctx, pr.Repo, pr.HeadSHA, CommitStatus{Context: ValidateCheck, State: state, Description: cr.Title}))
+	} else if err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, d.summaryComment(ctx, pr, validationComment(v)))
+	errs = append(errs, d.summaryComment(ctx, pr, validationComment(v, listProblems)))
 	return errors.Join(errs...)
 }
 
@@ -107,11 +118,21 @@ func validationSummary(v Validation) string {
 	return fit(b.String(), maxCheckText)
 }
 
-// validationComment is the pull request's summary comment.
-func validationComment(v Validation) string {
+// validationComment is the pull request's summary comment; with
+// listProblems (no check run could carry them) it lists the problems.
+func validationComment(v Validation, listProblems bool) string {
 	var b strings.Builder
 	b.WriteString(validateMarker + "\n### dayops: this pull request in the catalog\n\n")
-	if n := len(v.Problems); n > 0 {
+	if n := len(v.Problems); n > 0 && listProblems {
+		b.WriteString("❌ " + plural(n, "problem") + " keep this revision from loading:\n")
+		for i, p := range v.Problems {
+			if i == maxSummaryProblems {
+				fmt.Fprintf(&b, "\n- … and %d more", n-i)
+				break
+			}
+			b.WriteString("\n- " + problemLine(p))
+		}
+	} else if n > 0 {
 		b.WriteString("❌ " + plural(n, "problem") + " keep this revision from loading: see the **" + ValidateCheck + "** check, where each is marked at its line.")
 	} else {
 		b.WriteString("✅ Every definition loads.")

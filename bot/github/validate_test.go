@@ -105,3 +105,24 @@ func TestPublishValidationRefusesAnIncompletePR(t *testing.T) {
 		t.Errorf("no head: %v after %d calls; want invalid and no call", err, len(fake.Calls()))
 	}
 }
+
+func TestPublishValidationWithoutCheckRuns(t *testing.T) {
+	fake := githubtest.New(t)
+	d := newDoor(t, fake)
+	fake.RefuseNext("POST /repos/o/ops/check-runs", 403, 1, "You must authenticate via a GitHub App.")
+	v := github.Validation{Revision: "aaa", Problems: []github.Problem{
+		{Path: "day1/deploy-web.yaml", Line: 7, Message: "steps: at least one step is required"},
+		{Path: "day2/backup.yaml", Line: 3, Message: "phase: write day0, day1 or day2"},
+	}}
+	if err := d.PublishValidation(context.Background(), opsPR, v); err != nil {
+		t.Fatal(err)
+	}
+	sts := fake.Statuses("o/ops", head)
+	if len(sts) != 1 || sts[0].Context != github.ValidateCheck || sts[0].State != "failure" || sts[0].Description != "2 problems in the ops repository" {
+		t.Errorf("commit statuses %+v", sts)
+	}
+	cs := fake.Comments("o/ops", 4)
+	if len(cs) != 1 || !strings.Contains(cs[0].Body, "`day1/deploy-web.yaml` line 7: steps: at least one step is required") || !strings.Contains(cs[0].Body, "`day2/backup.yaml` line 3") {
+		t.Errorf("comments %+v: want the problems listed", cs)
+	}
+}

@@ -43,6 +43,7 @@ type failure struct {
 	status, n      int
 	retryAfter     int       // seconds; -1: no Retry-After
 	ownRetry       bool      // retryAfter given, else Server.RetryAfter
+	message        string    // a plain refusal (RefuseNext) with this message
 	reset          time.Time // primary limit spent until then
 }
 
@@ -116,6 +117,13 @@ func (s *Server) LimitNext(prefix string, status, n, retryAfter int) {
 	s.addFailure(prefix, &failure{status: status, n: n, retryAfter: retryAfter, ownRetry: true})
 }
 
+// RefuseNext makes the next n matching calls answer status with message as
+// a plain refusal, no rate limit about it: a token without the permission
+// (403 "Resource not accessible by integration"), a locked conversation.
+func (s *Server) RefuseNext(prefix string, status, n int, message string) {
+	s.addFailure(prefix, &failure{status: status, n: n, retryAfter: -1, ownRetry: true, message: message})
+}
+
 // SpendRateLimit makes the next n matching calls answer 403 with
 // X-RateLimit-Remaining: 0 and X-RateLimit-Reset: reset, GitHub's primary
 // rate limit.
@@ -178,10 +186,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if f.ownRetry {
 			retry = f.retryAfter
 		}
-		if retry >= 0 && (f.status == http.StatusForbidden || f.status == http.StatusTooManyRequests) && f.reset.IsZero() {
+		if retry >= 0 && f.message == "" && (f.status == http.StatusForbidden || f.status == http.StatusTooManyRequests) && f.reset.IsZero() {
 			rec.Header().Set("Retry-After", strconv.Itoa(retry))
 		}
 		switch {
+		case f.message != "":
+			writeError(rec, f.status, f.message, "")
 		case !f.reset.IsZero():
 			rec.Header().Set("X-RateLimit-Limit", "5000")
 			rec.Header().Set("X-RateLimit-Remaining", "0")

@@ -181,6 +181,56 @@ func (s *Server) SetStatus(repo, sha, context, state string) {
 	s.statuses[k] = append(s.statuses[k], map[string]any{"context": context, "state": state})
 }
 
+// Status is a commit status as it stands (the latest of its context).
+type Status struct {
+	Context     string
+	State       string
+	Description string
+	TargetURL   string
+}
+
+// Statuses are the commit statuses of sha, the latest of each context.
+func (s *Server) Statuses(repo, sha string) []Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Status
+	for _, m := range s.statuses[repo+"@"+sha] {
+		st := Status{}
+		st.Context, _ = m["context"].(string)
+		st.State, _ = m["state"].(string)
+		st.Description, _ = m["description"].(string)
+		st.TargetURL, _ = m["target_url"].(string)
+		out = append(out, st)
+	}
+	return out
+}
+
+func (s *Server) createStatus(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		State       string `json:"state"`
+		Context     string `json:"context"`
+		Description string `json:"description"`
+		TargetURL   string `json:"target_url"`
+	}
+	if !decode(w, r, &in) {
+		return
+	}
+	if !slices.Contains([]string{"error", "failure", "pending", "success"}, in.State) {
+		writeError(w, http.StatusUnprocessableEntity, "Validation Failed: state is not one of error, failure, pending, success", "")
+		return
+	}
+	if in.Context == "" {
+		in.Context = "default" // GitHub's default
+	}
+	s.SetStatus(repoOf(r), r.PathValue("sha"), in.Context, in.State)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list := s.statuses[repoOf(r)+"@"+r.PathValue("sha")]
+	last := list[len(list)-1]
+	last["description"], last["target_url"] = in.Description, in.TargetURL
+	writeJSON(w, http.StatusCreated, map[string]any{"id": s.id(), "state": in.State, "context": in.Context})
+}
+
 // AddCheckRun adds a check run someone else made on sha.
 func (s *Server) AddCheckRun(repo, sha, name, status, conclusion string) int64 {
 	s.mu.Lock()
@@ -294,6 +344,10 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /repos/{owner}/{repo}/deployments/{id}/statuses", s.createDeploymentStatus)
 	m.HandleFunc("GET /repos/{owner}/{repo}/deployments/{id}/statuses", s.listDeploymentStatuses)
 	m.HandleFunc("GET /orgs/{org}/teams/{slug}/memberships/{user}", s.membership)
+	m.HandleFunc("POST /repos/{owner}/{repo}/statuses/{sha}", s.createStatus)
+	m.HandleFunc("GET /user", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"login": s.Login, "type": "Bot"})
+	})
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not Found", "")
 	})
