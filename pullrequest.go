@@ -37,9 +37,16 @@ type PullRequest struct {
 	Fork     bool   // the head is in another repository
 }
 
-// Context is the pull request as run context: the pr.* keys of PRFields.
+// ContextPRFork is set to "true" in the context of a pull request from a
+// fork: the pipeline refuses its commands unless forks are allowed, and its
+// runs get no secrets.
+const ContextPRFork = "pr.fork"
+
+// Context is the pull request as run context: the pr.* keys of PRFields,
+// and ContextPRFork for a fork.
 func (p PullRequest) Context() map[string]string {
-	return WithPR(nil, map[string]string{
+	fork := map[bool]string{true: "true"}[p.Fork]
+	c := WithPR(nil, map[string]string{
 		"number":    strconv.Itoa(p.Number),
 		"title":     p.Title,
 		"author":    p.Author,
@@ -50,6 +57,10 @@ func (p PullRequest) Context() map[string]string {
 		"base_ref":  p.BaseRef,
 		"merge_sha": p.MergeSHA,
 	})
+	if fork != "" {
+		c[ContextPRFork] = fork
+	}
+	return c
 }
 
 // String is "owner/name#12".

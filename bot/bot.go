@@ -304,6 +304,16 @@ func (b *Bot) submit(ctx context.Context, s Submission, started func(*dayops.Run
 			s.Actor = id
 		}
 	}
+	if s.Context[dayops.ContextPRFork] == "true" {
+		// A pull request from a fork is anyone's: its comments steer
+		// nothing, and read nothing either, unless forks are allowed; even
+		// then its runs get no secrets.
+		if !b.forks {
+			b.refuseFork(ctx, s)
+			return
+		}
+		s.NoSecrets = true
+	}
 	cmd := s.Command
 	if cmd == nil {
 		res := commands.Grammar{Prefix: b.prefix}.Parse(s.Text)
@@ -515,4 +525,19 @@ func (b *Bot) authorizeRead(ctx context.Context, c *call, target string) error {
 // open records the decision for commands that need no role.
 func (b *Bot) open(ctx context.Context, c *call, target string) error {
 	return b.decide(ctx, c, dayops.Verdict{Allowed: true, Reason: string(c.cmd.Verb) + " needs no role"}, target, 0)
+}
+
+// refuseFork answers a command from a fork's pull request, and audits it.
+func (b *Bot) refuseFork(ctx context.Context, s Submission) {
+	pr := s.Context["pr.repo"] + "#" + s.Context["pr.number"]
+	reason := "pull request " + pr + " comes from a fork: dayops takes no commands from forks unless github.allow_forks is set"
+	ev := dayops.AuditEvent{Time: b.now(), Actor: s.Actor.ID, Where: s.Thread.String(), Action: "command",
+		Target: dayops.Truncate(s.Text, 200), Trigger: s.Trigger, Reason: reason}
+	if s.Command != nil {
+		ev.Action = "command." + string(s.Command.Verb)
+	}
+	if err := b.store.Audit(ctx, ev); err != nil {
+		b.log.Error("auditing a fork's command", "pr", pr, "err", err)
+	}
+	b.post(ctx, s.Thread, Message{Text: "Refused: " + reason + ".", Private: true})
 }

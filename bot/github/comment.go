@@ -175,7 +175,7 @@ func prContext(pr dayops.PullRequest) map[string]string {
 
 // pullRequest hands a pull request event of an application repository to
 // the pipeline, and validates one of the ops repo.
-func (in *Intake) pullRequest(ctx context.Context, ev *event) error {
+func (in *Intake) pullRequest(ctx context.Context, delivery string, ev *event) error {
 	pr := fromEvent(ev.pr)
 	if in.opts.OpsRepo.Name != "" && strings.EqualFold(ev.repo, in.opts.OpsRepo.Name) {
 		if in.opts.OpsRepo.Validate == nil {
@@ -187,7 +187,21 @@ func (in *Intake) pullRequest(ctx context.Context, ev *event) error {
 		}
 		return nil
 	}
-	if in.opts.OnPullRequest != nil {
+	if (pr.Action == dayops.PRClosed || pr.Action == dayops.PRMerged) && in.opts.Previews != nil {
+		// Marking deployments inactive twice does no harm: a failure is
+		// tried again with the delivery.
+		if err := in.opts.Previews.ClosePreview(ctx, pr); err != nil {
+			return fmt.Errorf("marking the preview deployments of %s inactive: %w", pr, err)
+		}
+	}
+	if in.opts.OnPullRequest == nil {
+		return nil
+	}
+	// The triggers are matched once per delivery, also when a crash
+	// comes between them and the delivery's end.
+	if first, err := in.opts.Inbox.FirstDelivery(ctx, Source+"-event", delivery); err != nil {
+		return fmt.Errorf("remembering delivery %s: %w", delivery, err)
+	} else if first {
 		in.opts.OnPullRequest(ctx, pr, Thread(pr))
 	}
 	return nil

@@ -26,7 +26,7 @@ type DoorOptions struct {
 	// BotLogin is dayops's own login ("dayops[bot]"): comments it wrote
 	// are never commands, and its summary comments are found by it.
 	BotLogin string
-	// Prefix is the comment command ("/ops"), spelt in the commands a
+	// Prefix is the comment command (slack.command), spelt in the commands a
 	// comment offers instead of buttons; default commands.DefaultPrefix.
 	Prefix string
 	// EnvironmentURL is where a run's environment is reached (the

@@ -66,6 +66,11 @@ type IntakeOptions struct {
 	// OnPullRequest is told of each pull request event of an application
 	// repository: the pipeline matches its pull_request triggers.
 	OnPullRequest func(ctx context.Context, pr dayops.PullRequest, where dayops.Thread)
+	// Previews, when set, is told of each closed pull request (merged or
+	// not): its preview deployments become inactive. The Door implements it.
+	Previews interface {
+		ClosePreview(ctx context.Context, pr dayops.PullRequest) error
+	}
 	// OpsRepo is the ops repo on GitHub, if it is there: a push to its
 	// branch syncs at once, its pull requests are validated.
 	OpsRepo OpsRepo

@@ -101,7 +101,7 @@ func fence(text string) string {
 	return f + "\n" + strings.TrimRight(text, "\n") + "\n" + f
 }
 
-// buttonCommand is what to type in a comment for a button: "/ops approve
+// buttonCommand is what to type in a comment for a button: "PREFIX approve
 // 12"; "" for buttons with no command.
 func buttonCommand(prefix string, b bot.Button) string {
 	switch b.Action {

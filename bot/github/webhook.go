@@ -227,7 +227,7 @@ func (in *Intake) process(ctx context.Context, d dayops.Inbound) error {
 	case EventIssueComment:
 		return in.comment(ctx, d.Delivery, ev)
 	case EventPullRequest:
-		return in.pullRequest(ctx, ev)
+		return in.pullRequest(ctx, d.Delivery, ev)
 	case EventPush:
 		if in.opts.OpsRepo.Sync == nil {
 			return nil

@@ -157,9 +157,14 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	}
 	s.closers = append(s.closers, s.exec.Close)
 	redactor := dayops.NewRedactor(serverSecrets(cfg, secrets)...)
+	var notify dayops.Thread // where pull-request-triggered runs are announced too
+	if ch := cfg.Slack.NotifyChannel; ch != "" && cfg.Slack.Enabled() {
+		notify = dayops.Thread{Door: slackdoor.DoorName, Channel: ch, Name: strings.TrimPrefix(ch, "#")}
+	}
 	s.bot, err = bot.New(bot.Options{
 		Engine: s.exec, Store: s.store, Catalogs: s.syncer, Policy: cfg.Policy, Events: events,
 		Redactor: redactor, BaseURL: cfg.BaseURL, Prefix: cfg.Slack.Command, Logger: logger,
+		NotifyThread: notify, AllowForks: cfg.GitHub.AllowForks,
 	})
 	if err != nil {
 		return nil, err
@@ -187,7 +192,7 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	go func() { defer close(s.syncDone); s.syncer.Run(syncCtx) }()
 	s.closers = append(s.closers, func() error { stopSync(); <-s.syncDone; return nil })
 
-	if s.stopDoors, err = registerDoors(ctx, doorDeps{cfg: cfg, bot: s.bot, store: s.store, mux: mux, redactor: redactor, log: logger}); err != nil {
+	if s.stopDoors, err = registerDoors(ctx, doorDeps{cfg: cfg, bot: s.bot, store: s.store, syncer: s.syncer, mux: mux, redactor: redactor, log: logger}); err != nil {
 		return nil, err
 	}
 	if len(cfg.Policy.Roles) == 0 {
@@ -203,6 +208,7 @@ type doorDeps struct {
 	cfg      *config.Config
 	bot      *bot.Bot
 	store    *storage.Store
+	syncer   *gitsync.Syncer
 	mux      *http.ServeMux
 	redactor *dayops.Redactor
 	log      *slog.Logger
@@ -220,8 +226,17 @@ func registerDoors(ctx context.Context, d doorDeps) (stop func(), err error) {
 			stops[i]()
 		}
 	}
+	if d.cfg.GitHub.Enabled() {
+		ghStop, err := registerGitHub(ctx, d)
+		if err != nil {
+			return stop, err
+		}
+		stops = append(stops, ghStop)
+	}
 	if !d.cfg.Slack.Enabled() {
-		d.log.Info("no door is configured: set the Slack tokens to talk to dayops from Slack")
+		if !d.cfg.GitHub.Enabled() {
+			d.log.Info("no door is configured: set the Slack tokens to talk to dayops from Slack, the GitHub token and webhook secret for pull requests")
+		}
 		return stop, nil
 	}
 	apiURL := d.cfg.Slack.APIURL
