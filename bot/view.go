@@ -79,7 +79,10 @@ func (b *Bot) runView(r *dayops.Run) *RunView {
 		}
 		v.Steps = append(v.Steps, sv)
 	}
-	if b.baseURL != "" {
+	switch {
+	case b.runURL != nil:
+		v.URL = b.runURL(r.ID)
+	case b.baseURL != "":
 		v.URL = b.baseURL + "/runs/" + strconv.FormatInt(r.ID, 10)
 	}
 	return v
