@@ -32,19 +32,25 @@ func (s *Store) LogsBefore(ctx context.Context, runID, beforeSeq int64, limit in
 }
 
 // SearchLogs returns up to limit lines of run runID after sequence number
-// afterSeq that contain text, ignoring the case of ASCII letters, in order.
-// The caller pages on from the last line's Seq.
-func (s *Store) SearchLogs(ctx context.Context, runID int64, text string, afterSeq int64, limit int) ([]dayops.LogLine, error) {
-	if text == "" {
-		return nil, dayops.Errorf(dayops.KindInvalid, "a log search needs some text to look for")
+// afterSeq that contain text, ignoring the case of ASCII letters ("" for
+// every line), and that step printed (step < 0: any step), in order. The
+// caller pages on from the last line's Seq.
+func (s *Store) SearchLogs(ctx context.Context, runID int64, step int, text string, afterSeq int64, limit int) ([]dayops.LogLine, error) {
+	if text == "" && step < 0 {
+		return nil, dayops.Errorf(dayops.KindInvalid, "a log search needs some text to look for or a step")
 	}
 	if limit <= 0 {
 		return nil, dayops.Errorf(dayops.KindInvalid, "a log search needs a positive limit, got %d", limit)
 	}
-	pattern := "%" + likeEscaper.Replace(strings.ToLower(text)) + "%"
-	out, err := queryLogs(ctx, s.r, `SELECT run_id, seq, step, at, stream, line FROM log_lines
-		WHERE run_id = ? AND seq > ? AND LOWER(line) LIKE ? ESCAPE '\' ORDER BY seq LIMIT ?`,
-		runID, afterSeq, pattern, limit)
+	query := "SELECT run_id, seq, step, at, stream, line FROM log_lines WHERE run_id = ? AND seq > ?"
+	args := []any{runID, afterSeq}
+	if step >= 0 {
+		query, args = query+" AND step = ?", append(args, step)
+	}
+	if text != "" {
+		query, args = query+` AND LOWER(line) LIKE ? ESCAPE '\'`, append(args, "%"+likeEscaper.Replace(strings.ToLower(text))+"%")
+	}
+	out, err := queryLogs(ctx, s.r, query+" ORDER BY seq LIMIT ?", append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("searching logs of run %d: %w", runID, err)
 	}

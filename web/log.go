@@ -27,14 +27,17 @@ type logView struct {
 	Run     *dayops.Run
 	Steps   map[int]string
 	Search  string
+	Step    int    // the step whose lines are shown, -1 every step
+	StepOf  string // its name
 	Lines   []dayops.LogLine
 	Earlier int64 // a line before which there are more, 0 none
 	Later   int64 // a line after which there are more, 0 none
 }
 
 // logPage serves /runs/{id}/log: ?before=SEQ, ?after=SEQ (a page of lines
-// before or after that line), ?q=TEXT[&after=SEQ] (lines containing TEXT),
-// or without a query the end of the log.
+// before or after that line), ?q=TEXT and ?step=INDEX (lines containing
+// TEXT, lines of one step; both page on with &after=SEQ), or without a
+// query the end of the log.
 func (s *Server) logPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	vw := viewerOf(ctx)
@@ -65,10 +68,19 @@ func (s *Server) logPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := logView{page: page{Title: fmt.Sprintf("Log of run #%d", run.ID), User: vw.User, Viewer: vw},
-		Run: run, Steps: stepNames(run), Search: strings.TrimSpace(q.Get("q"))}
+		Run: run, Steps: stepNames(run), Search: strings.TrimSpace(q.Get("q")), Step: -1}
+	if st := q.Get("step"); st != "" {
+		n, err := strconv.Atoi(st)
+		name, ok := v.Steps[n]
+		if err != nil || !ok {
+			s.problem(w, http.StatusBadRequest, fmt.Sprintf("step %q is not a step of run %d: use the number in the first column of its steps, 0 to %d", st, run.ID, len(run.Steps)-1), "")
+			return
+		}
+		v.Step, v.StepOf = n, name
+	}
 	switch {
-	case v.Search != "":
-		v.Lines, err = s.search(r, run.ID, v.Search, after)
+	case v.Search != "" || v.Step >= 0:
+		v.Lines, err = s.search(r, run.ID, v.Step, v.Search, after)
 		if len(v.Lines) == logPage {
 			v.Later = v.Lines[len(v.Lines)-1].Seq
 		}
@@ -99,11 +111,11 @@ func (s *Server) logPage(w http.ResponseWriter, r *http.Request) {
 // search returns up to logPage lines after afterSeq whose redacted text
 // still contains text: searching for a secret finds nothing, not the lines
 // that hold it.
-func (s *Server) search(r *http.Request, runID int64, text string, afterSeq int64) ([]dayops.LogLine, error) {
+func (s *Server) search(r *http.Request, runID int64, step int, text string, afterSeq int64) ([]dayops.LogLine, error) {
 	want := strings.ToLower(text)
 	var out []dayops.LogLine
 	for len(out) < logPage {
-		lines, err := s.opts.Store.SearchLogs(r.Context(), runID, text, afterSeq, logPage-len(out))
+		lines, err := s.opts.Store.SearchLogs(r.Context(), runID, step, text, afterSeq, logPage-len(out))
 		if err != nil {
 			return nil, err
 		}

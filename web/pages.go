@@ -276,6 +276,21 @@ func stepNames(r *dayops.Run) map[int]string {
 	return out
 }
 
+// Filter is the query of a log page's search and step, for its links.
+func (v logView) Filter() template.URL {
+	q := url.Values{}
+	if v.Search != "" {
+		q.Set("q", v.Search)
+	}
+	if v.Step >= 0 {
+		q.Set("step", strconv.Itoa(v.Step))
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return template.URL(q.Encode() + "&")
+}
+
 // lineView is one log line as a page shows it, redacted.
 type lineView struct {
 	Seq    int64

@@ -51,7 +51,7 @@ func TestRunPage(t *testing.T) {
 		"<th>version</th><td>v1.2.3</td>", "<th>token</th><td>***</td>",
 		`title="0123456789abcdef0123456789abcdef01234567"`, "0123456789ab",
 		"at <code>aaaabbbbcccc</code>", `<span class="add">&#43;  retries: 2 # token ***</span>`, `<span class="del">-  retries: 1</span>`,
-		"<td>Build</td>", "1.5s", `id="step-1"`, `<span class="state running">running</span>`,
+		`href="/runs/1/log?step=0&amp;exp=`, `>Build</a>`, "1.5s", `id="step-1"`, `<span class="state running">running</span>`,
 		`id="L701"`, `id="L1200"`, "line 1200 &lt;b&gt;", "export TOKEN=***",
 		`href="/runs/1/log?before=701&amp;` + strings.ReplaceAll(q.Encode(), "&", "&amp;"),
 		`data-events="/runs/1/events?after=1200&amp;exp=`,
@@ -89,6 +89,10 @@ func TestRunPage(t *testing.T) {
 		{"search on", "/runs/1/log?q=line+77&after=770", 771, 779, nil, nil},
 		{"a secret is not searchable", "/runs/1/log?q=" + url.QueryEscape(secret), 0, 0, []string{"No lines contain"}, nil},
 		{"nor its mask", "/runs/1/log?q=***", 0, 0, []string{"No lines contain"}, nil},
+		{"a step", "/runs/1/log?step=1", 1, 500, []string{"step 1 Install", `log?step=1&amp;after=500&amp;exp=`}, nil},
+		{"a step on", "/runs/1/log?step=1&after=1000", 1001, 1200, nil, []string{"later lines"}},
+		{"a step and text", "/runs/1/log?step=1&q=line+119", 119, 1199, []string{"step 1 Install, lines with “line 119”"}, nil},
+		{"a quiet step", "/runs/1/log?step=0", 0, 0, []string{"No lines."}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,6 +116,9 @@ func TestRunPage(t *testing.T) {
 				}
 			}
 		})
+	}
+	if rec := w.get(signed("/runs/1/log?step=7"), "", nil); rec.Code != 400 || !strings.Contains(rec.Body.String(), "step &#34;7&#34; is not a step of run 1: use the number in the first column of its steps, 0 to 1") {
+		t.Errorf("a bad step = %d:\n%s", rec.Code, rec.Body)
 	}
 	if rec := w.get(signed("/runs/1/log?before=x"), "", nil); rec.Code != 400 || !strings.Contains(rec.Body.String(), "before &#34;x&#34; is not a line number") {
 		t.Errorf("a bad before = %d:\n%s", rec.Code, rec.Body)

@@ -25,9 +25,9 @@ type Store interface {
 	// LogsBefore returns the last limit lines of a run below beforeSeq (of
 	// all when 0), in order.
 	LogsBefore(ctx context.Context, runID, beforeSeq int64, limit int) ([]dayops.LogLine, error)
-	// SearchLogs returns up to limit lines after afterSeq that contain text,
-	// ignoring ASCII case, in order.
-	SearchLogs(ctx context.Context, runID int64, text string, afterSeq int64, limit int) ([]dayops.LogLine, error)
+	// SearchLogs returns up to limit lines after afterSeq that contain text
+	// (ignoring ASCII case; "" any) and that step printed (< 0: any), in order.
+	SearchLogs(ctx context.Context, runID int64, step int, text string, afterSeq int64, limit int) ([]dayops.LogLine, error)
 	// Approvals returns a run's approvals and denials (every gate for ""),
 	// oldest first.
 	Approvals(ctx context.Context, runID int64, gate string) ([]dayops.Approval, error)

@@ -41,7 +41,7 @@ type API interface {
 	AppendLogs(ctx context.Context, lines []dayops.LogLine) error
 	Logs(ctx context.Context, runID int64, afterSeq int64, limit int) ([]dayops.LogLine, error)
 	LogsBefore(ctx context.Context, runID, beforeSeq int64, limit int) ([]dayops.LogLine, error)
-	SearchLogs(ctx context.Context, runID int64, text string, afterSeq int64, limit int) ([]dayops.LogLine, error)
+	SearchLogs(ctx context.Context, runID int64, step int, text string, afterSeq int64, limit int) ([]dayops.LogLine, error)
 	PruneLogs(ctx context.Context, before time.Time) (int64, error)
 	Audit(ctx context.Context, ev dayops.AuditEvent) error
 	AuditEvents(ctx context.Context, f dayops.AuditFilter) ([]dayops.AuditEvent, error)
