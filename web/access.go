@@ -6,19 +6,46 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
-// cookieName is the login cookie; loginTTL how long a login lasts.
+// cookieName is the login cookie; loginTTL how long a login lasts;
+// maxWrong how many wrong passwords the form takes in a minute, from
+// anyone, before it refuses every attempt for the rest of that minute.
 const (
 	cookieName = "dayops_login"
 	loginTTL   = 12 * time.Hour
+	maxWrong   = 10
 )
+
+// wrongPasswords counts the recent wrong passwords, so that guessing the
+// shared password is slow wherever the guesses come from.
+type wrongPasswords struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+// allow reports whether a login may be tried at now.
+func (p *wrongPasswords) allow(now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.times = slices.DeleteFunc(p.times, func(t time.Time) bool { return now.Sub(t) >= time.Minute })
+	return len(p.times) < maxWrong
+}
+
+func (p *wrongPasswords) add(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.times = append(p.times, now)
+}
 
 // viewer is who is looking at a page: a signed-in user, or the holder of a
 // signed link to one run.
@@ -221,8 +248,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := localPath(r.PostForm.Get("next"))
+	if !s.wrong.allow(s.now()) {
+		w.Header().Set("Retry-After", "60")
+		s.problem(w, http.StatusTooManyRequests, fmt.Sprintf("more than %d wrong passwords in the last minute: the login form waits a minute before it takes another", maxWrong), "")
+		return
+	}
 	got, want := sha256.Sum256([]byte(r.PostForm.Get("password"))), sha256.Sum256([]byte(s.opts.Password))
 	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+		s.wrong.add(s.now())
 		s.log.Warn("web login refused: wrong password", "remote", r.RemoteAddr)
 		s.render(w, http.StatusUnauthorized, "login.html", map[string]any{"Title": "Sign in", "Next": next, "Wrong": true})
 		return

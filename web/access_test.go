@@ -1,7 +1,9 @@
 package web_test
 
 import (
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -179,6 +181,31 @@ func TestPasswordLogin(t *testing.T) {
 	w.clock.Advance(13 * time.Hour)
 	if got := with(c.Value); got != 303 {
 		t.Errorf("/runs with a 13h old cookie = %d, want 303 to the login", got)
+	}
+}
+
+// TestPasswordGuessing: after 10 wrong passwords in a minute the form
+// refuses every attempt, the right one too, until the minute has passed.
+func TestPasswordGuessing(t *testing.T) {
+	w := newWorld(t)
+	try := func(password string) int {
+		req := httptest.NewRequest("POST", "/login", strings.NewReader(url.Values{"password": {password}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		w.mux.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	for i := range 10 {
+		if got := try(fmt.Sprintf("guess %d", i)); got != 401 {
+			t.Fatalf("wrong password %d = %d, want 401", i, got)
+		}
+	}
+	if got := try("correct horse battery"); got != 429 {
+		t.Errorf("the right password after 10 wrong ones = %d, want 429", got)
+	}
+	w.clock.Advance(time.Minute)
+	if got := try("correct horse battery"); got != 303 {
+		t.Errorf("the right password a minute later = %d, want 303", got)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dayops/dayops"
+	"github.com/dayops/dayops/web"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -236,5 +237,35 @@ func TestLiveLogEnded(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 400 {
 		t.Errorf("Last-Event-ID x = %d, want 400", res.StatusCode)
+	}
+}
+
+// TestLiveLogHeartbeat: an idle live log sends a comment now and then, so
+// that proxies keep the connection open.
+func TestLiveLogHeartbeat(t *testing.T) {
+	w := newWorld(t, func(o *web.Options) { o.Heartbeat = 20 * time.Millisecond })
+	w.run(dayops.RunRunning)
+	srv := httptest.NewServer(w.mux)
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/runs/1/events", nil)
+	req.Header = w.login()
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	br := bufio.NewReader(res.Body)
+	deadline := time.Now().Add(5 * time.Second)
+	for pings := 0; pings < 2; {
+		if time.Now().After(deadline) {
+			t.Fatal("no two heartbeats within 5s")
+		}
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == ": ping\n" {
+			pings++
+		}
 	}
 }

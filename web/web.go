@@ -81,6 +81,7 @@ type Server struct {
 	now   func() time.Time
 	log   *slog.Logger
 	pages *template.Template
+	wrong wrongPasswords
 }
 
 //go:embed templates/*.html
