@@ -115,7 +115,8 @@ func (s *Server) search(r *http.Request, runID int64, step int, text string, aft
 	want := strings.ToLower(text)
 	var out []dayops.LogLine
 	for len(out) < logPage {
-		lines, err := s.opts.Store.SearchLogs(r.Context(), runID, step, text, afterSeq, logPage-len(out))
+		limit := logPage - len(out)
+		lines, err := s.opts.Store.SearchLogs(r.Context(), runID, step, text, afterSeq, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -125,7 +126,7 @@ func (s *Server) search(r *http.Request, runID int64, step int, text string, aft
 				out = append(out, l)
 			}
 		}
-		if len(lines) < logPage-len(out) || len(lines) == 0 {
+		if len(lines) < limit {
 			break
 		}
 	}

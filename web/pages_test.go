@@ -236,3 +236,28 @@ func TestRunList(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchSkipsMaskedLines: lines that match only through a secret are
+// left out, and the page still fills with the real matches after them.
+func TestSearchSkipsMaskedLines(t *testing.T) {
+	w := newWorld(t)
+	r := w.run(dayops.RunRunning)
+	w.lines(r.ID, 1200, func(seq int64) string {
+		if seq <= 600 {
+			return "token " + secret
+		}
+		return fmt.Sprintf("token fine %d", seq)
+	})
+	rec := w.get("/runs/1/log?q=secret-value", "", w.login())
+	if first, last := seqRange(rec.Body.String()); first != 0 || last != 0 {
+		t.Errorf("a search for part of a secret shows lines %d…%d, want none", first, last)
+	}
+	rec = w.get("/runs/1/log?q=fine", "", w.login())
+	body := rec.Body.String()
+	if first, last := seqRange(body); first != 601 || last != 1100 {
+		t.Errorf("search shows lines %d…%d, want 601…1100", first, last)
+	}
+	if !strings.Contains(body, `log?q=fine&amp;after=1100"`) {
+		t.Errorf("no link to more matches after 1100:\n%s", body[len(body)-2000:])
+	}
+}
