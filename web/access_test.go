@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -226,5 +227,27 @@ func TestNewRefuses(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: New = %v, want %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestRandomKey: without DAYOPS_WEB_LINK_KEY each process signs with its own
+// random key, says so in its log, and its links do not open another's pages.
+func TestRandomKey(t *testing.T) {
+	var logs strings.Builder
+	noKey := func(o *web.Options) {
+		o.LinkKey = nil
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	}
+	a, b := newWorld(t, noKey), newWorld(t, noKey)
+	a.run(dayops.RunSucceeded)
+	b.run(dayops.RunSucceeded)
+	if !strings.Contains(logs.String(), "DAYOPS_WEB_LINK_KEY is unset: run links are signed with a random key of this process") {
+		t.Errorf("no word of the random key in the log:\n%s", logs.String())
+	}
+	if code := a.get(a.link(1), "", nil).Code; code != 200 {
+		t.Errorf("a's link on a = %d, want 200", code)
+	}
+	if code := b.get(a.link(1), "", nil).Code; code != 403 {
+		t.Errorf("a's link on b = %d, want 403", code)
 	}
 }
