@@ -218,7 +218,7 @@ func TestNewRefuses(t *testing.T) {
 		opts web.Options
 		want string
 	}{
-		{"short key", web.Options{LinkKey: []byte("short")}, "DAYOPS_WEB_LINK_KEY has 5 characters: use at least 32"},
+		{"short key", web.Options{LinkKey: []byte("short")}, "DAYOPS_WEB_LINK_KEY has 5 characters: use at least 16"},
 		{"proxy without addresses", web.Options{ProxyHeader: "X-Forwarded-User"}, "web.trusted_proxies is empty"},
 		{"negative ttl", web.Options{LinkTTL: -time.Hour}, "web.link_ttl is -1h0m0s"},
 	} {

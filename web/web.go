@@ -71,8 +71,9 @@ type Options struct {
 // DefaultLinkTTL is how long a signed link opens its run by default.
 const DefaultLinkTTL = 168 * time.Hour
 
-// minKeyLength is the shortest DAYOPS_WEB_LINK_KEY accepted.
-const minKeyLength = 32
+// minKeyLength is the shortest DAYOPS_WEB_LINK_KEY accepted (config
+// refuses shorter ones first).
+const minKeyLength = 16
 
 // Server serves the run pages. It is safe for concurrent use.
 type Server struct {
