@@ -16,7 +16,9 @@
   var es = new EventSource(log.dataset.events);
   es.onopen = function () { say("following the live log"); };
   es.onerror = function () {
-    if (es.readyState !== EventSource.CLOSED) { say("connection lost: reconnecting…"); }
+    say(es.readyState === EventSource.CLOSED ?
+      "the live log stopped (the server refused it): reload the page to follow it again" :
+      "connection lost: reconnecting…");
   };
   es.addEventListener("log", function (e) {
     var l = JSON.parse(e.data);
