@@ -24,3 +24,18 @@ func TestRunURL(t *testing.T) {
 		t.Errorf("the run message still has an unsigned link:\n%s", got)
 	}
 }
+
+// TestRunURLWithoutHook: without the hook a run links BaseURL/runs/ID, and
+// without a base URL nothing.
+func TestRunURLWithoutHook(t *testing.T) {
+	if got := newWorld(t).bot.RunURL(7); got != "https://dayops.example.com/runs/7" {
+		t.Errorf("RunURL = %q, want the base URL's", got)
+	}
+	if got := newWorld(t, func(o *bot.Options) { o.BaseURL = "" }).bot.RunURL(7); got != "" {
+		t.Errorf("RunURL without a base URL = %q, want none", got)
+	}
+	signed := newWorld(t, func(o *bot.Options) { o.RunURL = func(id int64) string { return fmt.Sprintf("signed:%d", id) } })
+	if got := signed.bot.RunURL(7); got != "signed:7" {
+		t.Errorf("RunURL with the hook = %q", got)
+	}
+}
