@@ -8,8 +8,10 @@ type RunFilter struct {
 	Service     string
 	Environment string
 	States      []RunState
-	BeforeID    int64 // only runs with a smaller ID (paging)
-	Limit       int   // 0 means 50
+	Actor       string  // only runs asked for by this Actor.ID
+	Trigger     Trigger // only runs started by this trigger
+	BeforeID    int64   // only runs with a smaller ID (paging)
+	Limit       int     // 0 means 50
 }
 
 // EnvLock is a freeze of an environment (lock ENV).

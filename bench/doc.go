@@ -21,6 +21,11 @@
 //     push-to-catalog latency with Trigger, and the peak heap of a first sync
 //     of a repository with 10,000 commits next to the maximum RSS of
 //     `git clone` of the same repository.
+//   - web: the time to the first and the last byte of a run page whose log
+//     has 1,000,000 lines and the peak heap serving it, next to the same for
+//     a log of 1,000 lines; the download of that log as text; and the
+//     latency of a log line from its publication to a live log client
+//     (server-sent events), next to a bare Bus subscriber.
 //
 // Every measurement is repeated and the median is reported. Everything is
 // created in a temporary folder that is removed at the end; only Go, bash and

@@ -56,13 +56,14 @@ type config struct {
 	// ChattyLines what one run prints while its message's updates are counted.
 	SlackCommands int
 	ChattyLines   int
+	WebLines      int // log lines of the run whose page is timed
 }
 
 var fullConfig = config{Name: "full", Reps: 7, SlowReps: 3, Steps: 50, Execs: 50,
-	LogLines: 200_000, Queued: 1000, Defs: 1000, Commits: 10_000, SlackCommands: 2000, ChattyLines: 100_000}
+	LogLines: 200_000, Queued: 1000, Defs: 1000, Commits: 10_000, SlackCommands: 2000, ChattyLines: 100_000, WebLines: 1_000_000}
 
 var quickConfig = config{Name: "quick", Reps: 3, SlowReps: 1, Steps: 10, Execs: 10,
-	LogLines: 20_000, Queued: 200, Defs: 1000, Commits: 2000, SlackCommands: 400, ChattyLines: 20_000}
+	LogLines: 20_000, Queued: 200, Defs: 1000, Commits: 2000, SlackCommands: 400, ChattyLines: 20_000, WebLines: 100_000}
 
 // Row is one figure of the table.
 type Row struct {
@@ -115,6 +116,7 @@ var figureSets = []figureSet{
 	{"gitsync", gitsyncFigures},
 	{"command line", cliFigures},
 	{"slack", slackFigures},
+	{"web", webFigures},
 }
 
 // rowIDs are the rows run produces, in order.
@@ -126,6 +128,7 @@ var rowIDs = []string{
 	"firstsync-heap", "firstsync-time",
 	"cli-run",
 	"slack-ack-p99", "slack-updates",
+	"web-ttfb", "web-lastbyte", "web-heap", "web-logtxt", "web-sse-p50", "web-sse-p99",
 }
 
 // run measures every figure with cfg in a temporary folder it removes, and

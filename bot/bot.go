@@ -139,6 +139,9 @@ type Options struct {
 	Policy   dayops.Policy
 	Redactor *dayops.Redactor // masks secrets in everything posted; nil strips URL credentials only
 	BaseURL  string           // public URL of the web UI; run messages link BaseURL/runs/ID
+	// RunURL, when set, is the link to a run's page that run messages carry
+	// instead of BaseURL/runs/ID: the web package's signed, expiring link.
+	RunURL func(runID int64) string
 	// Events are the run events the bot reports from; nil: none (runs are
 	// then reported when they start and when Resume looks).
 	Events dayops.Events
@@ -167,6 +170,7 @@ type Bot struct {
 	policy   dayops.Policy
 	redactor *dayops.Redactor
 	baseURL  string
+	runURL   func(runID int64) string
 	prefix   string
 	notify   dayops.Thread
 	forks    bool
@@ -202,6 +206,7 @@ func New(opts Options) (*Bot, error) {
 		policy:   opts.Policy,
 		redactor: opts.Redactor,
 		baseURL:  strings.TrimRight(opts.BaseURL, "/"),
+		runURL:   opts.RunURL,
 		prefix:   opts.Prefix,
 		notify:   opts.NotifyThread,
 		forks:    opts.AllowForks,

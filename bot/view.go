@@ -82,10 +82,21 @@ func (b *Bot) runView(r *dayops.Run) *RunView {
 		}
 		v.Steps = append(v.Steps, sv)
 	}
-	if b.baseURL != "" {
-		v.URL = b.baseURL + "/runs/" + strconv.FormatInt(r.ID, 10)
-	}
+	v.URL = b.RunURL(r.ID)
 	return v
+}
+
+// RunURL is the link to run id's page that messages carry: Options.RunURL's
+// signed one, else BaseURL/runs/ID, "" without a base URL. A door that links
+// a run outside a message (a check run, a deployment status) uses it too.
+func (b *Bot) RunURL(id int64) string {
+	switch {
+	case b.runURL != nil:
+		return b.runURL(id)
+	case b.baseURL != "":
+		return b.baseURL + "/runs/" + strconv.FormatInt(id, 10)
+	}
+	return ""
 }
 
 // runButtons are the actions a run's state allows.

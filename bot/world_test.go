@@ -31,7 +31,7 @@ type world struct {
 
 var testNow = time.Date(2025, 3, 1, 12, 5, 0, 0, time.UTC)
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, change ...func(*bot.Options)) *world {
 	t.Helper()
 	store := &bottest.Store{}
 	w := &world{
@@ -41,11 +41,15 @@ func newWorld(t *testing.T) *world {
 		door:   &bottest.Door{DoorName: "test"},
 		bus:    dayops.NewBus(),
 	}
-	b, err := bot.New(bot.Options{
+	opts := bot.Options{
 		Engine: w.engine, Store: store, Catalogs: w.cats, Policy: bottest.Policy(), Events: w.bus,
 		Redactor: dayops.NewRedactor("hunter2-secret"), BaseURL: "https://dayops.example.com/",
 		Now: func() time.Time { return testNow },
-	})
+	}
+	for _, c := range change {
+		c(&opts)
+	}
+	b, err := bot.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -122,6 +122,9 @@ type GitHubRepo struct {
 	Service string // the service it deploys
 }
 
+// MinLinkKeyLength is the shortest DAYOPS_WEB_LINK_KEY accepted.
+const MinLinkKeyLength = 16
+
 // Web is the run pages.
 type Web struct {
 	LinkTTL        time.Duration  // lifetime of signed run-page links
@@ -564,6 +567,9 @@ func (d *decoder) check(cfg *Config) {
 		if s.IsSet() && !strings.HasPrefix(s.Value(), prefixes[i].prefix) {
 			d.addf(nil, prefixes[i].name, "does not start with %s: copy the right token from the Slack app's settings", prefixes[i].prefix)
 		}
+	}
+	if k := cfg.Web.LinkKey; k.IsSet() && len(k.Value()) < MinLinkKeyLength {
+		d.addf(nil, "DAYOPS_WEB_LINK_KEY", "has %d characters: use at least %d random ones (it signs run links and logins), e.g. from `openssl rand -hex 32`", len(k.Value()), MinLinkKeyLength)
 	}
 	if cfg.Web.ProxyHeader != "" && len(cfg.Web.TrustedProxies) == 0 && !d.has("web.trusted_proxies") {
 		d.addf(nil, "web.trusted_proxies", "is missing: web.proxy_header is trusted only from the addresses listed here, e.g. [10.0.0.0/8]")

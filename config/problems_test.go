@@ -72,6 +72,8 @@ func TestBadValues(t *testing.T) {
 			`slack.mode: http needs the signing secret: set DAYOPS_SLACK_SIGNING_SECRET`,
 		}},
 		{"no bot token", "", map[string]string{"DAYOPS_SLACK_APP_TOKEN": "xapp-1"}, []string{`DAYOPS_SLACK_BOT_TOKEN: is not set: Slack (slack.mode socket) needs the app's bot token (xoxb-…)`}},
+		{"short link key", "", map[string]string{"DAYOPS_WEB_LINK_KEY": "abc"}, []string{
+			"DAYOPS_WEB_LINK_KEY: has 3 characters: use at least 16 random ones (it signs run links and logins), e.g. from `openssl rand -hex 32`"}},
 		{"tokens swapped", "", map[string]string{"DAYOPS_SLACK_APP_TOKEN": "xoxb-1", "DAYOPS_SLACK_BOT_TOKEN": "xapp-1"}, []string{
 			`DAYOPS_SLACK_BOT_TOKEN: does not start with xoxb-: copy the right token from the Slack app's settings`,
 			`DAYOPS_SLACK_APP_TOKEN: does not start with xapp-: copy the right token from the Slack app's settings`,

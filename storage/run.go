@@ -262,6 +262,7 @@ func (s *Store) Runs(ctx context.Context, f dayops.RunFilter) ([]*dayops.Run, er
 	var args []any
 	for _, c := range []struct{ col, val string }{
 		{"definition", f.Definition}, {"service", f.Service}, {"environment", f.Environment},
+		{"actor_id", f.Actor}, {"trigger_kind", string(f.Trigger)},
 	} {
 		if c.val != "" {
 			where, args = append(where, c.col+" = ?"), append(args, c.val)

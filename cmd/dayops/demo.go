@@ -22,6 +22,7 @@ import (
 	"github.com/dayops/dayops/executor"
 	"github.com/dayops/dayops/gitsync"
 	"github.com/dayops/dayops/storage"
+	"github.com/dayops/dayops/web"
 )
 
 // demoPolicy is the demo's roles: alice and bob are SREs (either may
@@ -72,6 +73,7 @@ func runDemo(ctx context.Context, io IO, args []string) int {
 	fmt.Fprintf(io.Stdout, "dayops demo — data in %s\n", *data)
 	fmt.Fprintf(io.Stdout, "ops repo %s at %s, %d definitions; demo endpoint %s; ready in %s\n",
 		d.repoDir, dayops.ShortRevision(d.syncer.Catalog().Revision()), d.syncer.Catalog().Len(), d.url, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(io.Stdout, "run pages: %s/runs (open on this machine; each run below links its page)\n", d.url)
 	if d.provisioned != "" {
 		fmt.Fprintf(io.Stdout, "first start: ran provision-env for the example environments (%s)\n", d.provisioned)
 	}
@@ -101,6 +103,7 @@ type demo struct {
 	syncer      *gitsync.Syncer
 	exec        *executor.Executor
 	bot         *bot.Bot
+	web         *web.Server
 	server      *http.Server
 	cancel      context.CancelFunc
 }
@@ -126,7 +129,9 @@ func startDemo(ctx context.Context, io IO, data, listen string, logger *slog.Log
 		return nil, fmt.Errorf("listening on %s: %w", listen, err)
 	}
 	d.url = "http://" + ln.Addr().String()
-	d.server = &http.Server{Handler: demoEndpoint(envs), ReadHeaderTimeout: 5 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("GET /envs/", demoEndpoint(envs))
+	d.server = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go d.server.Serve(ln)
 
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -165,8 +170,17 @@ func startDemo(ctx context.Context, io IO, data, listen string, logger *slog.Log
 		d.close()
 		return nil, err
 	}
+	// The run pages open to this machine only (the loopback address); the
+	// links the chat shows are signed all the same, as in Slack.
+	d.web, err = web.New(web.Options{Store: d.store, Events: events, Changes: runChanges(d.store, d.syncer),
+		Redactor: dayops.NewRedactor(), BaseURL: d.url, Loopback: true, Logger: logger})
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	d.web.Routes(mux)
 	d.bot, err = bot.New(bot.Options{Engine: d.exec, Store: d.store, Catalogs: d.syncer, Policy: policy, Events: events,
-		Prefix: commands.DefaultPrefix, Logger: logger})
+		RunURL: d.web.RunURL, Prefix: commands.DefaultPrefix, Logger: logger})
 	if err != nil {
 		d.close()
 		return nil, err

@@ -21,6 +21,7 @@ import (
 	"github.com/dayops/dayops/executor"
 	"github.com/dayops/dayops/gitsync"
 	"github.com/dayops/dayops/storage"
+	"github.com/dayops/dayops/web"
 )
 
 // serveStarted, when set (by tests), is called once the server is up,
@@ -83,6 +84,7 @@ type server struct {
 	syncer *gitsync.Syncer
 	exec   *executor.Executor
 	bot    *bot.Bot
+	web    *web.Server
 	http   *http.Server
 
 	stopDoors func()             // stops the doors taking new work
@@ -157,13 +159,20 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	}
 	s.closers = append(s.closers, s.exec.Close)
 	redactor := dayops.NewRedactor(serverSecrets(cfg, secrets)...)
+	if s.web, err = startWeb(cfg, s.store, s.syncer, events, redactor, mux, logger); err != nil {
+		return nil, err
+	}
+	var runURL func(int64) string
+	if cfg.BaseURL != "" {
+		runURL = s.web.RunURL // chat and GitHub carry signed links
+	}
 	var notify dayops.Thread // where pull-request-triggered runs are announced too
 	if ch := cfg.Slack.NotifyChannel; ch != "" && cfg.Slack.Enabled() {
 		notify = dayops.Thread{Door: slackdoor.DoorName, Channel: ch, Name: strings.TrimPrefix(ch, "#")}
 	}
 	s.bot, err = bot.New(bot.Options{
 		Engine: s.exec, Store: s.store, Catalogs: s.syncer, Policy: cfg.Policy, Events: events,
-		Redactor: redactor, BaseURL: cfg.BaseURL, Prefix: cfg.Slack.Command, Logger: logger,
+		Redactor: redactor, BaseURL: cfg.BaseURL, RunURL: runURL, Prefix: cfg.Slack.Command, Logger: logger,
 		NotifyThread: notify, AllowForks: cfg.GitHub.AllowForks,
 	})
 	if err != nil {

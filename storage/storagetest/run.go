@@ -111,6 +111,12 @@ func testRunsFilter(t *testing.T, open opener) {
 		if sp.def == "deploy-api" {
 			r.Service = "api"
 		}
+		if sp.def == "backup-db" {
+			r.Trigger, r.Actor = dayops.TriggerSchedule, dayops.TriggerActor(dayops.TriggerSchedule)
+		}
+		if sp.state == dayops.RunFailed {
+			r.Actor = dayops.Actor{ID: "slack:U0BOB", Name: "bob"}
+		}
 		r.Steps = []dayops.StepRun{{Index: 0, Name: "one"}}
 		ids[i] = MustCreate(t, s, r).ID
 	}
@@ -127,6 +133,9 @@ func testRunsFilter(t *testing.T, open opener) {
 		{"limit", dayops.RunFilter{Limit: 2}, []int{5, 4}},
 		{"page", dayops.RunFilter{BeforeID: ids[4], Limit: 2}, []int{3, 2}},
 		{"last page", dayops.RunFilter{BeforeID: ids[1], Limit: 2}, []int{0}},
+		{"person", dayops.RunFilter{Actor: "slack:U0BOB"}, []int{1}},
+		{"trigger", dayops.RunFilter{Trigger: dayops.TriggerSchedule}, []int{4}},
+		{"person and trigger", dayops.RunFilter{Actor: "slack:U012ABC", Trigger: dayops.TriggerChat}, []int{5, 3, 2, 0}},
 		{"nothing", dayops.RunFilter{Definition: "nope"}, nil},
 	}
 	for _, tc := range tests {

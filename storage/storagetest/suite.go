@@ -40,6 +40,8 @@ type API interface {
 	Approvals(ctx context.Context, runID int64, gate string) ([]dayops.Approval, error)
 	AppendLogs(ctx context.Context, lines []dayops.LogLine) error
 	Logs(ctx context.Context, runID int64, afterSeq int64, limit int) ([]dayops.LogLine, error)
+	LogsBefore(ctx context.Context, runID, beforeSeq int64, limit int) ([]dayops.LogLine, error)
+	SearchLogs(ctx context.Context, runID int64, step int, text string, afterSeq int64, limit int) ([]dayops.LogLine, error)
 	PruneLogs(ctx context.Context, before time.Time) (int64, error)
 	Audit(ctx context.Context, ev dayops.AuditEvent) error
 	AuditEvents(ctx context.Context, f dayops.AuditFilter) ([]dayops.AuditEvent, error)
@@ -90,6 +92,7 @@ func Run(t *testing.T, open Opener) {
 		{"environment locks", testLocks},
 		{"approvals", testApprovals},
 		{"logs", testLogs},
+		{"log tail and search", testLogTailAndSearch},
 		{"audit", testAudit},
 		{"audit with the change only", testAuditRollback},
 		{"deliveries", testDeliveries},
