@@ -229,7 +229,7 @@ func schemaFieldDocs() map[string]fieldDoc {
 		"definition.triggers": {doc: "Pull requests, incidents, alerts and schedules that start this definition."},
 		"definition.on": {set: matching(dayops.TargetPattern),
 			doc: "The default on: of every run step that has none."},
-		"definition.parallel": {set: between(1, 100), doc: "The default parallel: of the run steps that run on targets."},
+		"definition.parallel":               {set: between(1, 100), doc: "The default parallel: of the run steps that run on targets."},
 		"definition.continue_on_host_error": {doc: "The default continue_on_host_error: of the run steps that run on targets."},
 
 		"environment.approvals": {doc: "Approvals this environment needs before a run starts."},
@@ -272,7 +272,7 @@ func schemaFieldDocs() map[string]fieldDoc {
 		"step.continue_on_error": {doc: "A failure of this step does not fail the run."},
 		"step.on": {set: matching(dayops.TargetPattern),
 			doc: "Only for run steps: an SSH target or group of the server configuration; the script runs over SSH on each of its hosts instead of on the dayops machine."},
-		"step.parallel": {set: between(1, 100), doc: "With on: how many hosts run the script at a time (default 1)."},
+		"step.parallel":               {set: between(1, 100), doc: "With on: how many hosts run the script at a time (default 1)."},
 		"step.continue_on_host_error": {doc: "With on: a failed host does not stop the step from starting on the others; the step fails once all have run. Without it the step starts no more hosts after the first failure."},
 
 		"http.url": {required: true, set: nonBlank,
