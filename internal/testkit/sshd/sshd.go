@@ -235,6 +235,12 @@ func (s *Server) OtherKnownHostsLine() string {
 	return fmt.Sprintf("[%s]:%d %s", s.Host, s.Port, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))))
 }
 
+// NewKey returns a fresh ed25519 private key in OpenSSH's PEM format.
+func NewKey(tb testing.TB) []byte {
+	_, k := newKey(tb)
+	return k
+}
+
 // newKey makes an ed25519 key pair: the public key and the private key in
 // OpenSSH's PEM format.
 func newKey(tb testing.TB) (ssh.PublicKey, []byte) {
