@@ -141,6 +141,9 @@ func NewSSHRunner(t *Targets) (*SSHRunner, error) {
 			}
 		}
 	}) {
+		if len(t.Hosts[name].Key) == 0 {
+			return nil, dayops.Errorf(dayops.KindInvalid, "the private key of target %s is missing: set %s to it", name, or(t.Hosts[name].KeyEnv, "its key_env"))
+		}
 		s, err := ssh.ParsePrivateKey(t.Hosts[name].Key)
 		if err != nil {
 			var pp *ssh.PassphraseMissingError
