@@ -20,11 +20,15 @@
 //     new revision of 1,000 definitions, their load and validation alone,
 //     push-to-catalog latency with Trigger, and the peak heap of a first sync
 //     of a repository with 10,000 commits next to the maximum RSS of
-//     `git clone` of the same repository.
+//     `git clone` of the same repository;
+//   - SSH: the start overhead of a step on an SSH target (Debian's sshd,
+//     started on 127.0.0.1 with keys of its own) next to `ssh host true` by
+//     OpenSSH's client against the same server.
 //
 // Every measurement is repeated and the median is reported. Everything is
-// created in a temporary folder that is removed at the end; only Go, bash and
-// the git CLI are needed, and only loopback addresses are used.
+// created in a temporary folder that is removed at the end; only Go, bash, the
+// git CLI and OpenSSH (server and client) are needed, and only loopback
+// addresses are used.
 //
 // The command imports modernc.org/sqlite directly, for the plain insert loop
 // baseline; it is a measuring tool, not part of the server.

@@ -115,6 +115,7 @@ var figureSets = []figureSet{
 	{"gitsync", gitsyncFigures},
 	{"command line", cliFigures},
 	{"slack", slackFigures},
+	{"ssh", sshFigures},
 }
 
 // rowIDs are the rows run produces, in order.
@@ -126,6 +127,7 @@ var rowIDs = []string{
 	"firstsync-heap", "firstsync-time",
 	"cli-run",
 	"slack-ack-p99", "slack-updates",
+	"ssh-step-overhead",
 }
 
 // run measures every figure with cfg in a temporary folder it removes, and

@@ -5,9 +5,9 @@
 // with its own keys; its known_hosts line and client key are what a client
 // needs.
 //
-// It is a test helper: every failure ends the test through testing.TB. When
-// sshd is not installed the test is skipped ("install openssh-server"),
-// except under CI=true, where it fails.
+// Start is for tests: every failure ends the test through testing.TB, and
+// when sshd is not installed the test is skipped ("install openssh-server"),
+// except under CI=true, where it fails. Launch is for the bench.
 package sshd
 
 import (
@@ -48,7 +48,6 @@ type Server struct {
 	KnownHostsLine string
 	Fingerprint    string // of HostKey: SHA256:…
 
-	tb  testing.TB
 	dir string
 	cmd *exec.Cmd
 }
@@ -68,34 +67,56 @@ func Need(tb testing.TB) {
 func Start(tb testing.TB) *Server {
 	tb.Helper()
 	Need(tb)
-	u, err := user.Current()
+	s, err := Launch(tb.TempDir())
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+// Launch starts an sshd with fresh keys and its files in dir, for callers
+// without a test (the bench); the caller must Stop it.
+func Launch(dir string) (*Server, error) {
+	if _, err := os.Stat(Path); err != nil {
+		return nil, fmt.Errorf("%s is missing: install openssh-server (apt-get install -y openssh-server)", Path)
+	}
+	u, err := user.Current()
+	if err != nil {
+		return nil, err
+	}
 	// sshd needs its privilege separation folder.
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		tb.Fatalf("creating /run/sshd for sshd: %v", err)
+		return nil, fmt.Errorf("creating /run/sshd for sshd: %w", err)
 	}
-	dir := tb.TempDir()
-	s := &Server{Host: "127.0.0.1", User: u.Username, tb: tb, dir: dir, ClientKeyFile: filepath.Join(dir, "client_key")}
-	hostPub, hostPEM := newKey(tb)
-	clientPub, clientPEM := newKey(tb)
+	s := &Server{Host: "127.0.0.1", User: u.Username, dir: dir, ClientKeyFile: filepath.Join(dir, "client_key")}
+	hostPub, hostPEM, err := newKey()
+	if err != nil {
+		return nil, err
+	}
+	clientPub, clientPEM, err := newKey()
+	if err != nil {
+		return nil, err
+	}
 	s.HostKey, s.ClientKey = hostPub, clientPEM
-	write(tb, filepath.Join(dir, "host_key"), hostPEM)
-	write(tb, s.ClientKeyFile, clientPEM)
-	write(tb, filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(clientPub))
+	for name, b := range map[string][]byte{"host_key": hostPEM, "client_key": clientPEM, "authorized_keys": ssh.MarshalAuthorizedKey(clientPub)} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			return nil, err
+		}
+	}
 	for attempt := 0; ; attempt++ {
-		s.Port = freePort(tb)
-		if err := s.start(); err == nil {
+		if s.Port, err = freePort(); err != nil {
+			return nil, err
+		}
+		if err = s.start(); err == nil {
 			break
 		} else if attempt == 4 {
-			tb.Fatal(err)
+			return nil, err
 		}
 	}
 	s.Fingerprint = ssh.FingerprintSHA256(hostPub)
 	s.KnownHostsLine = fmt.Sprintf("[%s]:%d %s", s.Host, s.Port, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(hostPub))))
-	tb.Cleanup(s.Stop)
-	return s
+	return s, nil
 }
 
 func (s *Server) start() error {
@@ -117,7 +138,9 @@ MaxStartups 100
 MaxSessions 100
 `, s.Host, s.Port, filepath.Join(s.dir, "host_key"), filepath.Join(s.dir, "authorized_keys"), filepath.Join(s.dir, "sshd.pid"))
 	cfgPath := filepath.Join(s.dir, "sshd_config")
-	write(s.tb, cfgPath, []byte(config))
+	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
+		return err
+	}
 	cmd := exec.Command(Path, "-D", "-e", "-f", cfgPath)
 	log, err := os.Create(filepath.Join(s.dir, "sshd.log"))
 	if err != nil {
@@ -231,46 +254,46 @@ func (s *Server) Stop() {
 // OtherKnownHostsLine is a known_hosts line for this address with a key
 // that is not the server's: what a client sees when someone is in between.
 func (s *Server) OtherKnownHostsLine() string {
-	pub, _ := newKey(s.tb)
+	pub, _, err := newKey()
+	if err != nil {
+		panic(err)
+	}
 	return fmt.Sprintf("[%s]:%d %s", s.Host, s.Port, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))))
 }
 
 // NewKey returns a fresh ed25519 private key in OpenSSH's PEM format.
 func NewKey(tb testing.TB) []byte {
-	_, k := newKey(tb)
+	_, k, err := newKey()
+	if err != nil {
+		tb.Fatal(err)
+	}
 	return k
 }
 
 // newKey makes an ed25519 key pair: the public key and the private key in
 // OpenSSH's PEM format.
-func newKey(tb testing.TB) (ssh.PublicKey, []byte) {
+func newKey() (ssh.PublicKey, []byte, error) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		tb.Fatal(err)
+		return nil, nil, err
 	}
 	block, err := ssh.MarshalPrivateKey(priv, "")
 	if err != nil {
-		tb.Fatal(err)
+		return nil, nil, err
 	}
 	sp, err := ssh.NewPublicKey(pub)
 	if err != nil {
-		tb.Fatal(err)
+		return nil, nil, err
 	}
-	return sp, pem.EncodeToMemory(block)
-}
-
-func write(tb testing.TB, path string, b []byte) {
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		tb.Fatal(err)
-	}
+	return sp, pem.EncodeToMemory(block), nil
 }
 
 // freePort returns a port nothing listens on at the moment.
-func freePort(tb testing.TB) int {
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatal(err)
+		return 0, err
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
