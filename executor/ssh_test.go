@@ -23,7 +23,7 @@ func sshTargets(t *testing.T, names ...string) (*executor.Targets, map[string]*s
 	t.Helper()
 	servers := map[string]*sshd.Server{}
 	tg := &executor.Targets{Hosts: map[string]executor.Target{}, Groups: map[string][]string{},
-		KnownHosts: filepath.Join(t.TempDir(), "known_hosts"), Keepalive: 300 * time.Millisecond, KeepaliveMisses: 3}
+		KnownHosts: filepath.Join(t.TempDir(), "known_hosts"), Keepalive: 500 * time.Millisecond, KeepaliveMisses: 3}
 	var lines []string
 	var mu sync.Mutex
 	var wg sync.WaitGroup
