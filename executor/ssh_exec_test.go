@@ -239,15 +239,18 @@ steps:
 
 // TestSSHCancelAndTimeout: cancelling a run, or a step timing out, while a
 // remote step waits for two background sleeps leaves no process of it on
-// the target.
+// the target; nor does a step that ends and leaves them running.
 func TestSSHCancelAndTimeout(t *testing.T) {
 	tg, _ := sshTargets(t, "web-1")
-	for _, how := range []string{"cancel", "timeout"} {
+	for _, how := range []string{"cancel", "timeout", "ends"} {
 		t.Run(how, func(t *testing.T) {
 			mark, started := newMark(t), filepath.Join(t.TempDir(), "started")
-			timeout := ""
-			if how == "timeout" {
+			timeout, wait := "", "wait"
+			switch how {
+			case "timeout":
 				timeout = "\n    timeout: 1s"
+			case "ends":
+				wait = "sleep 0.5"
 			}
 			h := newHarness(t, map[string]string{"s.yaml": def("sleepy", `
 steps:
@@ -257,7 +260,7 @@ steps:
     run: |
       sleep 300 & sleep 301 &
       echo up > `+started+`
-      wait
+      `+wait+`
 `)}, func(o *executor.Options) { o.Targets = tg })
 			r := h.start(dayops.RunRequest{Definition: "sleepy"})
 			waitFile(t, started)
@@ -270,7 +273,7 @@ steps:
 				}
 			}
 			got := h.done(r.ID)
-			want := map[string]dayops.RunState{"cancel": dayops.RunCancelled, "timeout": dayops.RunTimedOut}[how]
+			want := map[string]dayops.RunState{"cancel": dayops.RunCancelled, "timeout": dayops.RunTimedOut, "ends": dayops.RunSucceeded}[how]
 			if got.State != want {
 				t.Errorf("run %s (%s), want %s", got.State, got.Reason, want)
 			}
