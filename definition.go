@@ -35,6 +35,10 @@ var NamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 // match, in definitions and in chat commands alike.
 var EnvironmentPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
+// TargetPattern is what an SSH target or group name looks like, in the
+// server configuration and in a step's on: key.
+var TargetPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+
 // EnvName is the form of a name (a step ID, an output key, a parameter) in
 // the environment variables that carry it to a step (DAYOPS_PARAM_<NAME>,
 // DAYOPS_STEP_<ID>_<KEY>): upper case, dashes as underscores. Two step IDs
@@ -214,7 +218,15 @@ type Step struct {
 	Retries         int
 	RetryDelay      time.Duration
 	ContinueOnError bool
-	Line            int // line in the source file, for messages
+	// On, for run steps, is the SSH target or group of the server's
+	// configuration the script runs on ("": the dayops machine); a
+	// definition's on: is the default of its run steps. Parallel is how many
+	// of its hosts run at a time (at least 1); with ContinueOnHostError a
+	// failed host does not stop the others, and the step fails at the end.
+	On                  string
+	Parallel            int
+	ContinueOnHostError bool
+	Line                int // line in the source file, for messages
 }
 
 // HTTPCheck is an http step. URL and the body text are templates.

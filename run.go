@@ -318,6 +318,7 @@ type PlannedStep struct {
 	Timeout  time.Duration
 	Retries  int
 	Rollback bool
+	Hosts    []string // a step with on:: the targets it runs on, in order
 }
 
 // Plan is what a run would do, resolved, before anything runs.

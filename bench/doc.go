@@ -20,7 +20,10 @@
 //     new revision of 1,000 definitions, their load and validation alone,
 //     push-to-catalog latency with Trigger, and the peak heap of a first sync
 //     of a repository with 10,000 commits next to the maximum RSS of
-//     `git clone` of the same repository.
+//     `git clone` of the same repository;
+//   - SSH: the start overhead of a step on an SSH target (Debian's sshd,
+//     started on 127.0.0.1 with keys of its own) next to `ssh host true` by
+//     OpenSSH's client against the same server;
 //   - web: the time to the first and the last byte of a run page whose log
 //     has 1,000,000 lines and the peak heap serving it, next to the same for
 //     a log of 1,000 lines; the download of that log as text; and the
@@ -28,8 +31,9 @@
 //     (server-sent events), next to a bare Bus subscriber.
 //
 // Every measurement is repeated and the median is reported. Everything is
-// created in a temporary folder that is removed at the end; only Go, bash and
-// the git CLI are needed, and only loopback addresses are used.
+// created in a temporary folder that is removed at the end; only Go, bash, the
+// git CLI and OpenSSH (server and client) are needed, and only loopback
+// addresses are used.
 //
 // The command imports modernc.org/sqlite directly, for the plain insert loop
 // baseline; it is a measuring tool, not part of the server.

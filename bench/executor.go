@@ -53,6 +53,11 @@ var benchActor = dayops.Actor{ID: "bench:runner", Name: "bench"}
 // newHarness writes files (name -> content) into dir/defs, loads them, opens
 // dir/dayops.db and starts an executor.
 func newHarness(ctx context.Context, dir string, files map[string]string) (*harness, error) {
+	return newHarnessWith(ctx, dir, files, nil)
+}
+
+// newHarnessWith is newHarness with tune changing the executor's options.
+func newHarnessWith(ctx context.Context, dir string, files map[string]string, tune func(*executor.Options)) (*harness, error) {
 	h := &harness{defs: filepath.Join(dir, "defs"), db: filepath.Join(dir, "dayops.db")}
 	if err := os.MkdirAll(h.defs, 0o755); err != nil {
 		return nil, err
@@ -73,14 +78,18 @@ func newHarness(ctx context.Context, dir string, files map[string]string) (*harn
 	if h.store, err = storage.Open(ctx, h.db, storage.Options{}); err != nil {
 		return nil, err
 	}
-	h.exec, err = executor.New(executor.Options{
+	opts := executor.Options{
 		Store: h.store, Catalogs: catalogs{cat}, Workspace: workspace{h.defs},
 		KillGrace: 200 * time.Millisecond, DefaultTimeout: 10 * time.Minute,
 		// The ingestion figure stores every line it prints (200,000 lines,
 		// about 28 MiB charged): budgets above it, so that it measures the
 		// output path and not the budget.
 		StepOutputBudget: 1 << 30, RunOutputBudget: 1 << 30,
-	})
+	}
+	if tune != nil {
+		tune(&opts)
+	}
+	h.exec, err = executor.New(opts)
 	if err != nil {
 		h.store.Close()
 		return nil, err

@@ -117,6 +117,7 @@ var figureSets = []figureSet{
 	{"command line", cliFigures},
 	{"slack", slackFigures},
 	{"web", webFigures},
+	{"ssh", sshFigures},
 }
 
 // rowIDs are the rows run produces, in order.
@@ -129,6 +130,7 @@ var rowIDs = []string{
 	"cli-run",
 	"slack-ack-p99", "slack-updates",
 	"web-ttfb", "web-lastbyte", "web-heap", "web-logtxt", "web-sse-p50", "web-sse-p99",
+	"ssh-step-overhead",
 }
 
 // run measures every figure with cfg in a temporary folder it removes, and

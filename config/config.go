@@ -136,12 +136,17 @@ type Web struct {
 
 // Target is an SSH target.
 type Target struct {
-	Host         string
-	Port         int
-	User         string
-	KeyEnv       string // the environment variable holding its private key
-	Key          Secret // that variable's value
+	Host   string
+	Port   int
+	User   string
+	KeyEnv string // the environment variable holding its private key
+	Key    Secret // that variable's value
+	// Environments, when set, are the only environments whose runs may use
+	// the target (runs without an environment may not).
 	Environments []string
+	// TrustOnFirstUse accepts the host's key when ssh.known_hosts has no key
+	// for it, and adds it there; a different key is still refused.
+	TrustOnFirstUse bool
 }
 
 // Load reads the configuration file at path (none when path is "") and the
@@ -570,6 +575,9 @@ func (d *decoder) check(cfg *Config) {
 	}
 	if k := cfg.Web.LinkKey; k.IsSet() && len(k.Value()) < MinLinkKeyLength {
 		d.addf(nil, "DAYOPS_WEB_LINK_KEY", "has %d characters: use at least %d random ones (it signs run links and logins), e.g. from `openssl rand -hex 32`", len(k.Value()), MinLinkKeyLength)
+	}
+	if len(cfg.Targets) > 0 && cfg.KnownHosts == "" {
+		d.addf(nil, "ssh.known_hosts", "is missing: SSH targets need a known_hosts file with their host keys (ssh-keyscan -t ed25519 HOST >> FILE, then compare the fingerprints); set ssh.known_hosts or DAYOPS_SSH_KNOWN_HOSTS")
 	}
 	if cfg.Web.ProxyHeader != "" && len(cfg.Web.TrustedProxies) == 0 && !d.has("web.trusted_proxies") {
 		d.addf(nil, "web.trusted_proxies", "is missing: web.proxy_header is trusted only from the addresses listed here, e.g. [10.0.0.0/8]")

@@ -199,7 +199,8 @@ func (d *decoder) targets(n *yaml.Node, key string) (map[string]Target, map[stri
 					t.Port = p
 				}
 			},
-			"user": func(n *yaml.Node, key string) { t.User = d.str(n, key) },
+			"user":               func(n *yaml.Node, key string) { t.User = d.str(n, key) },
+			"trust_on_first_use": func(n *yaml.Node, key string) { t.TrustOnFirstUse = d.boolean(n, key) },
 			"key_env": func(n *yaml.Node, key string) {
 				t.KeyEnv = d.str(n, key)
 				if t.KeyEnv != "" && !heldVar(t.KeyEnv) {

@@ -91,6 +91,11 @@ type Options struct {
 	// HTTPClient is used by http steps; nil: a client of its own. Redirects
 	// are always restricted to http and https.
 	HTTPClient *http.Client
+
+	// Targets are the SSH targets run: steps with on: run on; nil: none.
+	// RemoteRunner runs those steps (nil: an SSHRunner for Targets).
+	Targets      *Targets
+	RemoteRunner Runner
 }
 
 // Executor runs definitions. It is safe for concurrent use.
@@ -100,6 +105,7 @@ type Executor struct {
 	catalogs  Catalogs
 	workspace Workspace
 	runner    Runner
+	remote    Runner // steps with on:; nil when there are no targets
 	now       func() time.Time
 	logger    *slog.Logger
 	owner     string
@@ -173,12 +179,19 @@ func New(opts Options) (*Executor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.RemoteRunner == nil && opts.Targets != nil && len(opts.Targets.Hosts) > 0 {
+		r, err := NewSSHRunner(opts.Targets)
+		if err != nil {
+			return nil, err
+		}
+		opts.RemoteRunner = r
+	}
 	opts.Secrets = maps.Clone(opts.Secrets)
 	opts.Vars = maps.Clone(opts.Vars)
 	values := slices.Sorted(maps.Values(opts.Secrets))
 	e := &Executor{
 		opts: opts, store: opts.Store, catalogs: opts.Catalogs, workspace: opts.Workspace,
-		runner: opts.Runner, now: opts.Now, logger: opts.Logger, owner: opts.Owner, runAs: runAs,
+		runner: opts.Runner, remote: opts.RemoteRunner, now: opts.Now, logger: opts.Logger, owner: opts.Owner, runAs: runAs,
 		redactor: dayops.NewRedactor(values...),
 		http:     opts.HTTPClient,
 		events:   opts.Events,

@@ -21,30 +21,7 @@ import (
 func TestInjectionCorpus(t *testing.T) {
 	marks := t.TempDir()
 	m := func(n string) string { return filepath.Join(marks, n) }
-	accepted := []string{
-		"v1.2.0; touch " + m("semicolon"),
-		"$(touch " + m("subshell") + ")",
-		"`touch " + m("backticks") + "`",
-		"'; touch " + m("single") + "; echo '",
-		`"; touch ` + m("double") + `; echo "`,
-		"${{ params.y }}",
-		"${{ steps.echo.outputs.x }}",
-		"$IFS$(touch${IFS}" + m("ifs") + ")",
-		"&& touch " + m("and") + " || touch " + m("or"),
-		"| touch " + m("pipe"),
-		"> " + m("redirect"),
-		"$((1+1)) ${HOME} ~ * ?",
-		"%0Atouch " + m("urlnewline"),
-		"-n -e \\ttab\t$(touch " + m("tab") + ")",
-		strings.Repeat("$(touch "+m("long")+")", 1000)[:1000],
-	}
-	refused := []string{
-		"a\ntouch " + m("newline"),
-		"a\rtouch " + m("cr"),
-		"\xff\xfe$(touch " + m("utf8") + ")",
-		"nul\x00$(touch " + m("nul") + ")",
-		strings.Repeat("x", 1025),
-	}
+	accepted, refused := injectionCorpus(m)
 
 	var mu sync.Mutex
 	var queries []string
@@ -136,4 +113,35 @@ steps:
 	if len(queries) == 0 {
 		t.Error("no http probe reached the server")
 	}
+}
+
+// injectionCorpus is hostile values, each of which, if it were ever run as
+// shell text, would create a file m(NAME): the accepted ones must arrive
+// verbatim, the refused ones must be refused as parameters.
+func injectionCorpus(m func(string) string) (accepted, refused []string) {
+	accepted = []string{
+		"v1.2.0; touch " + m("semicolon"),
+		"$(touch " + m("subshell") + ")",
+		"`touch " + m("backticks") + "`",
+		"'; touch " + m("single") + "; echo '",
+		`"; touch ` + m("double") + `; echo "`,
+		"${{ params.y }}",
+		"${{ steps.echo.outputs.x }}",
+		"$IFS$(touch${IFS}" + m("ifs") + ")",
+		"&& touch " + m("and") + " || touch " + m("or"),
+		"| touch " + m("pipe"),
+		"> " + m("redirect"),
+		"$((1+1)) ${HOME} ~ * ?",
+		"%0Atouch " + m("urlnewline"),
+		"-n -e \\ttab\t$(touch " + m("tab") + ")",
+		strings.Repeat("$(touch "+m("long")+")", 1000)[:1000],
+	}
+	refused = []string{
+		"a\ntouch " + m("newline"),
+		"a\rtouch " + m("cr"),
+		"\xff\xfe$(touch " + m("utf8") + ")",
+		"nul\x00$(touch " + m("nul") + ")",
+		strings.Repeat("x", 1025),
+	}
+	return accepted, refused
 }

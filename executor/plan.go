@@ -108,6 +108,11 @@ func (e *Executor) prepareDef(revision string, cat *dayops.Catalog, def *dayops.
 	if len(missing) > 0 && !dry {
 		return nil, dayops.Errorf(dayops.KindInvalid, "%s", strings.Join(missing, "; "))
 	}
+	hosts, unusable := e.stepHosts(def, req.Environment)
+	if len(unusable) > 0 && !dry {
+		return nil, dayops.Errorf(dayops.KindInvalid, "%s", strings.Join(unusable, "; "))
+	}
+	missing = append(missing, unusable...)
 	if revision == "" {
 		revision = def.Source.Revision
 	}
@@ -154,6 +159,8 @@ func (e *Executor) prepareDef(revision string, cat *dayops.Catalog, def *dayops.
 	for i, st := range def.Rollback {
 		plan.Rollback = append(plan.Rollback, e.plannedStep(len(def.Steps)+i, st, true, scope))
 	}
+	addHosts(plan.Steps, def.Steps, hosts)
+	addHosts(plan.Rollback, def.Rollback, hosts)
 	if env, ok := def.Environment(req.Environment); ok && env.Approvals != nil {
 		rule := *env.Approvals
 		rule.From = slices.Clone(rule.From)

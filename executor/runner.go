@@ -46,6 +46,10 @@ type ProcessSpec struct {
 	// RunAs, when set, is the OS user and group the step runs as (dayops
 	// must run as root to use it); TempDir is handed over to that user.
 	RunAs *syscall.Credential
+	// Target, for the SSH runner, is the target the step runs on; Dir,
+	// TempDir and RunAs are then not used (the step runs in the remote
+	// user's home, with a private folder there as TMPDIR).
+	Target string
 }
 
 // Process is a started step process. The caller must read Stdout and Stderr

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -104,7 +105,14 @@ func (x *runExec) attempt(ctx context.Context, dir string, i int, st dayops.Step
 	var res stepResult
 	switch st.Kind {
 	case dayops.StepKindRun:
-		res = x.process(sctx, dir, i, st, a)
+		if st.On != "" {
+			res = x.onHosts(sctx, dir, i, st, a)
+		} else {
+			res = x.process(sctx, dir, i, st, a, "")
+			if st.ID != "" && res.outputs != nil {
+				x.scope.Steps[st.ID] = res.outputs
+			}
+		}
 	case dayops.StepKindHTTP:
 		res = x.httpCheck(sctx, i, st)
 	case dayops.StepKindUses:
@@ -124,39 +132,52 @@ func (x *runExec) attempt(ctx context.Context, dir string, i int, st dayops.Step
 }
 
 // process runs a run: step as a process and reads its output and outputs.
-func (x *runExec) process(ctx context.Context, dir string, i int, st dayops.Step, a int) stepResult {
+// With host, it runs on that SSH target, and its lines start with [host].
+func (x *runExec) process(ctx context.Context, dir string, i int, st dayops.Step, a int, host string) stepResult {
 	if !x.e.mayStart(x) {
 		return stepResult{state: dayops.StepFailed, exit: -1, message: fmt.Sprintf("step %s was not started: another dayops process took over run %d", st.Name, x.id)}
 	}
 	spec := ProcessSpec{Script: st.Run, Dir: dir, Env: x.processEnv(st, a), KillGrace: x.e.opts.KillGrace,
 		TempDir: x.tmpDir, RunAs: x.e.runAs.credential()}
-	p, err := x.e.runner.Start(ctx, spec)
+	runner, prefix, on := x.e.runner, "", ""
+	if host != "" {
+		runner, prefix, on = x.e.remote, "["+host+"] ", " on "+host
+		spec.Target, spec.Dir, spec.TempDir, spec.RunAs = host, "", "", nil
+	}
+	if runner == nil {
+		return stepResult{state: dayops.StepFailed, exit: -1, message: fmt.Sprintf("step %s could not start%s: dayops has no SSH targets configured", st.Name, on)}
+	}
+	p, err := runner.Start(ctx, spec)
 	if err != nil {
-		x.e.logger.Error("starting a step", "run_id", x.id, "step", i, "err", err)
-		return stepResult{state: dayops.StepFailed, exit: -1, message: fmt.Sprintf("step %s could not start: %s", st.Name, dayops.UserMessage(err, fmt.Sprintf("run %d", x.id)))}
+		x.e.logger.Error("starting a step", "run_id", x.id, "step", i, "host", host, "err", err)
+		return stepResult{state: dayops.StepFailed, exit: -1, message: fmt.Sprintf("step %s could not start%s: %s", st.Name, on, dayops.UserMessage(err, fmt.Sprintf("run %d", x.id)))}
 	}
 	var readers conc.WaitGroup
-	readers.Go(func() { x.readStream(i, dayops.Stdout, p.Stdout()) })
-	readers.Go(func() { x.readStream(i, dayops.Stderr, p.Stderr()) })
+	readers.Go(func() { x.readStream(i, dayops.Stdout, p.Stdout(), prefix) })
+	readers.Go(func() { x.readStream(i, dayops.Stderr, p.Stderr(), prefix) })
 	code, werr := p.Wait()
 	readers.Wait()
-	x.log.endStep(i)
-	outputs := x.readOutputs(i, st, p)
+	if host == "" {
+		x.log.endStep(i) // for hosts, once all have run
+	}
+	outputs := x.readOutputs(i, p)
 	if werr != nil {
-		x.e.logger.Error("waiting for a step", "run_id", x.id, "step", i, "err", werr)
+		x.e.logger.Error("waiting for a step", "run_id", x.id, "step", i, "host", host, "err", werr)
 	}
 	if code == 0 && werr == nil {
 		return stepResult{state: dayops.StepSucceeded, outputs: outputs}
 	}
-	msg := fmt.Sprintf("step %s failed (exit %d)", st.Name, code)
-	if last := x.log.lastLines(i, 5); last != "" {
+	msg := fmt.Sprintf("step %s failed%s (exit %d)", st.Name, on, code)
+	if de := (*dayops.Error)(nil); errors.As(werr, &de) {
+		msg = fmt.Sprintf("step %s failed: %s", st.Name, dayops.UserMessage(werr, ""))
+	} else if last := x.log.lastLines(i, 5); last != "" {
 		msg += ": last lines: " + last
 	}
 	return stepResult{state: dayops.StepFailed, exit: code, message: msg, outputs: outputs}
 }
 
-func (x *runExec) readStream(i int, s dayops.Stream, r io.Reader) {
-	readLines(r, MaxLineBytes, x.e.forms, func(b []byte) { x.log.add(i, s, string(b)) })
+func (x *runExec) readStream(i int, s dayops.Stream, r io.Reader, prefix string) {
+	readLines(r, MaxLineBytes, x.e.forms, func(b []byte) { x.log.add(i, s, prefix+string(b)) })
 }
 
 // processEnv is a step's whole environment: a minimal base (never the
@@ -246,7 +267,7 @@ func (l *envList) list() []string {
 
 // readOutputs reads the key=value lines a step wrote to $DAYOPS_OUTPUT. Bad
 // lines are reported in the log and ignored; values are redacted.
-func (x *runExec) readOutputs(i int, st dayops.Step, p Process) map[string]string {
+func (x *runExec) readOutputs(i int, p Process) map[string]string {
 	b, more, err := p.Outputs(maxOutputFile)
 	if err != nil {
 		x.e.logger.Error("reading a step's outputs", "run_id", x.id, "step", i, "err", err)
@@ -280,9 +301,6 @@ func (x *runExec) readOutputs(i int, st dayops.Step, p Process) map[string]strin
 	}
 	if len(out) == 0 {
 		return nil
-	}
-	if st.ID != "" {
-		x.scope.Steps[st.ID] = out
 	}
 	return out
 }

@@ -25,6 +25,19 @@ type rawDefinition struct {
 	stepsNode    *yaml.Node // nil when steps: is absent
 	Rollback     []rawStep
 	Triggers     rawTriggers
+	rawHosts     // on, parallel, continue_on_host_error: defaults of its run steps
+}
+
+// rawHosts are the keys that run a step on SSH targets.
+type rawHosts struct {
+	On                  str
+	Parallel            num
+	ContinueOnHostError boolean
+}
+
+func (d *decoder) hostFields(h *rawHosts) []field {
+	return []field{d.textField("on", &h.On, ""), d.numField("parallel", &h.Parallel, ""),
+		d.boolField("continue_on_host_error", &h.ContinueOnHostError, "")}
 }
 
 type rawEnvironment struct {
@@ -68,6 +81,7 @@ type rawStep struct {
 	Retries         num
 	RetryDelay      dur
 	ContinueOnError boolean
+	rawHosts
 }
 
 type rawHTTP struct {
@@ -180,7 +194,7 @@ func (d *decoder) decodeDefinition(n *yaml.Node) *rawDefinition {
 		return nil
 	}
 	r := &rawDefinition{node: n}
-	r.keys = d.object(n, "definition",
+	r.keys = d.object(n, "definition", append([]field{
 		d.textField("apiVersion", &r.APIVersion, ""),
 		d.textField("phase", &r.Phase, ""),
 		d.textField("name", &r.Name, ""),
@@ -206,6 +220,7 @@ func (d *decoder) decodeDefinition(n *yaml.Node) *rawDefinition {
 		}},
 		field{"rollback", func(p pair) { r.Rollback = d.decodeSteps(p.v, "rollback") }},
 		field{"triggers", func(p pair) { r.Triggers = d.decodeTriggers(p.v) }},
+	}, d.hostFields(&r.rawHosts)...)...,
 	)
 	return r
 }
@@ -267,7 +282,7 @@ func (d *decoder) decodeStep(n *yaml.Node) rawStep {
 			f.set(p)
 		}}
 	}
-	d.object(n, "step",
+	d.object(n, "step", append([]field{
 		d.textField("id", &s.ID, ""),
 		d.textField("name", &s.Name, ""),
 		d.textField("if", &s.If, ""),
@@ -284,6 +299,7 @@ func (d *decoder) decodeStep(n *yaml.Node) rawStep {
 		d.numField("retries", &s.Retries, ""),
 		d.durField("retry_delay", &s.RetryDelay, ""),
 		d.boolField("continue_on_error", &s.ContinueOnError, ""),
+	}, d.hostFields(&s.rawHosts)...)...,
 	)
 	return s
 }

@@ -227,6 +227,10 @@ func schemaFieldDocs() map[string]fieldDoc {
 			doc: "What the run does, in order. At least one step."},
 		"definition.rollback": {doc: "Steps run when a step fails, times out or the run is cancelled."},
 		"definition.triggers": {doc: "Pull requests, incidents, alerts and schedules that start this definition."},
+		"definition.on": {set: matching(dayops.TargetPattern),
+			doc: "The default on: of every run step that has none."},
+		"definition.parallel":               {set: between(1, 100), doc: "The default parallel: of the run steps that run on targets."},
+		"definition.continue_on_host_error": {doc: "The default continue_on_host_error: of the run steps that run on targets."},
 
 		"environment.approvals": {doc: "Approvals this environment needs before a run starts."},
 		"approvals.count": {required: true, set: func(s *shape) { s.min = ptr(1) },
@@ -266,6 +270,10 @@ func schemaFieldDocs() map[string]fieldDoc {
 		"step.retries":           {set: between(0, 10), doc: "How many times a failed attempt is tried again."},
 		"step.retry_delay":       {doc: "The wait between attempts."},
 		"step.continue_on_error": {doc: "A failure of this step does not fail the run."},
+		"step.on": {set: matching(dayops.TargetPattern),
+			doc: "Only for run steps: an SSH target or group of the server configuration; the script runs over SSH on each of its hosts instead of on the dayops machine."},
+		"step.parallel":               {set: between(1, 100), doc: "With on: how many hosts run the script at a time (default 1)."},
+		"step.continue_on_host_error": {doc: "With on: a failed host does not stop the step from starting on the others; the step fails once all have run. Without it the step starts no more hosts after the first failure."},
 
 		"http.url": {required: true, set: nonBlank,
 			doc: "An http:// or https:// URL. Expressions are expanded."},
@@ -348,9 +356,8 @@ func buildSchema() (objs []*schemaObject, unused []string) {
 	docs := schemaFieldDocs()
 	used := map[string]bool{}
 	for _, o := range objs {
-		for i := range o.raw.NumField() {
-			f := o.raw.Field(i)
-			if !f.IsExported() || f.Name == o.keyField {
+		for _, f := range reflect.VisibleFields(o.raw) { // rawHosts's keys too
+			if !f.IsExported() || f.Anonymous || f.Name == o.keyField {
 				continue
 			}
 			fd := schemaField{key: yamlKey(f.Name), shape: baseShape(f.Type, byType)}

@@ -49,6 +49,7 @@ func (d *decoder) validate(r *rawDefinition) *dayops.Definition {
 		v.def.Timeout = r.Timeout.v
 	}
 	v.secrets()
+	v.hostKeys(r.rawHosts)
 	v.def.Env = v.envVars(r.Env, scope{where: "the definition's env"})
 	v.allSteps()
 	v.triggers()

@@ -247,6 +247,7 @@ func (v *validator) step(rs rawStep, i int, readable map[string]bool) dayops.Ste
 		st.RetryDelay = rs.RetryDelay.v
 	}
 	st.ContinueOnError = rs.ContinueOnError.v
+	v.hosts(&st, rs)
 	if st.ID != "" {
 		readable[st.ID] = true
 	}

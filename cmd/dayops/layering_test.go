@@ -64,6 +64,10 @@ func TestLayering(t *testing.T) {
 					t.Errorf("%s imports %s: DESIGN.md allows only %q", pkg, dep, allowed)
 				}
 			}
+			// SSH clients live in gitsync (git over SSH) and executor (the SSH runner).
+			if strings.HasPrefix(imp, "golang.org/x/crypto/ssh") && !free && pkg != "gitsync" && pkg != "executor" {
+				t.Errorf("%s imports %s: only gitsync and executor may", pkg, imp)
+			}
 			for prefix, owner := range owners {
 				if strings.HasPrefix(imp, prefix) && pkg != owner && !strings.HasPrefix(pkg, owner+"/") && !free {
 					t.Errorf("%s imports %s: only %s may", pkg, imp, owner)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dayops/dayops"
 	"github.com/dayops/dayops/commands"
+	"github.com/dayops/dayops/config"
 	"github.com/dayops/dayops/executor"
 	"github.com/dayops/dayops/storage"
 )
@@ -58,11 +59,16 @@ func runPlan(ctx context.Context, io IO, args []string) int {
 	v, _ := findVerb("plan")
 	fs := newFlags(v.name)
 	dir := fs.String("dir", ".", "folder of definitions (its root is the scripts' working directory)")
+	cfgPath := fs.String("config", "", "server configuration `file`: SSH targets, vars (see docs/configuration.md)")
 	words, code, ok := parseArgs(io, v, fs, args, 1, -1)
 	if !ok {
 		return code
 	}
 	req, ok := folderRequest(io, v.name, words)
+	if !ok {
+		return exitUsage
+	}
+	cfg, ok := cliConfig(io, v.name, *cfgPath, *dir)
 	if !ok {
 		return exitUsage
 	}
@@ -76,7 +82,7 @@ func runPlan(ctx context.Context, io IO, args []string) int {
 		fmt.Fprintf(io.Stderr, "dayops plan: %s\n", dayops.UserMessage(err, ""))
 		return exitFail
 	}
-	ex, err := executor.NewPlanner(executor.Options{Catalogs: src, Secrets: secrets, Vars: envWithPrefix("DAYOPS_VAR_")})
+	ex, err := executor.NewPlanner(executor.Options{Catalogs: src, Secrets: secrets, Vars: cliVars(cfg), Targets: executorTargets(cfg)})
 	if err != nil {
 		fmt.Fprintf(io.Stderr, "dayops plan: %v\n", err)
 		return exitFail
@@ -90,19 +96,26 @@ func runPlan(ctx context.Context, io IO, args []string) int {
 	return exitOK
 }
 
-func newLocalExecutor(st *storage.Store, src *folderSource) (*executor.Executor, error) {
+// newLocalExecutor is the executor of `dayops run`; cfg (nil without
+// --config) gives the SSH targets, vars and steps.run_as.
+func newLocalExecutor(st *storage.Store, src *folderSource, cfg *config.Config) (*executor.Executor, error) {
 	secrets, err := stepSecrets()
 	if err != nil {
 		return nil, err
+	}
+	runAs := os.Getenv("DAYOPS_STEPS_RUN_AS")
+	if cfg != nil {
+		runAs = cfg.RunAs // the environment's value is in it already
 	}
 	return executor.New(executor.Options{
 		Store:     st,
 		Catalogs:  src,
 		Workspace: src,
 		Secrets:   secrets,
-		Vars:      envWithPrefix("DAYOPS_VAR_"),
+		Vars:      cliVars(cfg),
 		KillGrace: 5 * time.Second,
-		RunAs:     os.Getenv("DAYOPS_STEPS_RUN_AS"),
+		RunAs:     runAs,
+		Targets:   executorTargets(cfg),
 	})
 }
 
@@ -188,11 +201,16 @@ func runRun(ctx context.Context, io IO, args []string) int {
 	fs := newFlags(v.name)
 	dir := fs.String("dir", ".", "folder of definitions (a private copy of it, made at start, is the scripts' working directory)")
 	db := databaseFlag(fs, io)
+	cfgPath := fs.String("config", "", "server configuration `file`: SSH targets and their keys, vars, steps.run_as (see docs/configuration.md)")
 	words, code, ok := parseArgs(io, v, fs, args, 1, -1)
 	if !ok {
 		return code
 	}
 	req, ok := folderRequest(io, v.name, words)
+	if !ok {
+		return exitUsage
+	}
+	cfg, ok := cliConfig(io, v.name, *cfgPath, *dir)
 	if !ok {
 		return exitUsage
 	}
@@ -206,7 +224,7 @@ func runRun(ctx context.Context, io IO, args []string) int {
 		return exitFail
 	}
 	defer st.Close()
-	ex, err := newLocalExecutor(st, src)
+	ex, err := newLocalExecutor(st, src, cfg)
 	if err != nil {
 		fmt.Fprintf(io.Stderr, "dayops run: %v\n", err)
 		return exitFail

@@ -152,7 +152,7 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	events := dayops.NewBus()
 	s.exec, err = executor.New(executor.Options{
 		Store: s.store, Catalogs: s.syncer, Workspace: s.syncer, Events: events, Policy: cfg.Policy,
-		Secrets: secrets, Vars: vars, RunAs: cfg.RunAs, Logger: logger,
+		Secrets: secrets, Vars: vars, RunAs: cfg.RunAs, Logger: logger, Targets: executorTargets(cfg),
 	})
 	if err != nil {
 		return nil, err
