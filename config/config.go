@@ -106,6 +106,16 @@ type GitHub struct {
 	WebhookSecret Secret                // DAYOPS_GITHUB_WEBHOOK_SECRET
 	Repos         map[string]GitHubRepo // "org/name" -> what it deploys
 	AllowForks    bool                  // whether pull requests from forks may trigger runs
+	// Environments are what a run from a pull request needs of it, per
+	// environment (github.environments); the ops repo cannot weaken them.
+	Environments map[string]GitHubEnvironment
+}
+
+// GitHubEnvironment is what a run from a pull request in one environment
+// needs of the pull request, read from GitHub when the run is asked for.
+type GitHubEnvironment struct {
+	RequireReview bool // approved by someone other than its author
+	RequireChecks bool // its required checks passed
 }
 
 // GitHubRepo is an application repository allowed to trigger runs.
@@ -317,6 +327,7 @@ func (d *decoder) file(n *yaml.Node, cfg *Config) {
 				},
 				"repos":          func(n *yaml.Node, key string) { cfg.GitHub.Repos = d.githubRepos(n, key) },
 				"allow_forks":    func(n *yaml.Node, key string) { cfg.GitHub.AllowForks = d.boolean(n, key) },
+				"environments":   func(n *yaml.Node, key string) { cfg.GitHub.Environments = d.githubEnvironments(n, key) },
 				"token":          d.refused("github.token"),
 				"webhook_secret": d.refused("github.webhook_secret"),
 			})
