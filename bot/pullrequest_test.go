@@ -24,7 +24,7 @@ func prCatalog(t *testing.T) *dayops.Catalog {
 	version := []dayops.EnvVar{{Name: "version", Value: "${{ pr.head_sha }}"}}
 	defs := []*dayops.Definition{
 		{Phase: dayops.Day1, Name: "deploy-web", Service: "web", Steps: step, Source: src,
-			Environments: []dayops.Environment{{Name: "staging"}, {Name: "production"}},
+			Environments: []dayops.Environment{{Name: "staging", URL: "https://web.staging.example.com"}, {Name: "production"}},
 			Params:       []dayops.Param{{Name: "version", Type: dayops.ParamString, Required: true}, {Name: "note", Type: dayops.ParamString}},
 			Triggers: dayops.Triggers{PullRequest: []dayops.PullRequestTrigger{
 				{Repo: "org/web", On: dayops.PRMerged, Branches: []string{"main", "release/*"}, Environment: "staging",
@@ -149,6 +149,8 @@ func TestPullRequestEventStarts(t *testing.T) {
 		posts := d.door.Posts()
 		if len(posts) != 1 || posts[0].Thread != d.thread || posts[0].Msg.Run == nil || !strings.HasPrefix(posts[0].Msg.Run.Title, "Run #1 deploy-web staging") {
 			t.Errorf("door %s: posts %+v, want the run's message in %v", d.door.Name(), posts, d.thread)
+		} else if got := posts[0].Msg.Run.EnvironmentURL; got != "https://web.staging.example.com" {
+			t.Errorf("door %s: the run's environment URL %q", d.door.Name(), got)
 		}
 	}
 	audits := w.store.Audits()

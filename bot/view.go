@@ -85,6 +85,13 @@ func (b *Bot) runView(r *dayops.Run) *RunView {
 	if b.baseURL != "" {
 		v.URL = b.baseURL + "/runs/" + strconv.FormatInt(r.ID, 10)
 	}
+	if def, ok := b.catalog().Lookup(r.Definition); ok && r.Environment != "" {
+		// The current definition's: an environment's address seldom
+		// changes between revisions, and a message never reads git.
+		if env, ok := def.Environment(r.Environment); ok {
+			v.EnvironmentURL = env.URL
+		}
+	}
 	return v
 }
 

@@ -30,6 +30,7 @@ type rawDefinition struct {
 type rawEnvironment struct {
 	Name      str
 	Approvals *rawApprovals
+	URL       str
 }
 
 type rawApprovals struct {
@@ -228,7 +229,7 @@ func (d *decoder) decodeEnvironment(e pair) rawEnvironment {
 		)
 		a.hasCount = keys["count"]
 		env.Approvals = a
-	}})
+	}}, d.textField("url", &env.URL, ""))
 	return env
 }
 
