@@ -261,3 +261,23 @@ func TestPullRequestEventSupersedes(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryKeepsNoSecrets: retrying a failed run that got no secrets (a
+// fork's pull request) asks for a run without secrets again.
+func TestRetryKeepsNoSecrets(t *testing.T) {
+	for _, noSecrets := range []bool{false, true} {
+		w := newPRWorld(t, nil)
+		ctx := map[string]string{"pr.number": "12"}
+		if noSecrets {
+			ctx[dayops.ContextNoSecrets] = "true"
+		}
+		w.store.Add(&dayops.Run{Definition: "deploy-web", Environment: "staging", Phase: dayops.Day1, State: dayops.RunFailed,
+			Params: map[string]string{"version": "abc123"}, Trigger: dayops.TriggerPullRequest, Context: ctx, Thread: prThread})
+		w.bot.HandleClick(context.Background(), bot.Click{Actor: alice, Thread: here, Action: bot.ActionRetry, Value: "1"})
+		w.bot.Wait()
+		reqs := w.engine.Requests()
+		if len(reqs) != 1 || reqs[0].NoSecrets != noSecrets {
+			t.Errorf("retry of a run with no_secrets=%v: requests %+v", noSecrets, reqs)
+		}
+	}
+}
