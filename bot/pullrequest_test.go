@@ -74,6 +74,9 @@ func TestMatchPullRequest(t *testing.T) {
 		{"the label added", with(merged("main"), func(p *dayops.PullRequest) {
 			p.Action, p.Labels, p.Label = dayops.PRLabeled, []string{"deploy-prod", "x"}, "deploy-prod"
 		}), []string{"deploy-web:production version=abc123"}},
+		{"labels in another case", with(merged("main"), func(p *dayops.PullRequest) {
+			p.Action, p.Labels, p.Label = dayops.PRLabeled, []string{"Deploy-Prod"}, "Deploy-Prod"
+		}), []string{"deploy-web:production version=abc123"}},
 		{"another label added", with(merged("main"), func(p *dayops.PullRequest) {
 			p.Action, p.Labels, p.Label = dayops.PRLabeled, []string{"deploy-prod", "x"}, "x"
 		}), nil},
