@@ -77,6 +77,7 @@ type Source struct {
 type Environment struct {
 	Name      string
 	Approvals *ApprovalRule // nil when none is needed
+	URL       string        // where it is served (http/https), "" when not given; for deployment records
 }
 
 // ApprovalRule says how many distinct people from which roles must approve.

@@ -251,11 +251,18 @@ type Gate struct {
 // it; anyone else needs a role whose grants allow act on the run's
 // definition and environment (and, for a gate, one of the gate's roles:
 // MayDecide).
+//
+// The author of the pull request a run came from (its pr.author context,
+// as github:LOGIN) never approves it either: a change is not approved by
+// whoever wrote it.
 func (p Policy) MayActOnRun(a Actor, where Thread, run *Run, act ActionKind) Verdict {
 	requester := run.Actor.ID != "" && a.ID == run.Actor.ID
 	switch {
 	case requester && act == ActApprove:
 		return Verdict{Reason: fmt.Sprintf("%s requested run %d and cannot approve it: someone else must", a, run.ID)}
+	case act == ActApprove && isPRAuthor(a.ID, run):
+		return Verdict{Reason: fmt.Sprintf("%s wrote pull request %s#%s, which run %d deploys, and cannot approve it: someone else must",
+			a, run.Context[contextPR+"repo"], run.Context[contextPR+"number"], run.ID)}
 	case requester:
 		return Verdict{Allowed: true, Reason: fmt.Sprintf("%s asked for run %d and may withdraw it", who(a), run.ID)}
 	}
@@ -276,7 +283,7 @@ func (p Policy) MayDecide(a Actor, g Gate, approve bool) Verdict {
 		act = ActDeny
 	}
 	requester := g.Run.Actor.ID != "" && a.ID == g.Run.Actor.ID
-	if requester {
+	if requester || (approve && isPRAuthor(a.ID, g.Run)) {
 		return p.MayActOnRun(a, Thread{}, g.Run, act)
 	}
 	roles := p.ApproverRoles(g.Def, g.Run.Environment, g.Rule)
@@ -313,7 +320,7 @@ func (p Policy) MayDecide(a Actor, g Gate, approve bool) Verdict {
 func (p Policy) Tally(g Gate) (have, need int) {
 	seen := map[string]bool{}
 	for _, x := range g.Prior {
-		if x.Approved && x.Valid && x.PlanHash == g.Run.PlanHash && !seen[x.Actor.ID] && x.Actor.ID != g.Run.Actor.ID {
+		if x.Approved && x.Valid && x.PlanHash == g.Run.PlanHash && !seen[x.Actor.ID] && x.Actor.ID != g.Run.Actor.ID && !isPRAuthor(x.Actor.ID, g.Run) {
 			seen[x.Actor.ID] = true
 			have++
 		}
@@ -339,4 +346,12 @@ func (p Policy) MayLift(a Actor, where Thread, l EnvLock) Verdict {
 		v.Reason += fmt.Sprintf("; the freeze of %s is %s's", l.Environment, l.Actor)
 	}
 	return v
+}
+
+// isPRAuthor reports whether id is the GitHub identity (github:LOGIN, any
+// case, as logins are) of the author of the pull request run came from.
+func isPRAuthor(id string, run *Run) bool {
+	author := run.Context[contextPR+"author"]
+	login, ok := strings.CutPrefix(id, "github:")
+	return ok && author != "" && strings.EqualFold(login, author)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -158,8 +159,13 @@ type Options struct {
 	// AllowForks lets pull requests from forks trigger runs
 	// (github.allow_forks); they never get secrets.
 	AllowForks bool
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// PRRequirements are what a run from a pull request (its context has
+	// pr.*) in an environment needs of it (github.environments): the door
+	// of the run's thread is asked when it implements PullRequests, and the
+	// run is refused when it cannot say.
+	PRRequirements map[string]PRRequirement
+	Now            func() time.Time
+	Logger         *slog.Logger
 }
 
 // Bot is the conversation pipeline. It is safe for concurrent use.
@@ -174,6 +180,7 @@ type Bot struct {
 	prefix   string
 	notify   dayops.Thread
 	forks    bool
+	prReqs   map[string]PRRequirement
 	interval time.Duration
 	now      func() time.Time
 	log      *slog.Logger
@@ -210,6 +217,7 @@ func New(opts Options) (*Bot, error) {
 		prefix:   opts.Prefix,
 		notify:   opts.NotifyThread,
 		forks:    opts.AllowForks,
+		prReqs:   maps.Clone(opts.PRRequirements),
 		interval: opts.UpdateInterval,
 		now:      opts.Now,
 		log:      opts.Logger,

@@ -73,5 +73,7 @@ func (b *Bot) clickRetry(ctx context.Context, c Click) {
 	}
 	cmd := &commands.Command{Verb: commands.VerbRun, Name: run.Definition, Environment: run.Environment, Params: maps.Clone(run.Params),
 		Text: strings.TrimSpace(fmt.Sprintf("run %s %s %s", run.Definition, run.Environment, dayops.FormatParams(run.Params)))}
-	b.Submit(ctx, Submission{Actor: c.Actor, Thread: c.Thread, Command: cmd, Trigger: dayops.TriggerButton})
+	// A run that got no secrets (a fork's pull request) is retried without
+	// them too: its parameters came from the fork.
+	b.Submit(ctx, Submission{Actor: c.Actor, Thread: c.Thread, Command: cmd, Trigger: dayops.TriggerButton, NoSecrets: run.NoSecrets()})
 }

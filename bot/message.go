@@ -96,7 +96,10 @@ type RunView struct {
 	Output      []string // the failing step's last output lines (at most MaxOutputLines)
 	OutputStep  string   // the step Output belongs to
 	URL         string   // the run page, when a base URL is configured
-	Duration    time.Duration
+	// EnvironmentURL is where the run's environment is served (its url:
+	// in the definition), "" when not given: a GitHub deployment links it.
+	EnvironmentURL string
+	Duration       time.Duration
 }
 
 // StepView is one step of a RunView.

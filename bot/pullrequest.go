@@ -28,8 +28,8 @@ type PRMatch struct {
 // MatchPullRequest returns the pull_request triggers of cat that pr
 // matches, in catalog order: the trigger's repository (any case), its
 // action (on:), its base branch globs (branches:, any when none) and its
-// labels (labels:, all on the pull request; for a labeled event the label
-// just added must be one of them). A closed, unmerged pull request matches
+// labels (labels:, all on the pull request, in any case; for a labeled
+// event the label just added must be one of them). A closed, unmerged pull request matches
 // nothing. A definition and environment appear once, for the first trigger
 // that matched.
 func MatchPullRequest(cat *dayops.Catalog, pr dayops.PullRequest) []PRMatch {
@@ -81,12 +81,16 @@ func prTriggerMatches(tr dayops.PullRequestTrigger, pr dayops.PullRequest) bool 
 	}) {
 		return false
 	}
+	// GitHub label names are unique regardless of case.
+	hasLabel := func(labels []string, l string) bool {
+		return slices.ContainsFunc(labels, func(x string) bool { return strings.EqualFold(x, l) })
+	}
 	for _, l := range tr.Labels {
-		if !slices.Contains(pr.Labels, l) {
+		if !hasLabel(pr.Labels, l) {
 			return false
 		}
 	}
-	if pr.Action == dayops.PRLabeled && len(tr.Labels) > 0 && !slices.Contains(tr.Labels, pr.Label) {
+	if pr.Action == dayops.PRLabeled && len(tr.Labels) > 0 && !hasLabel(tr.Labels, pr.Label) {
 		return false
 	}
 	return true

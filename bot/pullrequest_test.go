@@ -24,7 +24,7 @@ func prCatalog(t *testing.T) *dayops.Catalog {
 	version := []dayops.EnvVar{{Name: "version", Value: "${{ pr.head_sha }}"}}
 	defs := []*dayops.Definition{
 		{Phase: dayops.Day1, Name: "deploy-web", Service: "web", Steps: step, Source: src,
-			Environments: []dayops.Environment{{Name: "staging"}, {Name: "production"}},
+			Environments: []dayops.Environment{{Name: "staging", URL: "https://web.staging.example.com"}, {Name: "production"}},
 			Params:       []dayops.Param{{Name: "version", Type: dayops.ParamString, Required: true}, {Name: "note", Type: dayops.ParamString}},
 			Triggers: dayops.Triggers{PullRequest: []dayops.PullRequestTrigger{
 				{Repo: "org/web", On: dayops.PRMerged, Branches: []string{"main", "release/*"}, Environment: "staging",
@@ -73,6 +73,9 @@ func TestMatchPullRequest(t *testing.T) {
 		}), nil},
 		{"the label added", with(merged("main"), func(p *dayops.PullRequest) {
 			p.Action, p.Labels, p.Label = dayops.PRLabeled, []string{"deploy-prod", "x"}, "deploy-prod"
+		}), []string{"deploy-web:production version=abc123"}},
+		{"labels in another case", with(merged("main"), func(p *dayops.PullRequest) {
+			p.Action, p.Labels, p.Label = dayops.PRLabeled, []string{"Deploy-Prod"}, "Deploy-Prod"
 		}), []string{"deploy-web:production version=abc123"}},
 		{"another label added", with(merged("main"), func(p *dayops.PullRequest) {
 			p.Action, p.Labels, p.Label = dayops.PRLabeled, []string{"deploy-prod", "x"}, "x"
@@ -149,6 +152,8 @@ func TestPullRequestEventStarts(t *testing.T) {
 		posts := d.door.Posts()
 		if len(posts) != 1 || posts[0].Thread != d.thread || posts[0].Msg.Run == nil || !strings.HasPrefix(posts[0].Msg.Run.Title, "Run #1 deploy-web staging") {
 			t.Errorf("door %s: posts %+v, want the run's message in %v", d.door.Name(), posts, d.thread)
+		} else if got := posts[0].Msg.Run.EnvironmentURL; got != "https://web.staging.example.com" {
+			t.Errorf("door %s: the run's environment URL %q", d.door.Name(), got)
 		}
 	}
 	audits := w.store.Audits()
@@ -256,6 +261,26 @@ func TestPullRequestEventSupersedes(t *testing.T) {
 		ups := d.Updates()
 		if len(ups) == 0 || ups[len(ups)-1].Msg.Run == nil || ups[len(ups)-1].Msg.Run.Note != behind {
 			t.Errorf("door %s: the run's message does not say %q: %+v", d.Name(), behind, ups)
+		}
+	}
+}
+
+// TestRetryKeepsNoSecrets: retrying a failed run that got no secrets (a
+// fork's pull request) asks for a run without secrets again.
+func TestRetryKeepsNoSecrets(t *testing.T) {
+	for _, noSecrets := range []bool{false, true} {
+		w := newPRWorld(t, nil)
+		ctx := map[string]string{"pr.number": "12"}
+		if noSecrets {
+			ctx[dayops.ContextNoSecrets] = "true"
+		}
+		w.store.Add(&dayops.Run{Definition: "deploy-web", Environment: "staging", Phase: dayops.Day1, State: dayops.RunFailed,
+			Params: map[string]string{"version": "abc123"}, Trigger: dayops.TriggerPullRequest, Context: ctx, Thread: prThread})
+		w.bot.HandleClick(context.Background(), bot.Click{Actor: alice, Thread: here, Action: bot.ActionRetry, Value: "1"})
+		w.bot.Wait()
+		reqs := w.engine.Requests()
+		if len(reqs) != 1 || reqs[0].NoSecrets != noSecrets {
+			t.Errorf("retry of a run with no_secrets=%v: requests %+v", noSecrets, reqs)
 		}
 	}
 }

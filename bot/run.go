@@ -58,6 +58,9 @@ func (b *Bot) start(ctx context.Context, c *call, def *dayops.Definition, env st
 	if m := b.formAnswer(c, def, env, params); m != nil {
 		return m, nil
 	}
+	if err := b.checkPR(ctx, c, def, env); err != nil {
+		return nil, err
+	}
 	run, err := b.engine.Start(ctx, dayops.RunRequest{
 		Definition:  def.Name,
 		Environment: env,

@@ -83,6 +83,13 @@ func (b *Bot) runView(r *dayops.Run) *RunView {
 		v.Steps = append(v.Steps, sv)
 	}
 	v.URL = b.RunURL(r.ID)
+	if def, ok := b.catalog().Lookup(r.Definition); ok && r.Environment != "" {
+		// The current definition's: an environment's address seldom
+		// changes between revisions, and a message never reads git.
+		if env, ok := def.Environment(r.Environment); ok {
+			v.EnvironmentURL = env.URL
+		}
+	}
 	return v
 }
 

@@ -115,6 +115,16 @@ type GitHub struct {
 	// read from repo.url when that is a github.com URL; "" when it is not
 	// on GitHub.
 	OpsRepo string
+	// Environments are what a run from a pull request needs of it, per
+	// environment (github.environments); the ops repo cannot weaken them.
+	Environments map[string]GitHubEnvironment
+}
+
+// GitHubEnvironment is what a run from a pull request in one environment
+// needs of the pull request, read from GitHub when the run is asked for.
+type GitHubEnvironment struct {
+	RequireReview bool // approved by someone other than its author
+	RequireChecks bool // its required checks passed
 }
 
 // GitHubRepo is an application repository allowed to trigger runs.
@@ -332,8 +342,9 @@ func (d *decoder) file(n *yaml.Node, cfg *Config) {
 						cfg.GitHub.APIURL = at(n, key, s, parseHTTPURL)
 					}
 				},
-				"repos":       func(n *yaml.Node, key string) { cfg.GitHub.Repos = d.githubRepos(n, key) },
-				"allow_forks": func(n *yaml.Node, key string) { cfg.GitHub.AllowForks = d.boolean(n, key) },
+				"repos":        func(n *yaml.Node, key string) { cfg.GitHub.Repos = d.githubRepos(n, key) },
+				"allow_forks":  func(n *yaml.Node, key string) { cfg.GitHub.AllowForks = d.boolean(n, key) },
+				"environments": func(n *yaml.Node, key string) { cfg.GitHub.Environments = d.githubEnvironments(n, key) },
 				"ops_repo": func(n *yaml.Node, key string) {
 					cfg.GitHub.OpsRepo = at(n, key, d.str(n, key), checkRepoName)
 				},

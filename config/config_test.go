@@ -61,7 +61,8 @@ func TestLoadExample(t *testing.T) {
 			IncidentChannels: regexp.MustCompile(`^(inc|sev)-`)},
 		GitHub: GitHub{APIURL: "https://github.example.com/api/v3", Token: NewSecret(testSecrets["DAYOPS_GITHUB_TOKEN"]),
 			WebhookSecret: NewSecret(testSecrets["DAYOPS_GITHUB_WEBHOOK_SECRET"]),
-			Repos:         map[string]GitHubRepo{"acme/api": {Service: "api"}, "acme/web": {Service: "web"}}, AllowForks: true, OpsRepo: "acme/ops"},
+			Repos:         map[string]GitHubRepo{"acme/api": {Service: "api"}, "acme/web": {Service: "web"}}, AllowForks: true, OpsRepo: "acme/ops",
+			Environments: map[string]GitHubEnvironment{"production": {RequireReview: true, RequireChecks: true}, "staging": {}}},
 		Policy: dayops.Policy{
 			Roles: []dayops.Role{
 				{Name: "sre", Members: []string{"slack:U012ABC", "slack-group:S0SRE", "github:alice", "github-team:acme/sre"}, Allow: []string{"*"}},

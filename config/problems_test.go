@@ -91,6 +91,9 @@ func TestBadValues(t *testing.T) {
 		{"github.repos not a mapping", "github: {repos: [org/api]}\n", nil, []string{`line 1: github.repos: is a list, expected a mapping of names`}},
 		{"github.allow_forks", "github: {allow_forks: yes}\n", nil, []string{`line 1: github.allow_forks: "yes" is not true or false`}},
 		{"github.allow_forks quoted", "github: {allow_forks: 'true'}\n", nil, []string{`line 1: github.allow_forks: "true" is not true or false`}},
+		{"github.environments name", "github: {environments: {Prod: {require_review: true}}}\n", nil, []string{`line 1: github.environments.Prod: "Prod" is not an environment name: lowercase letters, digits, - and _, e.g. production`}},
+		{"github.environments unknown key", "github: {environments: {production: {require_reviews: true}}}\n", nil, []string{`line 1: github.environments.production.require_reviews: unknown key — did you mean "require_review"? (known: require_checks, require_review)`}},
+		{"github.environments not a bool", "github: {environments: {production: {require_checks: yes}}}\n", nil, []string{`line 1: github.environments.production.require_checks: "yes" is not true or false`}},
 		{"github.api_url", "github: {api_url: 'github.example.com'}\n", nil, []string{`line 1: github.api_url: "github.example.com" is not an http or https URL, e.g. https://dayops.example.com`}},
 
 		// web

@@ -158,3 +158,19 @@ func (d *decoder) githubRepos(n *yaml.Node, key string) map[string]GitHubRepo {
 	})
 	return out
 }
+
+func (d *decoder) githubEnvironments(n *yaml.Node, key string) map[string]GitHubEnvironment {
+	out := map[string]GitHubEnvironment{}
+	d.entries(n, key, func(name string, v *yaml.Node, key string) {
+		if !dayops.EnvironmentPattern.MatchString(name) {
+			d.addf(v, key, "%q is not an environment name: lowercase letters, digits, - and _, e.g. production", name)
+		}
+		var e GitHubEnvironment
+		d.mapping(v, key, map[string]field{
+			"require_review": func(n *yaml.Node, key string) { e.RequireReview = d.boolean(n, key) },
+			"require_checks": func(n *yaml.Node, key string) { e.RequireChecks = d.boolean(n, key) },
+		})
+		out[name] = e
+	})
+	return out
+}

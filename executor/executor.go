@@ -23,6 +23,7 @@ type Store interface {
 	CreateRun(ctx context.Context, run *dayops.Run, ev dayops.AuditEvent) error
 	TransitionRun(ctx context.Context, id int64, to dayops.RunState, reason string, ev dayops.AuditEvent) (*dayops.Run, error)
 	SetRollbackState(ctx context.Context, id int64, st dayops.RollbackState, ev dayops.AuditEvent) error
+	SetWaitReason(ctx context.Context, id int64, state dayops.RunState, reason string) (bool, error)
 	UpdateStep(ctx context.Context, st dayops.StepRun) error
 	SetOwner(ctx context.Context, id int64, owner string, at time.Time) error
 	Heartbeat(ctx context.Context, owner string, at time.Time) (int64, error)

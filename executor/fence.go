@@ -40,6 +40,13 @@ func (s fencedStore) SetRollbackState(ctx context.Context, id int64, st dayops.R
 	return s.Store.SetRollbackState(ctx, id, st, ev)
 }
 
+func (s fencedStore) SetWaitReason(ctx context.Context, id int64, state dayops.RunState, reason string) (bool, error) {
+	if err := s.lost(id); err != nil {
+		return false, err
+	}
+	return s.Store.SetWaitReason(ctx, id, state, reason)
+}
+
 func (s fencedStore) UpdateStep(ctx context.Context, st dayops.StepRun) error {
 	if err := s.lost(st.RunID); err != nil {
 		return err

@@ -71,6 +71,7 @@ func (x *runExec) acquire() bool {
 		}
 		if reason != "" && reason != shown {
 			shown = reason
+			x.setWaitReason(reason)
 			x.emit(dayops.RunEvent{Kind: dayops.EventState, Message: x.e.redactor.Redact(reason)})
 		}
 	}
@@ -217,4 +218,22 @@ func (e *Executor) Unlock(ctx context.Context, env string, who dayops.Actor, whe
 	}
 	e.releaseQueue()
 	return nil
+}
+
+// setWaitReason stores what the queued run waits for now, so that its
+// messages, rendered from the store, say so ("queued behind run 13 …").
+func (x *runExec) setWaitReason(reason string) {
+	reason = cleanText(x.e.redactor.Redact(reason))
+	ctx, cancel := storeCtx()
+	defer cancel()
+	set, err := x.e.store.SetWaitReason(ctx, x.id, dayops.RunQueued, reason)
+	if err != nil {
+		x.e.logger.Warn("recording what a queued run waits for", "run_id", x.id, "err", err)
+		return
+	}
+	x.mu.Lock()
+	if set && x.run.State == dayops.RunQueued {
+		x.run.Reason = reason
+	}
+	x.mu.Unlock()
 }

@@ -134,3 +134,43 @@ func TestSupersedeRacesTheQueue(t *testing.T) {
 	}
 	t.Logf("superseded %d, ran %d", superseded, ran)
 }
+
+// TestQueuedReasonFollowsTheQueue: a queued run's stored reason names the
+// run it waits behind now, not the one it first waited for.
+func TestQueuedReasonFollowsTheQueue(t *testing.T) {
+	h := newHarness(t, map[string]string{"d.yaml": def("deploy", supersedable)}, nil)
+	ctx := context.Background()
+	start := func(tag string) *dayops.Run {
+		return h.start(dayops.RunRequest{Definition: "deploy", Environment: "staging", Params: map[string]string{"tag": tag}})
+	}
+	a, b, c := start("a"), start("b"), start("c")
+	behind := func(id, ahead int64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		want := fmt.Sprintf("queued behind run %d (deploy, running)", ahead)
+		for {
+			r, err := h.store.Run(ctx, id)
+			if err == nil && r.State == dayops.RunQueued && strings.HasPrefix(r.Reason, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("run %d: %s %q, want %q…", id, r.State, r.Reason, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	behind(c.ID, a.ID)
+	if err := os.WriteFile(filepath.Join(h.dir, "go-a"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.wait(b.ID, dayops.RunRunning)
+	behind(c.ID, b.ID)
+	for _, tag := range []string{"b", "c"} {
+		if err := os.WriteFile(filepath.Join(h.dir, "go-"+tag), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := h.done(c.ID); got.State != dayops.RunSucceeded {
+		t.Errorf("run c: %s %q", got.State, got.Reason)
+	}
+}

@@ -66,6 +66,17 @@ func (s *Syncer) catalogAt(ctx context.Context, revision string) (*dayops.Catalo
 // from its git tree. The error is for git faults; definition problems are
 // returned as "file:line:col: message" strings.
 func (s *Syncer) loadRevision(h plumbing.Hash) (*dayops.Catalog, []string, error) {
+	cat, problems, err := s.loadCommit(h)
+	out := make([]string, len(problems))
+	for i, p := range problems {
+		out[i] = p.String()
+	}
+	return cat, out, err
+}
+
+// loadCommit is loadRevision with the problems at their positions; a
+// revision without a catalog always has at least one.
+func (s *Syncer) loadCommit(h plumbing.Hash) (*dayops.Catalog, []Problem, error) {
 	c, err := s.repo.commit(h)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading commit %s: %w", h, err)
@@ -79,14 +90,10 @@ func (s *Syncer) loadRevision(h plumbing.Hash) (*dayops.Catalog, []string, error
 	if len(problems) == 0 {
 		cat, problems = LoadFS(fsys, s.path, h.String())
 	}
-	out := make([]string, len(problems))
-	for i, p := range problems {
-		out[i] = p.String()
+	if cat == nil && len(problems) == 0 {
+		problems = []Problem{{File: s.path, Message: "no definitions could be loaded"}}
 	}
-	if cat == nil && len(out) == 0 {
-		out = []string{s.path + ": no definitions could be loaded"}
-	}
-	return cat, out, nil
+	return cat, problems, nil
 }
 
 // revisionCache keeps the catalogs of the last few revisions DefinitionAt

@@ -123,7 +123,7 @@ func deployAPI() dayops.Definition {
 	return dayops.Definition{
 		Phase: dayops.Day1, Name: "deploy-api", Description: "Deploy the API service", Service: "api",
 		Environments: []dayops.Environment{
-			{Name: "staging"},
+			{Name: "staging", URL: "https://api.staging.example.com/"},
 			{Name: "production", Approvals: &dayops.ApprovalRule{Count: 2, From: []string{"sre", "release-managers"}}},
 		},
 		Params: []dayops.Param{

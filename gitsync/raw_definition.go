@@ -43,6 +43,7 @@ func (d *decoder) hostFields(h *rawHosts) []field {
 type rawEnvironment struct {
 	Name      str
 	Approvals *rawApprovals
+	URL       str
 }
 
 type rawApprovals struct {
@@ -243,7 +244,7 @@ func (d *decoder) decodeEnvironment(e pair) rawEnvironment {
 		)
 		a.hasCount = keys["count"]
 		env.Approvals = a
-	}})
+	}}, d.textField("url", &env.URL, ""))
 	return env
 }
 

@@ -233,6 +233,8 @@ func schemaFieldDocs() map[string]fieldDoc {
 		"definition.continue_on_host_error": {doc: "The default continue_on_host_error: of the run steps that run on targets."},
 
 		"environment.approvals": {doc: "Approvals this environment needs before a run starts."},
+		"environment.url": {set: func(s *shape) { s.pattern = "^(?:[Hh][Tt][Tt][Pp][Ss]?://|\\$\\{\\{)" },
+			doc: "Where the environment is served, an http:// or https:// URL; shown with its deploys (GitHub deployments link to it). The only expression it may use is ${{ env }}."},
 		"approvals.count": {required: true, set: func(s *shape) { s.min = ptr(1) },
 			doc: "How many distinct people must approve."},
 		"approvals.from": {set: all(itemsOf(matching(rolePattern)), unique, atLeastOne),

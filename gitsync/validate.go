@@ -2,6 +2,7 @@ package gitsync
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -128,6 +129,9 @@ func (v *validator) environments() {
 			}
 			env.Approvals = rule
 		}
+		if e.URL.set() {
+			env.URL = v.environmentURL(e.URL, e.Name.v)
+		}
 		v.def.Environments = append(v.def.Environments, env)
 	}
 }
@@ -237,4 +241,31 @@ func (v *validator) envVars(vars []kv, sc scope) []dayops.EnvVar {
 		out = append(out, dayops.EnvVar{Name: e.key.v, Value: v.template(e.val, sc)})
 	}
 	return out
+}
+
+// environmentURL checks an environment's url: an http(s) URL whose only
+// expression may be ${{ env }}, expanded here, as the name is known.
+func (v *validator) environmentURL(s str, env string) string {
+	t, err := dayops.ParseTemplate(s.v)
+	if err != nil {
+		v.template(s, scope{where: "environment url"})
+		return ""
+	}
+	for _, r := range t.Refs() {
+		if r.Root != "env" {
+			v.at(s, r.Offset, "%s cannot be read in an environment url: only ${{ env }} can", r)
+			return ""
+		}
+	}
+	u := t.Expand(dayops.Scope{Environment: env})
+	p, err := url.Parse(u)
+	switch {
+	case err != nil || p.Host == "" || !isHTTPScheme(p.Scheme):
+		v.addf(s.n, "environment url %q must be an http:// or https:// URL with a host, e.g. https://%s.example.com", dayops.Truncate(u, 60), env)
+		return ""
+	case p.User != nil:
+		v.addf(s.n, "environment url %q must not hold credentials: it is shown to everyone", dayops.Truncate(u, 60))
+		return ""
+	}
+	return u
 }

@@ -183,6 +183,24 @@ func (s *Store) SetRollbackState(ctx context.Context, id int64, st dayops.Rollba
 	})
 }
 
+// SetWaitReason records what run id waits for now (its reason), while it
+// is still in state: "queued behind run 12 (…)" changes as the queue moves.
+// It reports false, changing nothing, when the run has moved on. It is not
+// audited: the state change that began the wait was.
+func (s *Store) SetWaitReason(ctx context.Context, id int64, state dayops.RunState, reason string) (bool, error) {
+	var set bool
+	err := s.write(ctx, fmt.Sprintf("recording what run %d waits for", id), func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE runs SET reason = ? WHERE id = ? AND state = ?", reason, id, string(state))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		set = n == 1
+		return err
+	})
+	return set, err
+}
+
 // UpdateStep inserts or replaces the step (st.RunID, st.Index). A step that
 // is running becomes the run's CurrentStep.
 func (s *Store) UpdateStep(ctx context.Context, st dayops.StepRun) error {

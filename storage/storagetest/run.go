@@ -351,6 +351,33 @@ func testRollbackState(t *testing.T, open opener) {
 	}
 }
 
+func testWaitReason(t *testing.T, open opener) {
+	ctx := context.Background()
+	s := open(t, NewClock().Now)
+	run := MustCreate(t, s, NewRun("deploy-web", "staging", dayops.RunQueued))
+	for _, tc := range []struct {
+		state  dayops.RunState
+		reason string
+		set    bool
+		want   string
+	}{
+		{dayops.RunQueued, "queued behind run 7", true, "queued behind run 7"},
+		{dayops.RunQueued, "queued behind run 8", true, "queued behind run 8"},
+		{dayops.RunRunning, "stale", false, "queued behind run 8"},
+	} {
+		set, err := s.SetWaitReason(ctx, run.ID, tc.state, tc.reason)
+		if err != nil || set != tc.set {
+			t.Errorf("SetWaitReason(%s, %q) = %v, %v; want %v", tc.state, tc.reason, set, err, tc.set)
+		}
+		if got, err := s.Run(ctx, run.ID); err != nil || got.Reason != tc.want {
+			t.Errorf("reason %q, %v; want %q", got.Reason, err, tc.want)
+		}
+	}
+	if set, err := s.SetWaitReason(ctx, 4242, dayops.RunQueued, "x"); err != nil || set {
+		t.Errorf("SetWaitReason of an unknown run = %v, %v; want false", set, err)
+	}
+}
+
 func testSteps(t *testing.T, open opener) {
 	ctx := context.Background()
 	clk := NewClock()

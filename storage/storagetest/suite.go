@@ -22,6 +22,7 @@ type API interface {
 	CreateRun(ctx context.Context, run *dayops.Run, ev dayops.AuditEvent) error
 	TransitionRun(ctx context.Context, id int64, to dayops.RunState, reason string, ev dayops.AuditEvent) (*dayops.Run, error)
 	SetRollbackState(ctx context.Context, id int64, st dayops.RollbackState, ev dayops.AuditEvent) error
+	SetWaitReason(ctx context.Context, id int64, state dayops.RunState, reason string) (bool, error)
 	UpdateStep(ctx context.Context, st dayops.StepRun) error
 	SetOwner(ctx context.Context, id int64, owner string, at time.Time) error
 	Heartbeat(ctx context.Context, owner string, at time.Time) (int64, error)
@@ -85,6 +86,7 @@ func Run(t *testing.T, open Opener) {
 		{"transition times and reason", testTransitionTimes},
 		{"concurrent transitions", testConcurrentTransitions},
 		{"rollback state", testRollbackState},
+		{"wait reason", testWaitReason},
 		{"steps upsert", testSteps},
 		{"owner and heartbeat", testOwnerHeartbeat},
 		{"last succeeded", testLastSucceeded},
