@@ -63,6 +63,7 @@ type Definition struct {
 	Steps        []Step
 	Rollback     []Step
 	Triggers     Triggers
+	Requires     []Requirement // phase gates of every run; see Requirements
 	Source       Source
 }
 
@@ -78,6 +79,7 @@ type Environment struct {
 	Name      string
 	Approvals *ApprovalRule // nil when none is needed
 	URL       string        // where it is served (http/https), "" when not given; for deployment records
+	Requires  []Requirement // phase gates of runs in this environment, besides the definition's
 }
 
 // ApprovalRule says how many distinct people from which roles must approve.
@@ -186,6 +188,8 @@ const (
 	StepKindHTTP     StepKind = "http"     // an HTTP check
 	StepKindApproval StepKind = "approval" // a gate in the middle of a run
 	StepKindUses     StepKind = "uses"     // another definition, run as a step
+	// StepKindChecklist is a readiness review: questions answered by people.
+	StepKindChecklist StepKind = "checklist"
 )
 
 // MaxUsesDepth is how many definitions one chain of uses: steps may hold,
@@ -214,6 +218,7 @@ type Step struct {
 	Approval        string     // StepKindApproval: the text shown, a template
 	Uses            string     // StepKindUses: the definition name
 	With            []EnvVar   // StepKindUses: parameters, templates
+	Checklist       *Checklist // StepKindChecklist
 	Env             []EnvVar   // extra environment for this step, templates
 	Timeout         time.Duration
 	Retries         int

@@ -41,6 +41,9 @@ const (
 	ActCancel  ActionKind = "cancel"  // cancel a run
 	ActLock    ActionKind = "lock"    // freeze an environment: granted by "lock:ENV"
 	ActUnlock  ActionKind = "unlock"  // lift a freeze: granted by "unlock:ENV"
+	// ActOverride starts a run whose phase gates are missing: granted by
+	// "override:PHASE:NAME[:ENV]".
+	ActOverride ActionKind = "override"
 )
 
 // Action is a request to be authorised.
@@ -60,6 +63,9 @@ func (a Action) Target() string {
 	t := string(a.Phase) + ":" + a.Name
 	if a.Environment != "" {
 		t += ":" + a.Environment
+	}
+	if a.Kind == ActOverride {
+		t = string(ActOverride) + ":" + t
 	}
 	return t
 }
@@ -168,13 +174,26 @@ func who(a Actor) string {
 // against allow patterns. A freeze is granted only by patterns that name it:
 // a phase glob never matches "lock" or "unlock".
 func matchAny(patterns []string, target string) bool {
+	// An override is granted only by "override:…" patterns (or "*"), which
+	// grant nothing else.
+	if rest, ok := strings.CutPrefix(target, string(ActOverride)+":"); ok {
+		var grants []string
+		for _, p := range patterns {
+			if g, ok := strings.CutPrefix(p, string(ActOverride)+":"); ok {
+				grants = append(grants, g)
+			} else if p == "*" {
+				grants = append(grants, p)
+			}
+		}
+		return matchAny(grants, rest)
+	}
 	t := strings.SplitN(target, ":", 3)
 	freeze := t[0] == string(ActLock) || t[0] == string(ActUnlock)
 	for _, p := range patterns {
 		if p == "*" {
 			return true
 		}
-		if p == "read" {
+		if p == "read" || strings.HasPrefix(p, string(ActOverride)+":") {
 			continue
 		}
 		parts := strings.SplitN(p, ":", 3)

@@ -305,6 +305,9 @@ type RunRequest struct {
 	// server's secret values, whatever the definition declares (a pull
 	// request from a fork).
 	NoSecrets bool
+	// Override is the reason given to start the run although phase gates
+	// are missing; only a role granting override:PHASE:NAME[:ENV] may.
+	Override string
 }
 
 // PlannedStep is a step as a plan shows it.
@@ -335,10 +338,12 @@ type Plan struct {
 	Approvers      []string      // members of the roles that may approve
 	Secrets        []string
 	Timeout        time.Duration
-	Hash           string   // binds approvals to exactly this plan
-	Warnings       []string // what would stop or change a run, e.g. a declared secret that is not configured
-	Changes        string   // unified diff of the definition since its last successful run, "" when none or unknown
-	ChangesSince   string   // the revision Changes is measured from
+	Hash           string       // binds approvals to exactly this plan
+	Gates          []GateStatus // phase gates (requires:), met or missing; unknown without a database
+	GatesUnknown   bool         // the gates could not be checked (no database): see Gates' Command
+	Warnings       []string     // what would stop or change a run, e.g. a declared secret that is not configured
+	Changes        string       // unified diff of the definition since its last successful run, "" when none or unknown
+	ChangesSince   string       // the revision Changes is measured from
 }
 
 // PlanHash is the hash an approval is bound to: the revision, the definition's

@@ -25,6 +25,7 @@ type rawDefinition struct {
 	stepsNode    *yaml.Node // nil when steps: is absent
 	Rollback     []rawStep
 	Triggers     rawTriggers
+	Requires     []rawRequirement
 	rawHosts     // on, parallel, continue_on_host_error: defaults of its run steps
 }
 
@@ -44,6 +45,7 @@ type rawEnvironment struct {
 	Name      str
 	Approvals *rawApprovals
 	URL       str
+	Requires  []rawRequirement
 }
 
 type rawApprovals struct {
@@ -75,6 +77,7 @@ type rawStep struct {
 	Approval        str
 	Uses            str
 	HTTP            *rawHTTP
+	Checklist       *rawChecklist
 	With            []kv
 	withNode        *yaml.Node
 	Env             []kv
@@ -221,6 +224,7 @@ func (d *decoder) decodeDefinition(n *yaml.Node) *rawDefinition {
 		}},
 		field{"rollback", func(p pair) { r.Rollback = d.decodeSteps(p.v, "rollback") }},
 		field{"triggers", func(p pair) { r.Triggers = d.decodeTriggers(p.v) }},
+		d.requiresField(&r.Requires),
 	}, d.hostFields(&r.rawHosts)...)...,
 	)
 	return r
@@ -244,7 +248,7 @@ func (d *decoder) decodeEnvironment(e pair) rawEnvironment {
 		)
 		a.hasCount = keys["count"]
 		env.Approvals = a
-	}}, d.textField("url", &env.URL, ""))
+	}}, d.textField("url", &env.URL, ""), d.requiresField(&env.Requires))
 	return env
 }
 
@@ -291,6 +295,7 @@ func (d *decoder) decodeStep(n *yaml.Node) rawStep {
 		kind(field{"http", func(p pair) { s.HTTP = d.decodeHTTP(p.v) }}),
 		kind(d.textField("approval", &s.Approval, "")),
 		kind(d.textField("uses", &s.Uses, "")),
+		kind(field{"checklist", func(p pair) { s.Checklist = d.decodeChecklist(p.v) }}),
 		field{"with", func(p pair) {
 			s.withNode = d.resolve(p.v)
 			s.With = d.strMap(p.v, "with")

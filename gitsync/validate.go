@@ -54,6 +54,7 @@ func (d *decoder) validate(r *rawDefinition) *dayops.Definition {
 	v.def.Env = v.envVars(r.Env, scope{where: "the definition's env"})
 	v.allSteps()
 	v.triggers()
+	v.def.Requires = v.requirements(r.Requires)
 	return v.def
 }
 
@@ -132,6 +133,7 @@ func (v *validator) environments() {
 		if e.URL.set() {
 			env.URL = v.environmentURL(e.URL, e.Name.v)
 		}
+		env.Requires = v.requirements(e.Requires)
 		v.def.Environments = append(v.def.Environments, env)
 	}
 }

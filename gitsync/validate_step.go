@@ -164,7 +164,7 @@ func (v *validator) step(rs rawStep, i int, readable map[string]bool) dayops.Ste
 	switch len(rs.kinds) {
 	case 0:
 		if isMapping(rs.node) {
-			v.addf(rs.node, "step needs one of run, http, approval or uses")
+			v.addf(rs.node, "step needs one of run, http, approval, uses or checklist")
 		}
 	default:
 		st.Kind = dayops.StepKind(rs.kinds[0].name)
@@ -216,6 +216,8 @@ func (v *validator) step(rs rawStep, i int, readable map[string]bool) dayops.Ste
 			st.Uses = rs.Uses.v
 		case dayops.StepKindHTTP:
 			st.HTTP = v.httpCheck(rs.HTTP, sc)
+		case dayops.StepKindChecklist:
+			st.Checklist = v.checklist(rs.Checklist)
 		}
 	}
 	if rs.withNode != nil && st.Kind != dayops.StepKindUses {

@@ -48,6 +48,7 @@ func checkTree(all []*loaded) []Problem {
 			}
 		}
 	}
+	problems = append(problems, checkRequires(all, byName, names)...)
 	// uses: the target must exist and take the given params.
 	edges := map[string][]string{}
 	for _, l := range all {
