@@ -102,6 +102,7 @@ func Run(t *testing.T, open Opener) {
 		{"reports and trigger context", testReports},
 		{"outbox", testOutbox},
 		{"inbox", testInbox},
+		{"checklist answers", testChecklist},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
