@@ -155,7 +155,7 @@ func (p Policy) Authorize(a Actor, where Thread, act Action) Verdict {
 	}
 	if len(roles) == 0 {
 		what := string(act.Kind) + " " + target
-		if act.Kind == ActLock || act.Kind == ActUnlock {
+		if act.Kind == ActLock || act.Kind == ActUnlock || act.Kind == ActOverride {
 			what = target
 		}
 		return Verdict{Reason: who(a) + " has no role that allows " + what}

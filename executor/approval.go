@@ -18,6 +18,7 @@ const (
 	decCancelled              // cancel while waiting
 	decShutdown               // the executor is closing; the gate survives in the store
 	decGone                   // the run ended elsewhere
+	decFailed                 // a checklist question was answered no
 )
 
 // decision is how a gate was decided.
@@ -28,8 +29,11 @@ type decision struct {
 }
 
 func (d decision) state() dayops.RunState {
-	if d.kind == decCancelled {
+	switch d.kind {
+	case decCancelled:
 		return dayops.RunCancelled
+	case decFailed:
+		return dayops.RunFailed
 	}
 	return dayops.RunDenied
 }
@@ -54,6 +58,9 @@ func (x *runExec) gateText() string {
 }
 
 func (x *runExec) stepGateText(i int) string {
+	if c := x.def.Steps[i].Checklist; c != nil {
+		return checklistText(x.id, x.def.Steps[i].Name, c)
+	}
 	text, _ := dayops.Expand(x.def.Steps[i].Approval, x.scope)
 	return fmt.Sprintf("step %s: %s — %s", x.def.Steps[i].Name, dayops.Truncate(text, 300), x.gateText())
 }
@@ -124,6 +131,9 @@ func (x *runExec) evaluate(gate string) (decision, bool) {
 	if r.State.Final() {
 		return decision{kind: decGone}, true
 	}
+	if i, ok := checklistGate(x.def, gate); ok {
+		return x.evaluateChecklist(ctx, i)
+	}
 	list, err := x.e.store.Approvals(ctx, x.id, gate)
 	if err != nil {
 		x.e.logger.Error("reading approvals", "run_id", x.id, "err", err)
@@ -164,6 +174,9 @@ func (e *Executor) Approve(ctx context.Context, runID int64, who dayops.Actor, w
 		return nil, err
 	}
 	def, rule := e.ruleOf(run, x)
+	if _, ok := checklistGate(def, gate); ok {
+		return nil, dayops.Errorf(dayops.KindConflict, "run %d waits for the answers to its checklist, not for an approval: answer %d QUESTION yes|no [note]", runID, runID)
+	}
 	a := &dayops.Approval{RunID: runID, Gate: gate, Actor: who, Approved: true, PlanHash: run.PlanHash}
 	prior, err := e.store.Approvals(ctx, runID, gate)
 	if err != nil {

@@ -61,7 +61,11 @@ func (x *runExec) run0(exec func(func())) {
 			x.e.setActive(x, true)
 			st.State, st.EndedAt = dayops.StepSucceeded, x.e.now()
 			x.updateStep(st)
-			x.log.system(from, "approved by %s", d.reason)
+			if x.def.Steps[from].Kind == dayops.StepKindChecklist {
+				x.log.system(from, "%s", d.reason)
+			} else {
+				x.log.system(from, "approved by %s", d.reason)
+			}
 			from++
 			continue
 		}
@@ -74,6 +78,12 @@ func (x *runExec) run0(exec func(func())) {
 }
 
 func gateName(step int) string { return fmt.Sprintf("step:%d", step) }
+
+// isGate reports whether steps of kind k wait for people (an approval, a
+// checklist) instead of running.
+func isGate(k dayops.StepKind) bool {
+	return k == dayops.StepKindApproval || k == dayops.StepKindChecklist
+}
 
 // stepGate is the index of the approval step the run waits at, or -1.
 func (x *runExec) stepGate() int {
@@ -110,6 +120,12 @@ func (x *runExec) segment(from int) int {
 	x.stop = nil
 	x.mu.Unlock()
 	if gate >= 0 {
+		if c := x.def.Steps[gate].Checklist; c != nil {
+			if err := x.openChecklist(gate, c); err != nil {
+				x.abandon(err)
+				return -1
+			}
+		}
 		st := x.step(gate)
 		st.State, st.StartedAt = dayops.StepAwaitingApproval, x.e.now()
 		x.updateStep(st)
@@ -198,7 +214,7 @@ func (x *runExec) mainSteps(ctx context.Context, dir string, from int) (int, out
 			x.skip(i, fmt.Sprintf("skipped: if %s", st.If))
 			continue
 		}
-		if st.Kind == dayops.StepKindApproval {
+		if isGate(st.Kind) {
 			return i, outcome{}
 		}
 		x.started = true
@@ -306,8 +322,8 @@ func (x *runExec) rollback(dir string) string {
 			x.skip(n+i, fmt.Sprintf("skipped: if %s", st.If))
 			continue
 		}
-		if st.Kind == dayops.StepKindApproval {
-			x.skip(n+i, "skipped: approval steps do not run in a rollback")
+		if isGate(st.Kind) {
+			x.skip(n+i, fmt.Sprintf("skipped: %s steps do not run in a rollback", st.Kind))
 			continue
 		}
 		res := x.runStep(ctx, dir, n+i, st)

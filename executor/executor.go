@@ -38,6 +38,9 @@ type Store interface {
 	EnvironmentLock(ctx context.Context, env string) (*dayops.EnvLock, error)
 	AddApproval(ctx context.Context, a *dayops.Approval, ev dayops.AuditEvent) error
 	Approvals(ctx context.Context, runID int64, gate string) ([]dayops.Approval, error)
+	OpenChecklist(ctx context.Context, runID int64, step int, questions []string) error
+	AnswerQuestion(ctx context.Context, a *dayops.Answer, ev dayops.AuditEvent) error
+	Checklist(ctx context.Context, runID int64) ([]dayops.Answer, error)
 	AppendLogs(ctx context.Context, lines []dayops.LogLine) error
 	Logs(ctx context.Context, runID int64, afterSeq int64, limit int) ([]dayops.LogLine, error)
 	Audit(ctx context.Context, ev dayops.AuditEvent) error

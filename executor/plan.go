@@ -29,6 +29,9 @@ func (e *Executor) Plan(ctx context.Context, req dayops.RunRequest) (*dayops.Pla
 	if err != nil {
 		return nil, err
 	}
+	if err := e.addGates(ctx, p); err != nil {
+		return nil, err
+	}
 	e.addChanges(ctx, p)
 	return p.plan, nil
 }
@@ -38,7 +41,8 @@ func (e *Executor) Plan(ctx context.Context, req dayops.RunRequest) (*dayops.Pla
 type Planner struct{ e *Executor }
 
 // NewPlanner returns a planner; of opts it uses Catalogs, Policy, Secrets,
-// Vars and DefaultTimeout.
+// Vars and DefaultTimeout. Its plans list the phase gates without knowing
+// whether they are met (Plan.GatesUnknown).
 func NewPlanner(opts Options) (*Planner, error) {
 	if opts.Catalogs == nil {
 		return nil, errors.New("executor: Catalogs is required")
@@ -47,13 +51,20 @@ func NewPlanner(opts Options) (*Planner, error) {
 		opts.DefaultTimeout = time.Hour
 	}
 	values := slices.Sorted(maps.Values(opts.Secrets))
-	return &Planner{e: &Executor{opts: opts, catalogs: opts.Catalogs, redactor: dayops.NewRedactor(values...)}}, nil
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Planner{e: &Executor{opts: opts, catalogs: opts.Catalogs, now: now, redactor: dayops.NewRedactor(values...)}}, nil
 }
 
 // Plan is Executor.Plan without what changed since the last successful run.
 func (p *Planner) Plan(ctx context.Context, req dayops.RunRequest) (*dayops.Plan, error) {
 	pr, err := p.e.prepare(p.e.catalogs.Catalog(), req, true)
 	if err != nil {
+		return nil, err
+	}
+	if err := p.e.addGates(ctx, pr); err != nil {
 		return nil, err
 	}
 	return pr.plan, nil
@@ -217,6 +228,10 @@ func (e *Executor) plannedStep(i int, st dayops.Step, rollback bool, scope dayop
 		}
 	case dayops.StepKindApproval:
 		ps.Detail, _ = dayops.Expand(st.Approval, scope)
+	case dayops.StepKindChecklist:
+		if c := st.Checklist; c != nil {
+			ps.Detail = fmt.Sprintf("%d questions answered yes or no by role %s: %s", len(c.Questions), strings.Join(c.From, " or "), strings.Join(c.Questions, " / "))
+		}
 	case dayops.StepKindUses:
 		var with []string
 		for _, w := range st.With {

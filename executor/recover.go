@@ -346,10 +346,10 @@ func (e *Executor) adopt(ctx context.Context, run *dayops.Run) error {
 		switch st.State {
 		case dayops.StepPending, dayops.StepSkipped, dayops.StepAwaitingApproval:
 		default:
-			if st.Kind != dayops.StepKindApproval {
+			if !isGate(st.Kind) {
 				x.started = true
 			}
-			if !st.EndedAt.IsZero() && !st.StartedAt.IsZero() && st.Kind != dayops.StepKindApproval {
+			if !st.EndedAt.IsZero() && !st.StartedAt.IsZero() && !isGate(st.Kind) {
 				spent += st.EndedAt.Sub(st.StartedAt)
 			}
 		}

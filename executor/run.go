@@ -70,6 +70,9 @@ func (e *Executor) Start(ctx context.Context, req dayops.RunRequest) (*dayops.Ru
 	if err != nil {
 		return nil, err
 	}
+	if err := e.checkGates(ctx, p); err != nil {
+		return nil, err
+	}
 	if err := e.refuseLocked(ctx, p.req.Environment); err != nil {
 		return nil, err
 	}
@@ -126,6 +129,9 @@ func (e *Executor) record(ctx context.Context, p *prepared, parent *runExec) (*r
 	}
 	if p.req.ParentID != 0 {
 		why += fmt.Sprintf(", as a step of run %d", p.req.ParentID)
+	}
+	if reason, gates := (&dayops.Run{Context: p.req.Context}).GateOverride(); reason != "" {
+		why += fmt.Sprintf(", overriding the phase gates %s: %s", gates, reason)
 	}
 	ev := dayops.AuditEvent{Time: now, Actor: p.req.Actor.ID, Where: p.req.Thread.String(), Action: "run.start",
 		Target: target, Allowed: true, Reason: e.redactor.Redact(why)}
