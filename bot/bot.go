@@ -21,6 +21,9 @@ type Engine interface {
 	Start(ctx context.Context, req dayops.RunRequest) (*dayops.Run, error)
 	Approve(ctx context.Context, runID int64, who dayops.Actor, where dayops.Thread) (*dayops.Approval, error)
 	Deny(ctx context.Context, runID int64, who dayops.Actor, where dayops.Thread, reason string) error
+	// Answer answers question (1-based) of the checklist run runID waits
+	// at; the engine decides whether who may.
+	Answer(ctx context.Context, runID int64, question int, yes bool, note string, who dayops.Actor, where dayops.Thread) (*dayops.Answer, error)
 	Cancel(ctx context.Context, runID int64, who dayops.Actor, where dayops.Thread) error
 	Lock(ctx context.Context, env string, who dayops.Actor, where dayops.Thread, reason string) error
 	Unlock(ctx context.Context, env string, who dayops.Actor, where dayops.Thread) error
@@ -41,6 +44,8 @@ type Store interface {
 	Runs(ctx context.Context, f dayops.RunFilter) ([]*dayops.Run, error)
 	Logs(ctx context.Context, runID int64, afterSeq int64, limit int) ([]dayops.LogLine, error)
 	Approvals(ctx context.Context, runID int64, gate string) ([]dayops.Approval, error)
+	// Checklist is every checklist question of a run with its answer so far.
+	Checklist(ctx context.Context, runID int64) ([]dayops.Answer, error)
 	Audit(ctx context.Context, ev dayops.AuditEvent) error
 	EnvironmentLocks(ctx context.Context) ([]dayops.EnvLock, error)
 	Syncs(ctx context.Context, limit int) ([]dayops.SyncRecord, error)
@@ -361,6 +366,9 @@ func (b *Bot) HandleClick(ctx context.Context, c Click) {
 	case ActionOutput:
 		b.clickOutput(ctx, c)
 		return
+	case ActionAnswerYes, ActionAnswerNo:
+		b.clickAnswer(ctx, c)
+		return
 	}
 	verb := map[string]commands.Verb{
 		ActionApprove: commands.VerbApprove, ActionDeny: commands.VerbDeny, ActionCancel: commands.VerbCancel,
@@ -394,6 +402,7 @@ var handlers = map[commands.Verb]handler{
 	commands.VerbRollback: (*Bot).rollback,
 	commands.VerbApprove:  (*Bot).approve,
 	commands.VerbDeny:     (*Bot).deny,
+	commands.VerbAnswer:   (*Bot).answer,
 	commands.VerbCancel:   (*Bot).cancelRun,
 	commands.VerbLock:     (*Bot).lock,
 	commands.VerbUnlock:   (*Bot).unlock,
@@ -435,7 +444,7 @@ func (b *Bot) dispatch(ctx context.Context, c *call) {
 // approved, denied, cancelled or froze what. Every other answer is for the
 // asker alone (Message.Private).
 var decisionVerbs = map[commands.Verb]bool{
-	commands.VerbApprove: true, commands.VerbDeny: true, commands.VerbCancel: true,
+	commands.VerbApprove: true, commands.VerbDeny: true, commands.VerbCancel: true, commands.VerbAnswer: true,
 	commands.VerbLock: true, commands.VerbUnlock: true,
 }
 

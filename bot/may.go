@@ -40,7 +40,7 @@ func (b *Bot) mayUse(c *call, verb commands.Verb) bool {
 	case commands.VerbHelp, commands.VerbWhoami:
 		return true
 	case commands.VerbRun, commands.VerbDeploy, commands.VerbRollback,
-		commands.VerbApprove, commands.VerbDeny, commands.VerbCancel:
+		commands.VerbApprove, commands.VerbDeny, commands.VerbCancel, commands.VerbAnswer:
 		for _, def := range b.catalog().All() {
 			if (verb == commands.VerbDeploy || verb == commands.VerbRollback) && def.Service == "" {
 				continue

@@ -344,6 +344,7 @@ func (b *Bot) planMessage(p *dayops.Plan) *Message {
 		add("approvals", "none")
 	}
 	add("secrets", strings.Join(p.Secrets, ", "))
+	add("phase gates", b.gatesField(p))
 	if len(p.Warnings) > 0 {
 		add("warning", strings.Join(p.Warnings, "; ")+" — a run would be refused")
 	}

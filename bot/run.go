@@ -70,6 +70,7 @@ func (b *Bot) start(ctx context.Context, c *call, def *dayops.Definition, env st
 		Trigger:     c.trigger,
 		Context:     c.context,
 		NoSecrets:   c.noSecrets,
+		Override:    c.cmd.Override,
 	})
 	if err != nil {
 		return nil, err

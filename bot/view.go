@@ -30,7 +30,18 @@ func (b *Bot) runMessage(ctx context.Context, r *dayops.Run) Message {
 		}
 		v.OutputStep = failed.Name
 	}
-	return Message{Run: v, Buttons: runButtons(r)}
+	buttons := runButtons(r)
+	if step := checklistStep(r); step != nil {
+		note, answers := b.checklistView(ctx, r, step)
+		if note != "" {
+			v.Note = note
+		}
+		buttons = append(answers, Button{Label: "Cancel run " + strconv.FormatInt(r.ID, 10), Action: ActionCancel, Value: strconv.FormatInt(r.ID, 10), Style: StyleDanger})
+	}
+	if o := overrideNote(r); o != "" {
+		v.Note = strings.TrimPrefix(v.Note+"\n"+b.redact(o), "\n")
+	}
+	return Message{Run: v, Buttons: buttons}
 }
 
 // runView is the door-neutral view of a run.

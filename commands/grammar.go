@@ -22,6 +22,7 @@ const (
 	VerbHistory  Verb = "history"
 	VerbApprove  Verb = "approve"
 	VerbDeny     Verb = "deny"
+	VerbAnswer   Verb = "answer"
 	VerbCancel   Verb = "cancel"
 	VerbLock     Verb = "lock"
 	VerbUnlock   Verb = "unlock"
@@ -52,14 +53,16 @@ const DefaultPrefix = "/ops"
 type argKind int
 
 const (
-	kindName    argKind = iota // definition name -> Command.Name
-	kindService                // service name -> Command.Service
-	kindEnv                    // environment -> Command.Environment
-	kindVersion                // version -> Command.Version and Params["version"]
-	kindPhase                  // day0|day1|day2 -> Command.Phase
-	kindRun                    // run number -> Command.RunID
-	kindTopic                  // a verb -> Command.Topic
-	kindReason                 // every remaining word -> Command.Reason
+	kindName     argKind = iota // definition name -> Command.Name
+	kindService                 // service name -> Command.Service
+	kindEnv                     // environment -> Command.Environment
+	kindVersion                 // version -> Command.Version and Params["version"]
+	kindPhase                   // day0|day1|day2 -> Command.Phase
+	kindRun                     // run number -> Command.RunID
+	kindTopic                   // a verb -> Command.Topic
+	kindReason                  // every remaining word -> Command.Reason
+	kindQuestion                // a question number -> Command.Question
+	kindAnswer                  // yes|no -> Command.Answer
 )
 
 // arg is one positional argument: how usage shows it and what it is.
@@ -69,14 +72,17 @@ type arg struct {
 }
 
 var (
-	argName    = arg{"NAME", kindName}
-	argService = arg{"SERVICE", kindService}
-	argEnv     = arg{"ENV", kindEnv}
-	argVersion = arg{"VERSION", kindVersion}
-	argPhase   = arg{"day0|day1|day2", kindPhase}
-	argRun     = arg{"RUN", kindRun}
-	argTopic   = arg{"COMMAND", kindTopic}
-	argReason  = arg{"reason…", kindReason}
+	argName     = arg{"NAME", kindName}
+	argService  = arg{"SERVICE", kindService}
+	argEnv      = arg{"ENV", kindEnv}
+	argVersion  = arg{"VERSION", kindVersion}
+	argPhase    = arg{"day0|day1|day2", kindPhase}
+	argRun      = arg{"RUN", kindRun}
+	argTopic    = arg{"COMMAND", kindTopic}
+	argReason   = arg{"reason…", kindReason}
+	argQuestion = arg{"QUESTION", kindQuestion}
+	argAnswer   = arg{"yes|no", kindAnswer}
+	argNote     = arg{"note…", kindReason}
 )
 
 // spec is one row of the grammar.
@@ -90,6 +96,9 @@ type spec struct {
 	min int
 	// params says whether key=value words are allowed.
 	params bool
+	// override says whether override="REASON" is the reason to start a
+	// run whose phase gates are missing (Command.Override), not a parameter.
+	override bool
 	// single, when set, is what a lone positional word means. It lets
 	// "deploy ENV" (a pull request comment, where the door supplies the
 	// service) live beside "deploy SERVICE ENV".
@@ -114,14 +123,14 @@ var grammar = []spec{
 		summary: "dry run: resolved steps, lock key and approvals needed; nothing executes",
 		detail:  "ENV is required when the definition declares environments.",
 		example: "plan deploy-api staging version=v1.2.0"},
-	{verb: VerbRun, args: []arg{argName, argEnv}, min: 1, params: true,
+	{verb: VerbRun, args: []arg{argName, argEnv}, min: 1, params: true, override: true,
 		summary: "start a run of any definition",
-		detail:  "ENV is required when the definition declares environments.",
+		detail:  "ENV is required when the definition declares environments. " + overrideHelp,
 		example: "run restart-worker production"},
-	{verb: VerbDeploy, args: []arg{argService, argEnv, argVersion}, min: 2, params: true, single: &argEnv,
+	{verb: VerbDeploy, args: []arg{argService, argEnv, argVersion}, min: 2, params: true, single: &argEnv, override: true,
 		summary: "start the Day-1 definition of SERVICE in ENV",
 		detail: "VERSION is short for version=VERSION. In a GitHub pull request comment, " +
-			"deploy ENV takes the service from the repository and the version from the pull request head.",
+			"deploy ENV takes the service from the repository and the version from the pull request head. " + overrideHelp,
 		example: "deploy web staging v1.2.0"},
 	{verb: VerbRollback, args: []arg{argService, argEnv}, min: 2,
 		summary: "redeploy the parameters of the last successful deploy before the current one",
@@ -139,6 +148,12 @@ var grammar = []spec{
 	{verb: VerbDeny, args: []arg{argRun, argReason}, min: 1,
 		summary: "deny a run that waits at an approval gate",
 		example: "deny 42 not during the sale"},
+	{verb: VerbAnswer, args: []arg{argRun, argQuestion, argAnswer, argNote}, min: 3,
+		summary: "answer a question of the checklist a run waits at, yes or no, with an optional note",
+		detail: "QUESTION is the question's number as the run's message shows it. A no fails the checklist step " +
+			"with its note; when every question is answered yes the run goes on. Only the roles the checklist names may answer, " +
+			"each question once. The message's Yes and No buttons do the same.",
+		example: "answer 42 2 no the restore was never tested"},
 	{verb: VerbCancel, args: []arg{argRun}, min: 1,
 		summary: "stop a run: its processes are killed and its rollback runs if declared",
 		example: "cancel 42"},
@@ -158,6 +173,10 @@ var grammar = []spec{
 		summary: "show who you are to dayops and what your roles allow",
 		example: "whoami"},
 }
+
+// overrideHelp explains override="REASON" where it is allowed.
+const overrideHelp = "A run whose phase gates (requires:) are missing is refused; someone granted " +
+	"override:PHASE:NAME[:ENV] may start it anyway by adding override=\"REASON\", which is audited and shown on the run."
 
 // lookup returns the row of v, or nil.
 func lookup(v Verb) *spec {

@@ -10,7 +10,7 @@ import (
 func TestVerbs(t *testing.T) {
 	want := []Verb{
 		VerbHelp, VerbList, VerbDescribe, VerbPlan, VerbRun, VerbDeploy, VerbRollback, VerbStatus,
-		VerbHistory, VerbApprove, VerbDeny, VerbCancel, VerbLock, VerbUnlock, VerbSync, VerbStats, VerbWhoami,
+		VerbHistory, VerbApprove, VerbDeny, VerbAnswer, VerbCancel, VerbLock, VerbUnlock, VerbSync, VerbStats, VerbWhoami,
 	}
 	if diff := cmp.Diff(want, Verbs()); diff != "" {
 		t.Errorf("Verbs() mismatch (-want +got):\n%s", diff)
@@ -32,6 +32,7 @@ func TestUsage(t *testing.T) {
 		VerbHistory:  "history [NAME] [ENV]",
 		VerbApprove:  "approve RUN",
 		VerbDeny:     "deny RUN [reason…]",
+		VerbAnswer:   "answer RUN QUESTION yes|no [note…]",
 		VerbCancel:   "cancel RUN",
 		VerbLock:     "lock ENV [reason…]",
 		VerbUnlock:   "unlock ENV",

@@ -53,6 +53,13 @@ type Command struct {
 	// Reason is the free text after deny RUN and lock ENV: the remaining
 	// words joined by one space. Words that look like key=value are text here.
 	Reason string
+	// Override is the reason given as override="REASON" to run or deploy:
+	// to start a run whose phase gates are missing. It is not a parameter.
+	Override string
+	// Question is the QUESTION number of answer; Answer is its "yes" or
+	// "no" (typed in any case), and Reason its note.
+	Question int
+	Answer   string
 	// Topic is the lowercased COMMAND of help; Help(Topic) answers it.
 	Topic string
 	// Params are the key=value words, nil when there are none. Keys keep
@@ -140,6 +147,13 @@ func (s *spec) bind(c *Command, words []string) string {
 				return fmt.Sprintf("parameters %s and %s differ only by case; use one spelling", quote(prev), quote(k))
 			}
 			folded[strings.ToLower(k)] = k
+			if s.override && strings.EqualFold(k, "override") {
+				if strings.TrimSpace(v) == "" {
+					return `override needs a reason: write override="why it cannot wait"`
+				}
+				c.Override = strings.TrimSpace(v)
+				continue
+			}
 			if c.Params == nil {
 				c.Params = map[string]string{}
 			}
@@ -249,6 +263,21 @@ func set(c *Command, a arg, w string) string {
 		c.RunID = id
 	case kindTopic:
 		c.Topic = strings.ToLower(w)
+	case kindQuestion:
+		n, err := strconv.Atoi(strings.TrimPrefix(w, "#"))
+		if err != nil || n < 1 || n > 99 {
+			return "invalid QUESTION " + quote(w) + ": give the question's number, like 2"
+		}
+		c.Question = n
+	case kindAnswer:
+		switch strings.ToLower(w) {
+		case "yes", "y":
+			c.Answer = "yes"
+		case "no", "n":
+			c.Answer = "no"
+		default:
+			return "invalid answer " + quote(w) + ": answer yes or no"
+		}
 	}
 	return ""
 }

@@ -31,6 +31,17 @@ func TestParseCommands(t *testing.T) {
 		{"RUN restart-worker a=1 b= c=x=y _d-e=\"two words\"", Command{Verb: VerbRun, Name: "restart-worker",
 			Params: map[string]string{"a": "1", "b": "", "c": "x=y", "_d-e": "two words"}}},
 		{"run x Key=1 key2=2", Command{Verb: VerbRun, Name: "x", Params: map[string]string{"Key": "1", "key2": "2"}}},
+		{`run deploy-web production override="hotfix for INC-7" a=1`, Command{Verb: VerbRun, Name: "deploy-web", Environment: "production",
+			Override: "hotfix for INC-7", Params: map[string]string{"a": "1"}}},
+		{`deploy web production v2 Override="no time"`, Command{Verb: VerbDeploy, Service: "web", Environment: "production", Version: "v2",
+			Override: "no time", Params: map[string]string{"version": "v2"}}},
+		{`plan deploy-web production override=x`, Command{Verb: VerbPlan, Name: "deploy-web", Environment: "production",
+			Params: map[string]string{"override": "x"}}}, // a plan overrides nothing: a parameter like any other
+
+		// answer
+		{"answer 42 2 yes", Command{Verb: VerbAnswer, RunID: 42, Question: 2, Answer: "yes"}},
+		{"answer #42 1 NO the restore was never tested", Command{Verb: VerbAnswer, RunID: 42, Question: 1, Answer: "no",
+			Reason: "the restore was never tested"}},
 
 		// deploy in all its forms
 		{"deploy web staging", Command{Verb: VerbDeploy, Service: "web", Environment: "staging"}},
@@ -123,6 +134,10 @@ func TestParseReplies(t *testing.T) {
 		{"describe a b", []string{`unexpected word "b"`, "usage: /ops describe NAME"}},
 		{"rollback web", []string{"missing ENV", "usage: /ops rollback SERVICE ENV"}},
 		{"approve", []string{"missing RUN", "usage: /ops approve RUN"}},
+		{"answer 42 2", []string{"missing yes|no", "usage: /ops answer RUN QUESTION yes|no [note…]"}},
+		{"answer 42 two yes", []string{`invalid QUESTION "two": give the question's number`}},
+		{"answer 42 2 maybe", []string{`invalid answer "maybe": answer yes or no`}},
+		{`run deploy-web production override=""`, []string{`override needs a reason: write override="why it cannot wait"`}},
 		{"deny", []string{"missing RUN", "usage: /ops deny RUN [reason…]"}},
 		{"lock", []string{"missing ENV", "usage: /ops lock ENV [reason…]"}},
 		{"unlock a b", []string{`unexpected word "b"`}},

@@ -132,8 +132,9 @@ func (v *validator) checklist(c *rawChecklist) *dayops.Checklist {
 	return out
 }
 
-// maxQuestions bounds a checklist: two buttons a question on one message.
-const maxQuestions = 20
+// maxQuestions bounds a checklist: a Yes and a No button a question, and
+// Cancel, fit the 25 buttons Slack shows on one message.
+const maxQuestions = 12
 
 func or2(a, b *yaml.Node) *yaml.Node {
 	if a != nil {
@@ -195,4 +196,14 @@ func checkRequires(all []*loaded, byName map[string][]*loaded, names []string) [
 		}
 	}
 	return problems
+}
+
+// reservedParams refuses a parameter chat could never set: override="…"
+// of run and deploy is the reason to start a run past its phase gates.
+func (v *validator) reservedParams() {
+	for _, p := range v.raw.Params {
+		if p.Name.v == "override" {
+			v.addf(p.Name.n, "parameter name override is reserved (run … override=\"REASON\" overrides phase gates): rename it")
+		}
+	}
 }

@@ -55,6 +55,7 @@ func (d *decoder) validate(r *rawDefinition) *dayops.Definition {
 	v.allSteps()
 	v.triggers()
 	v.def.Requires = v.requirements(r.Requires)
+	v.reservedParams()
 	return v.def
 }
 

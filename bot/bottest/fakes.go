@@ -29,6 +29,7 @@ type Engine struct {
 	Approval   *dayops.Approval
 	OnApprove  func(a *dayops.Approval) // like OnStart, before Approve returns
 	DenyErr    error
+	AnswerErr  error
 	CancelErr  error
 	LockErr    error
 	// since and diff are what Changes answers.
@@ -117,6 +118,20 @@ func (e *Engine) Approve(ctx context.Context, runID int64, who dayops.Actor, whe
 	return a, nil
 }
 
+// Answer records the answer in the store's checklist, as the executor
+// would, or fails with AnswerErr.
+func (e *Engine) Answer(ctx context.Context, runID int64, question int, yes bool, note string, who dayops.Actor, where dayops.Thread) (*dayops.Answer, error) {
+	ans := dayops.AnswerNo
+	if yes {
+		ans = dayops.AnswerYes
+	}
+	e.record(fmt.Sprintf("answer %d %d %s %s", runID, question, ans, who.ID))
+	if e.AnswerErr != nil {
+		return nil, e.AnswerErr
+	}
+	return e.Store.answer(runID, question, ans, note, who)
+}
+
 func (e *Engine) Deny(ctx context.Context, runID int64, who dayops.Actor, where dayops.Thread, reason string) error {
 	e.record(fmt.Sprintf("deny %d %s %s", runID, who.ID, reason))
 	return e.DenyErr
@@ -167,6 +182,7 @@ type Store struct {
 	runs      []*dayops.Run
 	logs      []dayops.LogLine
 	approvals []dayops.Approval
+	answers   []dayops.Answer
 	audits    []dayops.AuditEvent
 	LockList  []dayops.EnvLock
 	AuditErr  error
@@ -246,6 +262,44 @@ func (s *Store) Approvals(ctx context.Context, runID int64, gate string) ([]dayo
 	var out []dayops.Approval
 	for _, a := range s.approvals {
 		if a.RunID == runID && (gate == "" || a.Gate == gate) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// OpenChecklist records unanswered questions of a checklist step of a run.
+func (s *Store) OpenChecklist(runID int64, step int, questions ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, q := range questions {
+		s.answers = append(s.answers, dayops.Answer{RunID: runID, Step: step, Question: i + 1, Text: q})
+	}
+}
+
+func (s *Store) answer(runID int64, question int, ans, note string, who dayops.Actor) (*dayops.Answer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.answers {
+		if a := &s.answers[i]; a.RunID == runID && a.Question == question {
+			if a.Answer != "" {
+				return nil, dayops.Errorf(dayops.KindConflict, "question %d of run %d was answered %s by %s already", question, runID, a.Answer, a.Actor)
+			}
+			a.Answer, a.Note, a.Actor = ans, note, who
+			cp := *a
+			return &cp, nil
+		}
+	}
+	return nil, dayops.Errorf(dayops.KindNotFound, "run %d has no question %d", runID, question)
+}
+
+// Checklist returns the questions of a run's checklists with their answers.
+func (s *Store) Checklist(ctx context.Context, runID int64) ([]dayops.Answer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []dayops.Answer
+	for _, a := range s.answers {
+		if a.RunID == runID {
 			out = append(out, a)
 		}
 	}

@@ -121,6 +121,10 @@ func (e *demoEngine) Approve(ctx context.Context, runID int64, who dayops.Actor,
 	return &a, nil
 }
 
+func (e *demoEngine) Answer(ctx context.Context, runID int64, question int, yes bool, note string, who dayops.Actor, where dayops.Thread) (*dayops.Answer, error) {
+	return nil, dayops.Errorf(dayops.KindConflict, "run %d is not waiting for checklist answers", runID)
+}
+
 func (e *demoEngine) Deny(ctx context.Context, runID int64, who dayops.Actor, where dayops.Thread, reason string) error {
 	return nil
 }

@@ -40,15 +40,20 @@ const (
 	ActionIDRetry   = "dayops_retry"
 	ActionIDRun     = "dayops_run"
 	ActionIDOutput  = "dayops_output"
+	// A checklist question's Yes and No: Value "RUN:QUESTION".
+	ActionIDAnswerYes = "dayops_answer_yes"
+	ActionIDAnswerNo  = "dayops_answer_no"
 )
 
 var actionIDs = map[string]string{
-	bot.ActionApprove: ActionIDApprove,
-	bot.ActionDeny:    ActionIDDeny,
-	bot.ActionCancel:  ActionIDCancel,
-	bot.ActionRetry:   ActionIDRetry,
-	bot.ActionRun:     ActionIDRun,
-	bot.ActionOutput:  ActionIDOutput,
+	bot.ActionApprove:   ActionIDApprove,
+	bot.ActionDeny:      ActionIDDeny,
+	bot.ActionCancel:    ActionIDCancel,
+	bot.ActionRetry:     ActionIDRetry,
+	bot.ActionRun:       ActionIDRun,
+	bot.ActionOutput:    ActionIDOutput,
+	bot.ActionAnswerYes: ActionIDAnswerYes,
+	bot.ActionAnswerNo:  ActionIDAnswerNo,
 }
 
 // escape makes user text safe in mrkdwn: Slack reads &, < and > as the start

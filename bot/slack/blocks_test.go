@@ -266,6 +266,9 @@ func TestActionIDs(t *testing.T) {
 		{Label: "Cancel 1", Action: bot.ActionCancel, Value: "1"},
 		{Label: "Cancel 2", Action: bot.ActionCancel, Value: "2"},
 		{Label: "Approve", Action: bot.ActionApprove, Value: "1"},
+		{Label: "1: Yes", Action: bot.ActionAnswerYes, Value: "3:1"},
+		{Label: "1: No", Action: bot.ActionAnswerNo, Value: "3:1"},
+		{Label: "2: Yes", Action: bot.ActionAnswerYes, Value: "3:2"},
 		{Label: "Mystery", Action: "mystery", Value: "1"}}}
 	blocks, _ := Render(m)
 	raw, _ := json.Marshal(blocks)
@@ -282,7 +285,8 @@ func TestActionIDs(t *testing.T) {
 	for _, e := range got[0].Elements {
 		ids = append(ids, e.ActionID+"="+actionOf(e.ActionID)+":"+e.Value)
 	}
-	want := []string{"dayops_cancel=cancel:1", "dayops_cancel.1=cancel:2", "dayops_approve=approve:1"}
+	want := []string{"dayops_cancel=cancel:1", "dayops_cancel.1=cancel:2", "dayops_approve=approve:1",
+		"dayops_answer_yes=answer_yes:3:1", "dayops_answer_no=answer_no:3:1", "dayops_answer_yes.5=answer_yes:3:2"}
 	if diff := cmp.Diff(want, ids); diff != "" {
 		t.Errorf("buttons (-want +got):\n%s", diff)
 	}

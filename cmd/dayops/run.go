@@ -148,6 +148,7 @@ func printPlan(io IO, p *dayops.Plan) {
 	if p.Timeout > 0 {
 		fmt.Fprintf(w, "  timeout: %s\n", p.Timeout)
 	}
+	printGates(io, p)
 	if p.Approval != nil {
 		from := "any role allowed to run it"
 		if len(p.Approval.From) > 0 {
@@ -176,6 +177,24 @@ func printPlan(io IO, p *dayops.Plan) {
 		}
 	}
 	fmt.Fprintf(w, "  plan hash: %s\nnothing was run.\n", p.Hash[:min(12, len(p.Hash))])
+}
+
+// printGates lists the plan's phase gates: met, missing (with the command
+// that meets it), or, without a database, not checked.
+func printGates(io IO, p *dayops.Plan) {
+	if len(p.Gates) == 0 {
+		return
+	}
+	w := io.Stdout
+	fmt.Fprintln(w, "  phase gates:")
+	for _, g := range p.Gates {
+		if p.GatesUnknown {
+			fmt.Fprintf(w, "    %s %s within %s: not checked (this plan reads no database; `dayops run` checks it)\n",
+				g.Definition, g.Environment, dayops.FormatWithin(g.Within))
+			continue
+		}
+		fmt.Fprintf(w, "    %s\n", g.String(time.Now()))
+	}
 }
 
 func printPlannedStep(io IO, s dayops.PlannedStep) {
