@@ -173,6 +173,7 @@ type runView struct {
 	page
 	Run        *dayops.Run
 	Approvals  []dayops.Approval
+	Review     []dayops.Answer // checklist questions and answers
 	HasChanges bool
 	Since      string
 	Diff       string
@@ -223,8 +224,13 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	review, err := s.opts.Store.Checklist(ctx, run.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	v := runView{page: page{Title: fmt.Sprintf("Run #%d %s %s", run.ID, run.Definition, run.Environment), User: vw.User, Viewer: vw},
-		Run: run, Approvals: approvals, Steps: stepNames(run), Live: !run.State.Final()}
+		Run: run, Approvals: approvals, Review: review, Steps: stepNames(run), Live: !run.State.Final()}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	rc := http.NewResponseController(w)
 	for _, part := range []string{"run-top", "run-changes", "run-steps", "run-log"} {

@@ -31,6 +31,9 @@ type Store interface {
 	// Approvals returns a run's approvals and denials (every gate for ""),
 	// oldest first.
 	Approvals(ctx context.Context, runID int64, gate string) ([]dayops.Approval, error)
+	// Checklist returns the questions of a run's checklist steps with their
+	// answers so far.
+	Checklist(ctx context.Context, runID int64) ([]dayops.Answer, error)
 }
 
 // Changes tells what changed in run's definition between the last successful

@@ -189,8 +189,8 @@ func printGates(io IO, p *dayops.Plan) {
 	fmt.Fprintln(w, "  phase gates:")
 	for _, g := range p.Gates {
 		if p.GatesUnknown {
-			fmt.Fprintf(w, "    %s %s within %s: not checked (this plan reads no database; `dayops run` checks it)\n",
-				g.Definition, g.Environment, dayops.FormatWithin(g.Within))
+			fmt.Fprintf(w, "    %s within %s: not checked (this plan reads no database; `dayops run` checks it)\n",
+				strings.TrimSpace(g.Definition+" "+g.Environment), dayops.FormatWithin(g.Within))
 			continue
 		}
 		fmt.Fprintf(w, "    %s\n", g.String(time.Now()))
