@@ -47,6 +47,21 @@ func (x *runExec) openChecklist(i int, c *dayops.Checklist) error {
 	return nil
 }
 
+// openFirstChecklist puts a run whose first step is a checklist at that
+// checklist at once, before it is queued or run, and reports whether it did.
+func (x *runExec) openFirstChecklist() (bool, error) {
+	if len(x.def.Steps) == 0 || x.def.Steps[0].Checklist == nil || x.def.Steps[0].If == dayops.IfFailure {
+		return false, nil
+	}
+	if err := x.openChecklist(0, x.def.Steps[0].Checklist); err != nil {
+		return false, err
+	}
+	st := x.step(0)
+	st.State, st.StartedAt = dayops.StepAwaitingApproval, x.e.now()
+	x.updateStep(st)
+	return true, x.transition(dayops.RunAwaitingApproval, x.stepGateText(0), systemActor)
+}
+
 // evaluateChecklist decides checklist step i from its answers: the first no
 // fails it, all yes pass it. The requester's withdrawal (deny) ends it too.
 func (x *runExec) evaluateChecklist(ctx context.Context, i int) (decision, bool) {

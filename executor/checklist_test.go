@@ -105,3 +105,38 @@ func TestChecklistNoFails(t *testing.T) {
 		t.Errorf("answering an ended run: %v", err)
 	}
 }
+
+// TestChecklistFirst: a run that starts with its review waits at it as
+// soon as Start returns (answers may come at once), and is queued behind
+// its concurrency key only once the review passed.
+func TestChecklistFirst(t *testing.T) {
+	h := newHarness(t, map[string]string{"review.yaml": `apiVersion: dayops/v1
+phase: day0
+name: review-first
+concurrency: review
+steps:
+  - checklist: {from: [sre], questions: [Ready]}
+  - run: echo ran >> log.txt
+`}, nil)
+	ctx := context.Background()
+	r := h.start(dayops.RunRequest{Definition: "review-first", Actor: actor("alice")})
+	if r.State != dayops.RunAwaitingApproval || r.Steps[0].State != dayops.StepAwaitingApproval {
+		t.Fatalf("Start returned %s with steps %v", r.State, stepStates(r))
+	}
+	second := h.start(dayops.RunRequest{Definition: "review-first", Actor: actor("alice")})
+	if _, err := h.exec.Answer(ctx, second.ID, 1, true, "", actor("bob"), thread); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.done(second.ID); got.State != dayops.RunSucceeded {
+		t.Fatalf("second run: %s %q", got.State, got.Reason)
+	}
+	if _, err := h.exec.Answer(ctx, r.ID, 1, true, "", actor("alice"), thread); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.done(r.ID); got.State != dayops.RunSucceeded {
+		t.Fatalf("first run: %s %q", got.State, got.Reason)
+	}
+	if log := waitFile(t, h.dir+"/log.txt"); log != "ran\nran" {
+		t.Errorf("log:\n%s", log)
+	}
+}

@@ -19,11 +19,13 @@ func (x *runExec) drive() {
 // run0 is the life of a run; exec runs a segment of steps (in one of the
 // executor's slots for top-level runs, in place for child runs).
 func (x *runExec) run0(exec func(func())) {
-	from, atGate := 0, false
+	from, atGate, early := 0, false, false
 	if x.state() == dayops.RunAwaitingApproval {
 		if gate := x.stepGate(); gate >= 0 {
-			// Taken over while a mid-run approval step was waiting.
+			// Waiting at a step: a mid-run approval (taken over), or a
+			// first-step checklist, before the run was queued (early).
 			from, atGate = gate, true
+			early = gate == 0 && x.snapshot().StartedAt.IsZero()
 		} else {
 			switch d := x.awaitGate(dayops.GateEnvironment, x.snapshot().CreatedAt); d.kind {
 			case decApproved:
@@ -67,6 +69,12 @@ func (x *runExec) run0(exec func(func())) {
 				x.log.system(from, "approved by %s", d.reason)
 			}
 			from++
+			if early {
+				early = false
+				if !x.acquire() {
+					return
+				}
+			}
 			continue
 		}
 		x.e.setActive(x, true)

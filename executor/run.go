@@ -85,6 +85,13 @@ func (e *Executor) Start(ctx context.Context, req dayops.RunRequest) (*dayops.Ru
 			x.end(dayops.RunFailed, fmt.Sprintf("internal error (run %d)", x.id), systemActor)
 			return nil, err
 		}
+	} else if opened, err := x.openFirstChecklist(); opened || err != nil {
+		// A run that starts with its review waits for it from the start,
+		// as it would for approvals: answers may come at once.
+		if err != nil {
+			x.end(dayops.RunFailed, fmt.Sprintf("internal error (run %d)", x.id), systemActor)
+			return nil, err
+		}
 	} else if x.snapshot().ConcurrencyKey != "" {
 		// Queued now, so that runs started one after the other run in
 		// that order.
