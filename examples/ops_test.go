@@ -36,8 +36,8 @@ func TestLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(yamls) != 8 {
-		t.Errorf("found %d definitions, want 8: %v", len(yamls), yamls)
+	if len(yamls) != 9 {
+		t.Errorf("found %d definitions, want 9: %v", len(yamls), yamls)
 	}
 	for _, p := range yamls {
 		phase := path.Base(path.Dir(p))

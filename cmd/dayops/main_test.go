@@ -54,7 +54,7 @@ func TestUsageAndVersion(t *testing.T) {
 
 func TestValidateExamples(t *testing.T) {
 	code, out, stderr := cli(t, "", "validate", "../../examples/ops")
-	if code != exitOK || !strings.Contains(out, "8 definitions valid") {
+	if code != exitOK || !strings.Contains(out, "9 definitions valid") {
 		t.Fatalf("validate examples: exit %d\n%s%s", code, out, stderr)
 	}
 	// A copy with two broken files: every problem, as file:line:col: message.
@@ -278,29 +278,30 @@ func TestDemoScript(t *testing.T) {
 }
 
 func TestDemoRollbackAndApproval(t *testing.T) {
+	data := reviewedDemo(t) // run 3: production's readiness review
 	script := strings.Join([]string{
 		"/ops deploy web staging version=v1.0.0",
 		"/ops deploy web staging version=v1.1.0 simulate_failure=true",
 		"/ops deploy web production version=v1.0.0",
-		"/ops approve 5",
+		"/ops approve 6",
 		"/as carol",
-		"/ops approve 5",
+		"/ops approve 6",
 		"/as bob",
-		"/ops approve 5",
+		"/ops approve 6",
 	}, "\n") + "\n"
-	code, out, stderr := cli(t, script, "demo", "--data", t.TempDir())
+	code, out, stderr := cli(t, script, "demo", "--data", data)
 	if code != exitOK {
 		t.Fatalf("demo: exit %d\n%s%s", code, out, stderr)
 	}
 	for _, want := range []string{
-		"Run #3 deploy-web staging - succeeded",
-		"Run #4 deploy-web staging - failed",
+		"Run #4 deploy-web staging - succeeded",
+		"Run #5 deploy-web staging - failed",
 		"rolled back",
-		"Run #5 deploy-web production - awaiting approval",
-		"Run #5 deploy-web production - succeeded",
-		"alice requested run 5 and cannot approve it",
+		"Run #6 deploy-web production - awaiting approval",
+		"Run #6 deploy-web production - succeeded",
+		"alice requested run 6 and cannot approve it",
 		"carol (console:carol) has no role that allows approve",
-		"bob approved run 5 (1 of 1)",
+		"bob approved run 6 (1 of 1)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("transcript lacks %q", want)
@@ -351,7 +352,7 @@ func TestDemoSyncsFromItsGitRepo(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("demo with a broken head: exit %d\n%s%s", code, out, stderr)
 	}
-	for _, want := range []string{"day2/broken.yaml:1:1: apiVersion is missing", "8 definitions at revision"} {
+	for _, want := range []string{"day2/broken.yaml:1:1: apiVersion is missing", "9 definitions at revision"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("transcript lacks %q:\n%s", want, out)
 		}
@@ -379,7 +380,7 @@ func TestSyncVerb(t *testing.T) {
 	gitIn(t, repo, "commit", "-qm", "ops")
 	db := filepath.Join(t.TempDir(), "d.db")
 	code, out, stderr := cli(t, "", "sync", "--repo", repo, "--cache", t.TempDir(), "--database", db)
-	if code != exitOK || !strings.Contains(out, "outcome updated") || !strings.Contains(out, "definitions 8") || !strings.Contains(out, "recent syncs:") {
+	if code != exitOK || !strings.Contains(out, "outcome updated") || !strings.Contains(out, "definitions 9") || !strings.Contains(out, "recent syncs:") {
 		t.Fatalf("sync: exit %d\n%s%s", code, out, stderr)
 	}
 	code, out, _ = cli(t, "", "sync", "--repo", repo, "--path", "missing", "--cache", t.TempDir())
@@ -414,25 +415,25 @@ func TestRunInsideTheFolder(t *testing.T) {
 // the demo quits; started again, the demo brings the same message up to date
 // and, once approved, shows the run's end in it.
 func TestDemoRunMessageCarriesOnAfterARestart(t *testing.T) {
-	data := t.TempDir()
+	data := reviewedDemo(t)
 	code, out, stderr := cli(t, "/ops deploy web production version=v1.2.0\n/quit\n", "demo", "--data", data)
-	if code != exitOK || !strings.Contains(out, "Run #3 deploy-web production - awaiting approval") {
+	if code != exitOK || !strings.Contains(out, "Run #4 deploy-web production - awaiting approval") {
 		t.Fatalf("first session: exit %d\n%s%s", code, out, stderr)
 	}
-	before := reportsOf(t, filepath.Join(data, "dayops.db"), 3)
+	before := reportsOf(t, filepath.Join(data, "dayops.db"), 4)
 	if len(before) != 1 || before[0].Thread.Message == "" || before[0].Shown != dayops.RunAwaitingApproval {
-		t.Fatalf("after the first session, run 3 is reported as %+v", before)
+		t.Fatalf("after the first session, run 4 is reported as %+v", before)
 	}
 
-	code, out, stderr = cli(t, "/as bob\n/ops approve 3\n", "demo", "--data", data)
+	code, out, stderr = cli(t, "/as bob\n/ops approve 4\n", "demo", "--data", data)
 	if code != exitOK {
 		t.Fatalf("second session: exit %d\n%s%s", code, out, stderr)
 	}
-	after := reportsOf(t, filepath.Join(data, "dayops.db"), 3)
+	after := reportsOf(t, filepath.Join(data, "dayops.db"), 4)
 	if len(after) != 1 || after[0].Thread.Message != before[0].Thread.Message || after[0].Shown != dayops.RunSucceeded {
-		t.Errorf("after the restart, run 3 is reported as %+v; want message %s showing succeeded", after, before[0].Thread.Message)
+		t.Errorf("after the restart, run 4 is reported as %+v; want message %s showing succeeded", after, before[0].Thread.Message)
 	}
-	for _, want := range []string{"(message " + before[0].Thread.Message + " from before the restart, updated)", "bob approved run 3 (1 of 1)", "Run #3 deploy-web production - succeeded"} {
+	for _, want := range []string{"(message " + before[0].Thread.Message + " from before the restart, updated)", "bob approved run 4 (1 of 1)", "Run #4 deploy-web production - succeeded"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("second session lacks %q:\n%s", want, out)
 		}

@@ -168,7 +168,7 @@ func TestDemoHostileAndLongInput(t *testing.T) {
 	for _, want := range []string{
 		`alice > /ops deploy web staging version=\x1b]0;pwned\a`,
 		"-- that line is 1048581 bytes; commands are at most 4000 bytes, so it was not read",
-		"alice > /ops list\nbot > 8 definitions at revision",
+		"alice > /ops list\nbot > 9 definitions at revision",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo transcript lacks %q:\n%.3000s", want, out)

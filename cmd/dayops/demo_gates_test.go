@@ -1,0 +1,126 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestDemoPhaseGateAndReview: in the demo, a production deploy of web is
+// refused until a readiness review of production passed; a review answered
+// no fails with its note and meets no gate; one answered yes (typed, and as
+// a numbered choice) lets the deploy start, which then waits for its
+// approval as before.
+func TestDemoPhaseGateAndReview(t *testing.T) {
+	data := t.TempDir()
+	check := func(session, out string, want ...string) {
+		t.Helper()
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s lacks %q", session, w)
+			}
+		}
+		if t.Failed() {
+			t.Fatalf("%s transcript:\n%s", session, out)
+		}
+	}
+	script := func(lines ...string) string { return strings.Join(lines, "\n") + "\n" }
+
+	code, out, stderr := cli(t, script(
+		"/ops plan deploy-web production version=v1.2.0",
+		"/ops deploy web production version=v1.2.0",
+		"/ops run review-web production",
+		"/ops answer 3 1 yes",
+		"/as bob",
+		"/ops answer 3 1 yes",
+		"/ops answer 3 2 no the restore was never tested",
+	), "demo", "--data", data)
+	if code != exitOK {
+		t.Fatalf("first session: exit %d\n%s%s", code, out, stderr)
+	}
+	check("first session", out,
+		"provision-env production within 720h: met by run 2",
+		"review-web production within 168h: missing: /ops run review-web production",
+		"deploy-web production cannot start: its phase gates are not met: review-web production within 168h: missing: run review-web production",
+		"Run #3 review-web production - awaiting approval",
+		"1. Does the release need new infrastructure, and is it provisioned? - waiting",
+		"[1] 1: Yes  [2] 1: No",
+		"alice requested run 3, and its checklist must be answered by someone else",
+		"bob answered yes to question 1 of run 3",
+		"bob answered no to question 2 of run 3 (Does it touch the database, and is there a tested backup?): the restore was never tested",
+		"Run #3 review-web production - failed",
+		"question 2 (Does it touch the database, and is there a tested backup?) was answered no by bob: the restore was never tested",
+	)
+	if strings.Contains(out, "Run #4") {
+		t.Fatalf("a refused deploy made a run:\n%s", out)
+	}
+
+	// A failed review meets no gate; a passed one does. The first answer
+	// is a numbered choice: [1] is the Yes of the first open question.
+	code, out, stderr = cli(t, script(
+		"/ops deploy web production version=v1.2.0",
+		"/ops run review-web production",
+		"/as bob",
+		"/ops status 4",
+		"1",
+		"/ops answer 4 2 yes",
+		"/ops answer 4 3 yes",
+		"/ops answer 4 4 yes fits this quarter",
+	), "demo", "--data", data)
+	if code != exitOK {
+		t.Fatalf("second session: exit %d\n%s%s", code, out, stderr)
+	}
+	check("second session", out,
+		"deploy-web production cannot start: its phase gates are not met: review-web production within 168h: missing: run review-web production",
+		"bob answered yes to question 1 of run 4",
+		"bob answered yes to question 4 of run 4 (Does it fit the budget?): fits this quarter",
+		"Run #4 review-web production - succeeded",
+	)
+
+	code, out, stderr = cli(t, script(
+		"/ops plan deploy-web production version=v1.2.0",
+		"/ops deploy web production version=v1.2.0",
+		"/as bob",
+		"/ops approve 5",
+	), "demo", "--data", data)
+	if code != exitOK {
+		t.Fatalf("third session: exit %d\n%s%s", code, out, stderr)
+	}
+	check("third session", out,
+		"review-web production within 168h: met by run 4",
+		"Run #5 deploy-web production - awaiting approval",
+		"bob approved run 5 (1 of 1)",
+		"Run #5 deploy-web production - succeeded",
+	)
+}
+
+// TestDemoGateOverride: an SRE may deploy production past a missing review
+// with a reason, which the run's message shows.
+func TestDemoGateOverride(t *testing.T) {
+	code, out, stderr := cli(t, `/ops deploy web production version=v1.2.0 override="hotfix for INC-7"`+"\n/as bob\n/ops approve 3\n", "demo", "--data", t.TempDir())
+	if code != exitOK {
+		t.Fatalf("demo: exit %d\n%s%s", code, out, stderr)
+	}
+	for _, want := range []string{
+		"Run #3 deploy-web production - awaiting approval",
+		"phase gates overridden by alice (review-web production missing): hotfix for INC-7",
+		"Run #3 deploy-web production - succeeded",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("transcript lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// reviewedDemo is a demo data folder in which production's readiness
+// review passed (run 3, answered by bob), so that production deploys of
+// web may start.
+func reviewedDemo(t *testing.T) string {
+	t.Helper()
+	data := t.TempDir()
+	code, out, stderr := cli(t, "/ops run review-web production\n/as bob\n/ops answer 3 1 yes\n/ops answer 3 2 yes\n/ops answer 3 3 yes\n/ops answer 3 4 yes\n",
+		"demo", "--data", data)
+	if code != exitOK || !strings.Contains(out, "Run #3 review-web production - succeeded") {
+		t.Fatalf("the readiness review: exit %d\n%s%s", code, out, stderr)
+	}
+	return data
+}
