@@ -41,8 +41,9 @@ func (e *Executor) Plan(ctx context.Context, req dayops.RunRequest) (*dayops.Pla
 type Planner struct{ e *Executor }
 
 // NewPlanner returns a planner; of opts it uses Catalogs, Policy, Secrets,
-// Vars and DefaultTimeout. Its plans list the phase gates without knowing
-// whether they are met (Plan.GatesUnknown).
+// Vars, DefaultTimeout and Store, only to read whether phase gates are met:
+// without a Store its plans list the gates without knowing
+// (Plan.GatesUnknown).
 func NewPlanner(opts Options) (*Planner, error) {
 	if opts.Catalogs == nil {
 		return nil, errors.New("executor: Catalogs is required")
@@ -55,7 +56,7 @@ func NewPlanner(opts Options) (*Planner, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Planner{e: &Executor{opts: opts, catalogs: opts.Catalogs, now: now, redactor: dayops.NewRedactor(values...)}}, nil
+	return &Planner{e: &Executor{opts: opts, catalogs: opts.Catalogs, store: opts.Store, now: now, redactor: dayops.NewRedactor(values...)}}, nil
 }
 
 // Plan is Executor.Plan without what changed since the last successful run.

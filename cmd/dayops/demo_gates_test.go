@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -123,4 +125,40 @@ func reviewedDemo(t *testing.T) string {
 		t.Fatalf("the readiness review: exit %d\n%s%s", code, out, stderr)
 	}
 	return data
+}
+
+// TestCLIPhaseGates: dayops plan shows the gates (not checked without a
+// database, met or missing with one) and dayops run refuses a run whose
+// gate is missing, before anything runs.
+func TestCLIPhaseGates(t *testing.T) {
+	dir := writeDefs(t, map[string]string{
+		"preflight.yaml": "apiVersion: dayops/v1\nphase: day0\nname: preflight\nenvironments: {staging: {}}\nsteps:\n  - run: echo checked\n",
+		"deploy.yaml": "apiVersion: dayops/v1\nphase: day1\nname: deploy-web\nservice: web\nenvironments: {staging: {}}\n" +
+			"requires: [{definition: preflight, within: 1h}]\nsteps:\n  - run: echo deployed >> \"$TMPDIR/deployed\"\n",
+	})
+	db := filepath.Join(t.TempDir(), "d.db")
+	code, out, stderr := cli(t, "", "plan", "deploy-web", "staging", "--dir", dir, "--database", db)
+	if code != exitOK || !strings.Contains(out, "preflight staging within 1h: not checked (this plan reads no database") {
+		t.Fatalf("plan without a database: exit %d\n%s%s", code, out, stderr)
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Fatalf("plan created the database")
+	}
+	code, out, stderr = cli(t, "", "run", "deploy-web", "staging", "--dir", dir, "--database", db)
+	if code != exitFail || !strings.Contains(out+stderr, "deploy-web staging cannot start: its phase gates are not met: preflight staging within 1h: missing: run preflight staging") {
+		t.Fatalf("run with its gate missing: exit %d\n%s%s", code, out, stderr)
+	}
+	if strings.Contains(out, "deployed") {
+		t.Fatalf("something ran:\n%s", out)
+	}
+	if code, out, stderr = cli(t, "", "run", "preflight", "staging", "--dir", dir, "--database", db); code != exitOK {
+		t.Fatalf("preflight: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, stderr = cli(t, "", "plan", "deploy-web", "staging", "--dir", dir, "--database", db)
+	if code != exitOK || !strings.Contains(out, "preflight staging within 1h: met by run 1, passed 0s ago") {
+		t.Fatalf("plan after the preflight: exit %d\n%s%s", code, out, stderr)
+	}
+	if code, out, stderr = cli(t, "", "run", "deploy-web", "staging", "--dir", dir, "--database", db); code != exitOK {
+		t.Fatalf("run after the preflight: exit %d\n%s%s", code, out, stderr)
+	}
 }

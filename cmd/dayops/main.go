@@ -55,7 +55,7 @@ func verbs() []verb {
 		{"slack-manifest", "[--config FILE] [--format yaml|json]", "the Slack app manifest (scopes, command, events, URLs) for the configuration", runSlackManifest},
 		{"validate", "[DIR] [--format text|json]", "validate a definitions tree; errors as file:line:col: message", runValidate},
 		{"schema", "", "the JSON Schema of the definition format, for editors and the ops repo's CI", runSchema},
-		{"plan", "NAME [ENV] [key=value…] [--dir DIR] [--config FILE]", "print what a run would do, running nothing", runPlan},
+		{"plan", "NAME [ENV] [key=value…] [--dir DIR] [--config FILE] [--database PATH]", "print what a run would do, running nothing; phase gates are checked against the database when it exists", runPlan},
 		{"run", "NAME [ENV] [key=value…] [--dir DIR] [--database PATH] [--config FILE]", "run one definition here with live output, and record it", runRun},
 		{"sync", "--repo URL [--branch B] [--path P] [--cache DIR] [--verify-keys FILE] [--database PATH]", "one sync of an ops repo: revision, definition count, errors", runSync},
 		{"history", "[NAME] [ENV] [--limit N] [--database PATH]", "recent runs from the database", runHistory},

@@ -60,6 +60,7 @@ func runPlan(ctx context.Context, io IO, args []string) int {
 	fs := newFlags(v.name)
 	dir := fs.String("dir", ".", "folder of definitions (its root is the scripts' working directory)")
 	cfgPath := fs.String("config", "", "server configuration `file`: SSH targets, vars (see docs/configuration.md)")
+	db := databaseFlag(fs, io)
 	words, code, ok := parseArgs(io, v, fs, args, 1, -1)
 	if !ok {
 		return code
@@ -82,7 +83,18 @@ func runPlan(ctx context.Context, io IO, args []string) int {
 		fmt.Fprintf(io.Stderr, "dayops plan: %s\n", dayops.UserMessage(err, ""))
 		return exitFail
 	}
-	ex, err := executor.NewPlanner(executor.Options{Catalogs: src, Secrets: secrets, Vars: cliVars(cfg), Targets: executorTargets(cfg)})
+	opts := executor.Options{Catalogs: src, Secrets: secrets, Vars: cliVars(cfg), Targets: executorTargets(cfg)}
+	// Phase gates are read from the runs of an existing database; none is
+	// created for a plan.
+	if _, err := os.Stat(*db); err == nil {
+		st, ok := openStore(ctx, io, *db)
+		if !ok {
+			return exitFail
+		}
+		defer st.Close()
+		opts.Store = st
+	}
+	ex, err := executor.NewPlanner(opts)
 	if err != nil {
 		fmt.Fprintf(io.Stderr, "dayops plan: %v\n", err)
 		return exitFail
