@@ -106,3 +106,31 @@ func TestGatesInChat(t *testing.T) {
 		}
 	}
 }
+
+func TestDescribeGates(t *testing.T) {
+	w := newWorld(t)
+	cat := w.cats.Cat
+	defs := cat.All()
+	for i, d := range defs {
+		if d.Name == "deploy-web" {
+			c := *d
+			c.Requires = []dayops.Requirement{{Definition: "preflight", Within: 24 * time.Hour}}
+			c.Environments = []dayops.Environment{{Name: "staging"}, {Name: "production", Requires: []dayops.Requirement{{Definition: "review-web", Within: 168 * time.Hour}}}}
+			c.Steps = append([]dayops.Step{{Name: "Review", Kind: dayops.StepKindChecklist, Checklist: &dayops.Checklist{From: []string{"sre"}, Questions: []string{"a", "b"}}}}, c.Steps...)
+			defs[i] = &c
+		}
+	}
+	nc, err := dayops.NewCatalog(cat.Revision(), defs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.cats.Cat = nc
+	w.say(carol, "describe deploy-web")
+	w.bot.Wait()
+	got := w.door.Transcript()
+	for _, s := range []string{"staging; production (requires review-web within 168h)", "phase gates: preflight within 24h", "Review — checklist: 2 questions for sre"} {
+		if !strings.Contains(got, s) {
+			t.Errorf("describe lacks %q:\n%s", s, got)
+		}
+	}
+}

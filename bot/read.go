@@ -149,6 +149,7 @@ func (b *Bot) describe(ctx context.Context, c *call) (*Message, error) {
 	}
 	add("service", def.Service)
 	add("environments", describeEnvironments(def))
+	add("phase gates", describeRequires(def.Requires))
 	add("concurrency", def.Concurrency)
 	if def.Timeout > 0 {
 		add("timeout", def.Timeout.String())
@@ -190,8 +191,21 @@ func describeEnvironments(def *dayops.Definition) string {
 			}
 			parts[i] += ")"
 		}
+		if len(e.Requires) > 0 {
+			parts[i] += " (requires " + describeRequires(e.Requires) + ")"
+		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// describeRequires renders phase gates: "review-web within 168h, preflight
+// production within 24h".
+func describeRequires(rs []dayops.Requirement) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = strings.TrimSpace(r.Definition+" "+r.Environment) + " within " + dayops.FormatWithin(r.Within)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func describeParam(p dayops.Param) string {
@@ -235,6 +249,10 @@ func describeSteps(steps []dayops.Step) []string {
 			detail += ": " + dayops.Truncate(s.Approval, 80)
 		case dayops.StepKindUses:
 			detail += ": " + s.Uses
+		case dayops.StepKindChecklist:
+			if c := s.Checklist; c != nil {
+				detail += fmt.Sprintf(": %d questions for %s", len(c.Questions), strings.Join(c.From, ", "))
+			}
 		}
 		var extra []string
 		if s.If != "" && s.If != dayops.IfSuccess {
