@@ -31,7 +31,8 @@ func TestChecklistAllYes(t *testing.T) {
 	h := newHarness(t, map[string]string{"review.yaml": reviewDef}, nil)
 	ctx := context.Background()
 	r := h.start(dayops.RunRequest{Definition: "review-web", Actor: actor("alice")})
-	got := h.waitStep(r.ID, 1, dayops.StepAwaitingApproval)
+	h.waitStep(r.ID, 1, dayops.StepAwaitingApproval)
+	got := h.wait(r.ID, dayops.RunAwaitingApproval)
 	if got.State != dayops.RunAwaitingApproval || !strings.Contains(got.Reason, "2 questions to answer yes or no, by role sre, not the requester: answer 1 QUESTION yes|no") {
 		t.Fatalf("at the checklist: %s %q", got.State, got.Reason)
 	}
@@ -87,6 +88,7 @@ func TestChecklistNoFails(t *testing.T) {
 	ctx := context.Background()
 	r := h.start(dayops.RunRequest{Definition: "review-web", Actor: actor("alice")})
 	h.waitStep(r.ID, 1, dayops.StepAwaitingApproval)
+	h.wait(r.ID, dayops.RunAwaitingApproval)
 	if _, err := h.exec.Answer(ctx, r.ID, 2, false, "no alert on the queue depth yet", actor("bob"), thread); err != nil {
 		t.Fatal(err)
 	}
