@@ -63,8 +63,11 @@ func (e *Executor) addGates(ctx context.Context, p *prepared) error {
 // decision is audited either way. An allowed override is recorded in the
 // run's context (dayops.ContextGateOverride), so the run shows it.
 func (e *Executor) checkGates(ctx context.Context, p *prepared) error {
-	if p.req.ParentID != 0 || len(p.def.Requirements(p.req.Environment)) == 0 {
-		return nil // a uses: step runs as part of a run that passed its own gates
+	// A uses: step runs as part of a run that passed its own gates; a
+	// rollback (rollback SERVICE ENV) redeploys what an earlier run, which
+	// passed them, deployed: neither is held up by a gate.
+	if p.req.ParentID != 0 || p.req.RollbackOf != 0 || len(p.def.Requirements(p.req.Environment)) == 0 {
+		return nil
 	}
 	if err := e.addGates(ctx, p); err != nil {
 		return err

@@ -148,6 +148,14 @@ func TestPhaseGates(t *testing.T) {
 	if !strings.Contains(strings.Join(gateRows, "\n"), "overriding the phase gates preflight production: hotfix for INC-7") {
 		t.Errorf("run.start does not record the override:\n%s", strings.Join(gateRows, "\n"))
 	}
+	// A rollback returns to what ran before: the expired gate does not hold it up.
+	rb, err := h.exec.Rollback(ctx, "web", "production", actor("erin"), thread)
+	if err != nil {
+		t.Fatalf("rollback with the gate expired: %v", err)
+	}
+	if got := h.done(rb.ID); got.State != dayops.RunSucceeded {
+		t.Errorf("rollback: %s %q", got.State, got.Reason)
+	}
 }
 
 // TestPlannerListsGates: with no database a plan names the gates and says

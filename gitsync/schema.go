@@ -193,7 +193,7 @@ func schemaObjects() []*schemaObject {
 		{name: "requirement", title: "requirement", raw: reflect.TypeFor[rawRequirement](),
 			doc: "A phase gate: a day0 definition whose run must have succeeded within the given time before this one may start. " +
 				"A run with a gate missing is refused before anything runs; a role granted override:PHASE:NAME[:ENV] may start it anyway " +
-				"with a reason (`override=\"reason\"`), which is audited and shown on the run."},
+				"with a reason (`override=\"reason\"`), which is audited and shown on the run. A rollback (`rollback SERVICE ENV`) and a run started by a uses: step are not gated."},
 		{name: "triggers", title: "triggers", raw: reflect.TypeFor[rawTriggers](),
 			doc: "What starts the definition without a person typing a command."},
 		{name: "pullRequestTrigger", title: "pull_request trigger", raw: reflect.TypeFor[rawPRTrigger](),
