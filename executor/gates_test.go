@@ -28,6 +28,8 @@ environments:
   staging: {}
   production:
     requires: [{definition: preflight, within: 24h}]
+params:
+  version: {type: string, default: v1}
 steps:
   - run: echo "$DAYOPS_ENVIRONMENT" >> deployed.txt
 `
@@ -109,7 +111,7 @@ func TestPhaseGates(t *testing.T) {
 	// Override: a reason is needed, and the grant.
 	withOverride := func(who, reason string) dayops.RunRequest {
 		r := prod
-		r.Actor, r.Override = actor(who), reason
+		r.Actor, r.Override, r.Params = actor(who), reason, map[string]string{"version": "v2"}
 		return r
 	}
 	refused(withOverride("erin", "hotfix for INC-7"), dayops.KindForbidden, "erin (console:erin) has no role that allows override:day1:deploy-web:production",
@@ -153,7 +155,7 @@ func TestPhaseGates(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rollback with the gate expired: %v", err)
 	}
-	if got := h.done(rb.ID); got.State != dayops.RunSucceeded {
+	if got := h.done(rb.ID); got.State != dayops.RunSucceeded || got.Params["version"] != "v1" {
 		t.Errorf("rollback: %s %q", got.State, got.Reason)
 	}
 }
