@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -160,5 +161,70 @@ func TestCLIPhaseGates(t *testing.T) {
 	}
 	if code, out, stderr = cli(t, "", "run", "deploy-web", "staging", "--dir", dir, "--database", db); code != exitOK {
 		t.Fatalf("run after the preflight: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
+// TestReadmeTour replays the tour of README.md in the demo, as written,
+// and checks that it does what its comments say. The demo reads scripted
+// input faster than a person, so the tour is split where alice takes the
+// terminal back: by then the review has passed, as it would have for a
+// person typing.
+func TestReadmeTour(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(b), "```text\n$ go run ./cmd/dayops demo --data /tmp/dayops-demo\n")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no tour block starting with `$ go run ./cmd/dayops demo --data /tmp/dayops-demo`")
+	}
+	comment := regexp.MustCompile(`\s{2,}#.*$`)
+	var sessions [2][]string
+	part := 0
+	for _, l := range strings.Split(strings.TrimSpace(block), "\n") {
+		l = comment.ReplaceAllString(l, "")
+		if l == "/as alice" {
+			part = 1
+		}
+		sessions[part] = append(sessions[part], l)
+	}
+	if len(sessions[1]) == 0 {
+		t.Fatalf("the tour has no /as alice after the review:\n%s", block)
+	}
+	data := t.TempDir()
+	var out strings.Builder
+	for i, s := range sessions {
+		code, o, stderr := cli(t, strings.Join(s, "\n")+"\n", "demo", "--data", data)
+		if code != exitOK {
+			t.Fatalf("tour part %d: exit %d\n%s%s", i+1, code, o, stderr)
+		}
+		out.WriteString(o)
+	}
+	for _, want := range []string{
+		"9 definitions at revision",
+		"Run #3 deploy-web staging - succeeded",
+		`parameter version: "latest" does not match the pattern`,
+		"Run #4 deploy-web staging - failed",
+		"deploy-web production cannot start: its phase gates are not met: review-web production within 168h: missing",
+		"provision-env production within 720h: met by run 2",
+		"Run #5 review-web production - succeeded",
+		"Run #6 deploy-web production - awaiting approval",
+		"alice requested run 6 and cannot approve it",
+		"bob approved run 6 (1 of 1)",
+		"Run #6 deploy-web production - succeeded",
+		"usage: /ops deploy SERVICE ENV [VERSION]",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the tour's transcript lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"internal error", "unknown command", "Run #7"} {
+		if strings.Contains(out.String(), bad) {
+			t.Errorf("the tour's transcript has %q", bad)
+		}
+	}
+	if t.Failed() {
+		t.Logf("transcript:\n%s", out.String())
 	}
 }
