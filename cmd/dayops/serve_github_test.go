@@ -422,8 +422,8 @@ func TestServeGitHubValidatesOpsRepoPullRequests(t *testing.T) {
 
 	broken := "apiVersion: dayops/v1\nphase: day2\nname: %s\nsteps:\n  - name: Step\n    run: echo hi\n    %s\n"
 	head := gs.PushPullRequest("refs/pull/7/head", map[string]string{
-		"ops/a.yaml":     fmt.Sprintf(broken, "broken-a", "retries: many"),        // line 7: not a number
-		"ops/b.yaml":     fmt.Sprintf(broken, "broken-b", "colour: blue"),         // line 7: unknown key
+		"ops/a.yaml":     fmt.Sprintf(broken, "broken-a", "retries: many"),                                      // line 7: not a number
+		"ops/b.yaml":     fmt.Sprintf(broken, "broken-b", "colour: blue"),                                       // line 7: unknown key
 		"ops/c/c.yaml":   "apiVersion: dayops/v1\nphase: day9\nname: broken-c\nsteps: [{name: S, run: echo}]\n", // line 2: no such phase
 		"ops/flush.yaml": "apiVersion: dayops/v1\nphase: day2\nname: flush-cache\nsteps:\n  - name: Flush\n    run: echo flush\n",
 	})
