@@ -116,6 +116,7 @@ var figureSets = []figureSet{
 	{"gitsync", gitsyncFigures},
 	{"command line", cliFigures},
 	{"slack", slackFigures},
+	{"github", githubFigures},
 	{"web", webFigures},
 	{"ssh", sshFigures},
 }
@@ -129,6 +130,7 @@ var rowIDs = []string{
 	"firstsync-heap", "firstsync-time",
 	"cli-run",
 	"slack-ack-p99", "slack-updates",
+	"github-webhook-p50", "github-webhook-p99",
 	"web-ttfb", "web-lastbyte", "web-heap", "web-logtxt", "web-sse-p50", "web-sse-p99",
 	"ssh-step-overhead",
 }

@@ -21,7 +21,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -75,8 +74,14 @@ type Server struct {
 	teams       map[string]map[string]string // "org/slug" → login → state
 }
 
+// Cleaner is what New needs of its caller: a testing.TB, or a program
+// (the bench) that closes the server itself.
+type Cleaner interface {
+	Cleanup(func())
+}
+
 // New starts a fake GitHub, closed when the test ends.
-func New(t testing.TB) *Server {
+func New(t Cleaner) *Server {
 	s := &Server{
 		RetryAfter: 1,
 		Login:      "dayops[bot]",
