@@ -187,22 +187,22 @@ func (in *Intake) pullRequest(ctx context.Context, delivery string, ev *event) e
 		}
 		return nil
 	}
+	// The triggers first, and once per delivery (also when a crash comes
+	// between them and the delivery's end): a deploy never waits for
+	// GitHub's record of older ones.
+	if in.opts.OnPullRequest != nil {
+		if first, err := in.opts.Inbox.FirstDelivery(ctx, Source+"-event", delivery); err != nil {
+			return fmt.Errorf("remembering delivery %s: %w", delivery, err)
+		} else if first {
+			in.opts.OnPullRequest(ctx, pr, Thread(pr))
+		}
+	}
 	if (pr.Action == dayops.PRClosed || pr.Action == dayops.PRMerged) && in.opts.Previews != nil {
 		// Marking deployments inactive twice does no harm: a failure is
 		// tried again with the delivery.
 		if err := in.opts.Previews.ClosePreview(ctx, pr); err != nil {
 			return fmt.Errorf("marking the preview deployments of %s inactive: %w", pr, err)
 		}
-	}
-	if in.opts.OnPullRequest == nil {
-		return nil
-	}
-	// The triggers are matched once per delivery, also when a crash
-	// comes between them and the delivery's end.
-	if first, err := in.opts.Inbox.FirstDelivery(ctx, Source+"-event", delivery); err != nil {
-		return fmt.Errorf("remembering delivery %s: %w", delivery, err)
-	} else if first {
-		in.opts.OnPullRequest(ctx, pr, Thread(pr))
 	}
 	return nil
 }

@@ -490,3 +490,40 @@ func TestServeGitHubValidatesOpsRepoPullRequests(t *testing.T) {
 		return false
 	})
 }
+
+// TestServeGitHubDownDoesNotHoldARun: while GitHub answers 503 to every
+// comment and deployment call, a merged pull request's deploy runs to its
+// end all the same; its comment and deployment arrive once GitHub is back.
+func TestServeGitHubDownDoesNotHoldARun(t *testing.T) {
+	w := newGitHubServeWorld(t)
+	d := w.start(t)
+	repo := "Codertocat/Hello-World"
+	w.fake.FailNext("/repos/"+repo+"/issues", http.StatusServiceUnavailable, 1000)
+	w.fake.FailNext("/repos/"+repo+"/deployments", http.StatusServiceUnavailable, 1000)
+	merged := githubFixture(t, "pull_request_closed.json")
+	setField(merged, "pull_request.merged", true)
+	if code := webhook(t, d.url, "pull_request", "merged-down", merged); code != http.StatusAccepted {
+		t.Fatalf("merged PR: %d", code)
+	}
+	eventually(t, 30*time.Second, "the deploy to end while GitHub is down", func() bool {
+		runs := runsOf(t, d)
+		return len(runs) == 1 && runs[0].State == dayops.RunSucceeded
+	})
+	eventually(t, 30*time.Second, "dayops to have tried GitHub", func() bool {
+		refused := 0
+		for _, c := range w.fake.CallsTo("POST /repos/" + repo + "/issues/2/comments") {
+			if c.Status == http.StatusServiceUnavailable {
+				refused++
+			}
+		}
+		return refused > 0
+	})
+	if n := len(w.fake.Comments(repo, 2)); n != 0 {
+		t.Fatalf("%d comments while GitHub was down", n)
+	}
+	w.fake.ClearFailures()
+	eventually(t, 90*time.Second, "the comment and the deployment once GitHub is back", func() bool {
+		cs, deps := w.fake.Comments(repo, 2), w.fake.Deployments(repo)
+		return len(cs) == 1 && strings.Contains(cs[0].Body, "succeeded") && len(deps) == 1 && deps[0].State() == "success"
+	})
+}

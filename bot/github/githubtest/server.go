@@ -136,6 +136,13 @@ func (s *Server) SpendRateLimit(prefix string, n int, reset time.Time) {
 	s.addFailure(prefix, &failure{status: http.StatusForbidden, n: n, retryAfter: -1, reset: reset})
 }
 
+// ClearFailures drops every failure still due: GitHub is back.
+func (s *Server) ClearFailures() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures = nil
+}
+
 func (s *Server) addFailure(prefix string, f *failure) {
 	if m, p, ok := strings.Cut(prefix, " "); ok {
 		f.method, f.prefix = m, p
