@@ -83,6 +83,17 @@ type ReportDoor interface {
 	ReportRun(ctx context.Context, rep *dayops.Report, run *dayops.Run, m Message) error
 }
 
+// Permalinker is a door whose messages have links a person can open from
+// elsewhere (Slack's permalinks): a run reported in it and on a pull request
+// links the one from the other.
+type Permalinker interface {
+	Permalink(ctx context.Context, thread dayops.Thread, messageID string) (string, error)
+}
+
+// RefPermalink is the Report.Refs key of a report's message link, asked of
+// its door once.
+const RefPermalink = "permalink"
+
 // Paced is implemented by a door that wants run-message updates spaced
 // differently from Options.UpdateInterval (the terminal wants every change;
 // Slack allows about one update per second per message).
