@@ -217,3 +217,19 @@ func resetSequences(ctx context.Context, tx *sql.Tx) error {
 func quoteName(name string) string {
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }
+
+// postgresTables lists the tables of the current schema and, for each, the
+// tables its foreign keys refer to.
+func postgresTables(ctx context.Context, q queryer) ([]string, map[string][]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT t.table_name, COALESCE(r.ref, '') FROM information_schema.tables t
+		LEFT JOIN (SELECT tc.table_name AS name, ccu.table_name AS ref
+			FROM information_schema.table_constraints tc
+			JOIN information_schema.constraint_column_usage ccu
+				ON ccu.constraint_name = tc.constraint_name AND ccu.constraint_schema = tc.constraint_schema
+			WHERE tc.constraint_type = 'FOREIGN KEY' AND tc.table_schema = current_schema()) r ON r.name = t.table_name
+		WHERE t.table_schema = current_schema() AND t.table_type = 'BASE TABLE' ORDER BY t.table_name`)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tableRefs(rows)
+}

@@ -176,3 +176,15 @@ func Inspect(ctx context.Context, path string) (int, error) {
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
+
+// sqliteTables lists the tables of a SQLite database and, for each, the
+// tables its foreign keys refer to.
+func sqliteTables(ctx context.Context, q queryer) ([]string, map[string][]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT m.name, COALESCE(f."table", '') FROM sqlite_master m
+		LEFT JOIN pragma_foreign_key_list(m.name) f
+		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name`)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tableRefs(rows)
+}
