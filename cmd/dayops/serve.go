@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -115,13 +116,17 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	}
 	s.closers = append(s.closers, s.store.Close)
 
-	// The git cache lives beside a SQLite file; on PostgreSQL, in the
-	// working directory.
-	dataDir := filepath.Dir(cfg.Database)
+	// The git cache lives beside a SQLite file. On PostgreSQL there is no
+	// file: each process (each replica) keeps its own cache in a temporary
+	// directory, removed when it stops.
+	cacheParent := filepath.Dir(cfg.Database)
 	if storage.IsPostgres(cfg.Database) {
-		dataDir = "."
+		if cacheParent, err = os.MkdirTemp("", "dayops-serve-"); err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, func() error { return os.RemoveAll(cacheParent) })
 	}
-	dbDir, err := filepath.Abs(dataDir)
+	dbDir, err := filepath.Abs(cacheParent)
 	if err != nil {
 		return nil, err
 	}

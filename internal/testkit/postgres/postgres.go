@@ -192,7 +192,11 @@ var (
 
 // Main runs the tests of a package (call it from TestMain) and stops the
 // package's cluster, if a test started one, before exiting.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main for a TestMain that does more: it runs the tests, stops the
+// package's cluster and returns the exit code.
+func Run(m *testing.M) int {
 	mu.Lock()
 	inMain = true
 	mu.Unlock()
@@ -200,9 +204,10 @@ func Main(m *testing.M) {
 	mu.Lock()
 	if shared != nil {
 		shared.Stop()
+		shared = nil
 	}
 	mu.Unlock()
-	os.Exit(code)
+	return code
 }
 
 // Need skips the test when PostgreSQL is not installed (fails under
@@ -238,7 +243,7 @@ func Shared(tb testing.TB) *Cluster {
 	mu.Lock()
 	defer mu.Unlock()
 	if !inMain {
-		tb.Fatal("the PostgreSQL test harness needs TestMain to call postgres.Main(m), which removes the cluster afterwards")
+		tb.Fatal("the PostgreSQL test harness needs TestMain to call postgres.Main(m) or postgres.Run(m), which remove the cluster afterwards")
 	}
 	if shared == nil && startErr == nil {
 		shared, startErr = Launch()
