@@ -214,3 +214,25 @@ func TestPrintCounts(t *testing.T) {
 		})
 	}
 }
+
+// TestRunOnPostgres: dayops run records into a PostgreSQL database given
+// as --database (its password never shown), and history reads it back.
+func TestRunOnPostgres(t *testing.T) {
+	url := postgres.Database(t)
+	withPassword := strings.Replace(url, "postgres://dayops@", "postgres://dayops:hunter2@", 1)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hello.yaml"), []byte("apiVersion: dayops/v1\nphase: day2\nname: hello\nsteps: [{name: Greet, run: echo hello from postgres}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := cli(t, "", "run", "hello", "--dir", dir, "--database", withPassword)
+	if code != exitOK || !strings.Contains(stdout, "hello from postgres") || !strings.Contains(stdout, "(database postgres://dayops:xxxxx@127.0.0.1:") {
+		t.Fatalf("run: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if strings.Contains(stdout+stderr, "hunter2") {
+		t.Errorf("run shows the database password:\n%s%s", stdout, stderr)
+	}
+	code, stdout, stderr = cli(t, "", "history", "--database", url)
+	if code != exitOK || !strings.Contains(stdout, "#1 ") || !strings.Contains(stdout, "succeeded") || !strings.Contains(stdout, "hello") {
+		t.Errorf("history: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
