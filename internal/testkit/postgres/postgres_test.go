@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,5 +66,52 @@ func TestSanitize(t *testing.T) {
 		if got := sanitize(tc.in); got != tc.want {
 			t.Errorf("sanitize(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// recorder is a testing.TB that records Skip and Fatalf instead of ending
+// the test.
+type recorder struct {
+	testing.TB
+	skipped, failed string
+}
+
+func (r *recorder) Helper()                           {}
+func (r *recorder) Skip(args ...any)                  { r.skipped = fmt.Sprint(args...) }
+func (r *recorder) Fatalf(format string, args ...any) { r.failed = fmt.Sprintf(format, args...) }
+
+// TestNeedWithoutPostgres: without the server binaries a test is skipped
+// saying what to install, and fails instead under CI=true.
+func TestNeedWithoutPostgres(t *testing.T) {
+	defer func(old string) { initdbs = old }(initdbs)
+	initdbs = filepath.Join(t.TempDir(), "*", "bin", "initdb")
+	for _, ci := range []string{"", "true"} {
+		t.Setenv("CI", ci)
+		r := &recorder{TB: t}
+		Need(r)
+		got, other := r.skipped, r.failed
+		if ci == "true" {
+			got, other = r.failed, r.skipped
+		}
+		if !strings.Contains(got, "install postgresql (apt-get install -y postgresql)") || other != "" {
+			t.Errorf("CI=%q: skipped %q, failed %q; want only the %s", ci, r.skipped, r.failed, map[string]string{"": "skip", "true": "failure"}[ci])
+		}
+	}
+}
+
+func TestBinPicksNewest(t *testing.T) {
+	defer func(old string) { initdbs = old }(initdbs)
+	root := t.TempDir()
+	for _, v := range []string{"9", "15", "13"} {
+		if err := os.MkdirAll(filepath.Join(root, v, "bin"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, v, "bin", "initdb"), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	initdbs = filepath.Join(root, "*", "bin", "initdb")
+	if bin, err := Bin(); err != nil || bin != filepath.Join(root, "15", "bin") {
+		t.Errorf("Bin() = %q, %v; want version 15's", bin, err)
 	}
 }
