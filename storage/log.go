@@ -33,7 +33,8 @@ func (s *Store) AppendLogs(ctx context.Context, lines []dayops.LogLine) error {
 		return nil
 	}
 	now := s.now().UnixNano()
-	return s.write(ctx, fmt.Sprintf("appending %d log lines of run %d", len(lines), lines[0].RunID), func(tx *sql.Tx) error {
+	var failed *chunkError
+	err := s.write(ctx, fmt.Sprintf("appending %d log lines of run %d", len(lines), lines[0].RunID), func(tx *sql.Tx) error {
 		var stmt *sql.Stmt
 		if len(lines) >= logChunk {
 			var err error
@@ -44,7 +45,8 @@ func (s *Store) AppendLogs(ctx context.Context, lines []dayops.LogLine) error {
 		}
 		args := make([]any, 0, 6*min(len(lines), logChunk))
 		for start := 0; start < len(lines); start += logChunk {
-			chunk := lines[start:min(start+logChunk, len(lines))]
+			end := min(start+logChunk, len(lines))
+			chunk := lines[start:end]
 			args = args[:0]
 			for _, l := range chunk {
 				at := now
@@ -60,36 +62,54 @@ func (s *Store) AppendLogs(ctx context.Context, lines []dayops.LogLine) error {
 				_, err = tx.ExecContext(ctx, insertLogs(len(chunk)), args...)
 			}
 			if err != nil {
-				return blameLogs(ctx, tx, chunk, err)
+				failed = &chunkError{lines: lines[:end], chunk: chunk, err: err}
+				return failed
 			}
 		}
 		return nil
 	})
+	if failed != nil {
+		return s.blameLogs(ctx, failed)
+	}
+	return err
 }
 
-// blameLogs names the line a failed multi-row INSERT choked on. SQLite undoes
-// only the failed statement, so the lines of earlier chunks are still visible
-// to the lookups here (and the caller then rolls everything back).
-func blameLogs(ctx context.Context, tx *sql.Tx, chunk []dayops.LogLine, err error) error {
+// chunkError is a failed INSERT of chunk, the last of lines.
+type chunkError struct {
+	lines, chunk []dayops.LogLine
+	err          error
+}
+
+func (e *chunkError) Error() string { return e.err.Error() }
+func (e *chunkError) Unwrap() error { return e.err }
+
+// blameLogs names the line a failed multi-row INSERT choked on. It looks
+// after the transaction was rolled back (PostgreSQL allows nothing more in
+// a transaction once a statement failed), so a line the batch repeats is
+// found among the batch's own lines, and one stored before in the table.
+func (s *Store) blameLogs(ctx context.Context, f *chunkError) error {
 	var one int
 	switch {
-	case isForeignKeyViolation(err):
-		for _, l := range chunk {
-			if e := tx.QueryRowContext(ctx, "SELECT 1 FROM runs WHERE id = ?", l.RunID).Scan(&one); errors.Is(e, sql.ErrNoRows) {
+	case isForeignKeyViolation(f.err):
+		for _, l := range f.chunk {
+			if e := s.r.QueryRowContext(ctx, "SELECT 1 FROM runs WHERE id = ?", l.RunID).Scan(&one); errors.Is(e, sql.ErrNoRows) {
 				return noRun(l.RunID)
 			}
 		}
-	case isUniqueViolation(err):
-		seen := make(map[[2]int64]bool, len(chunk))
-		for _, l := range chunk {
+	case isUniqueViolation(f.err):
+		seen := make(map[[2]int64]bool, len(f.lines))
+		for _, l := range f.lines[:len(f.lines)-len(f.chunk)] {
+			seen[[2]int64{l.RunID, l.Seq}] = true
+		}
+		for _, l := range f.chunk {
 			k := [2]int64{l.RunID, l.Seq}
-			if seen[k] || tx.QueryRowContext(ctx, "SELECT 1 FROM log_lines WHERE run_id = ? AND seq = ?", l.RunID, l.Seq).Scan(&one) == nil {
+			if seen[k] || s.r.QueryRowContext(ctx, "SELECT 1 FROM log_lines WHERE run_id = ? AND seq = ?", l.RunID, l.Seq).Scan(&one) == nil {
 				return dayops.Errorf(dayops.KindConflict, "run %d already has log line %d", l.RunID, l.Seq)
 			}
 			seen[k] = true
 		}
 	}
-	return err
+	return fmt.Errorf("appending %d log lines of run %d: %w", len(f.lines), f.lines[0].RunID, f.err)
 }
 
 // Logs returns the lines of run runID after sequence number afterSeq, in

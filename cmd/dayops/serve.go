@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -34,7 +35,7 @@ func runServe(ctx context.Context, io IO, args []string) int {
 	v, _ := findVerb("serve")
 	fs := newFlags(v.name)
 	path := fs.String("config", "", "server configuration `file` (YAML); the environment overrides it (see docs/configuration.md)")
-	db := fs.String("database", "", "SQLite database `path`; overrides database of the configuration and DAYOPS_DATABASE")
+	db := fs.String("database", "", "SQLite database `path` or postgres:// URL; overrides database of the configuration and DAYOPS_DATABASE")
 	if _, code, ok := parseArgs(io, v, fs, args, 0, 0); !ok {
 		return code
 	}
@@ -44,7 +45,10 @@ func runServe(ctx context.Context, io IO, args []string) int {
 		return exitUsage
 	}
 	if *db != "" {
-		cfg.Database = *db
+		if err := cfg.SetDatabase(*db); err != nil {
+			fmt.Fprintf(io.Stderr, "dayops serve: %s\n", dayops.UserMessage(err, ""))
+			return exitUsage
+		}
 	}
 	secrets, err := stepSecrets()
 	if err != nil {
@@ -107,12 +111,22 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 		}
 	}()
 	logger.Info("starting", "config", cfg.String())
-	if s.store, err = storage.Open(ctx, cfg.Database, storage.Options{Logger: logger}); err != nil {
+	if s.store, err = storage.Open(ctx, cfg.DatabaseURL(), storage.Options{Logger: logger}); err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.store.Close)
 
-	dbDir, err := filepath.Abs(filepath.Dir(cfg.Database))
+	// The git cache lives beside a SQLite file. On PostgreSQL there is no
+	// file: each process (each replica) keeps its own cache in a temporary
+	// directory, removed when it stops.
+	cacheParent := filepath.Dir(cfg.Database)
+	if storage.IsPostgres(cfg.Database) {
+		if cacheParent, err = os.MkdirTemp("", "dayops-serve-"); err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, func() error { return os.RemoveAll(cacheParent) })
+	}
+	dbDir, err := filepath.Abs(cacheParent)
 	if err != nil {
 		return nil, err
 	}

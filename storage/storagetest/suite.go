@@ -1,5 +1,5 @@
 // Package storagetest is the conformance suite of dayops's storage: the
-// behaviour every implementation of the store (SQLite today, PostgreSQL for
+// behaviour every implementation of the store (SQLite, and PostgreSQL for
 // several replicas) must show, run from the implementation's own test with
 // Run(t, open).
 package storagetest
@@ -72,7 +72,8 @@ type Opener func(t *testing.T, now func() time.Time) API
 type opener = Opener
 
 // Run is the behavioural suite every implementation of API must pass:
-// SQLite runs it in package storage, PostgreSQL will run it unchanged.
+// SQLite runs it in package storage (TestConformance), and PostgreSQL
+// the same, unchanged (TestConformancePostgres).
 func Run(t *testing.T, open Opener) {
 	tests := []struct {
 		name string
