@@ -269,3 +269,73 @@ func DeployRuns(ctx context.Context, store RunLister, service string, since time
 		before = page[len(page)-1].ID
 	}
 }
+
+// FrequencyText is the deployment frequency as the page and chat show it:
+// "2.3 a day (16)", "1.6 a week (7)", "none".
+func (d DORA) FrequencyText() string {
+	perDay := d.PerDay()
+	switch {
+	case d.Deploys == 0:
+		return "none"
+	case perDay >= 1:
+		return fmt.Sprintf("%.1f a day (%d)", perDay, d.Deploys)
+	}
+	return fmt.Sprintf("%.1f a week (%d)", perDay*7, d.Deploys)
+}
+
+// LeadTimeText is the lead time for changes: "2h 10m (median of 3)", or
+// "no merged pull request".
+func (d DORA) LeadTimeText() string {
+	lt, ok := d.LeadTime()
+	if !ok {
+		return "no merged pull request"
+	}
+	return fmt.Sprintf("%s (median of %d)", HumanDuration(lt), len(d.LeadTimes))
+}
+
+// FailureRateText is the change failure rate: "25% (1 of 4)", or "no deploy".
+func (d DORA) FailureRateText() string {
+	rate, ok := d.FailureRate()
+	if !ok {
+		return "no deploy"
+	}
+	return fmt.Sprintf("%.0f%% (%d of %d)", rate*100, d.Failures, d.Attempts)
+}
+
+// RestoreText is the time to restore: "45m (median of 2)", with ", 1 not
+// restored" when an incident is still open; "no failure" without any.
+func (d DORA) RestoreText() string {
+	ttr, ok := d.TimeToRestore()
+	out := ""
+	switch {
+	case ok:
+		out = fmt.Sprintf("%s (median of %d)", HumanDuration(ttr), len(d.Restores))
+	case d.Unrestored == 0:
+		return "no failure"
+	}
+	if d.Unrestored > 0 {
+		if out != "" {
+			out += ", "
+		}
+		out += fmt.Sprintf("%d not restored", d.Unrestored)
+	}
+	return out
+}
+
+// HumanDuration rounds d for people: "40s", "12m", "5h 20m", "3.2 days".
+func HumanDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Round(time.Minute)/time.Minute))
+	case d < 48*time.Hour:
+		d = d.Round(time.Minute)
+		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+		if m == 0 {
+			return fmt.Sprintf("%dh", h)
+		}
+		return fmt.Sprintf("%dh %dm", h, m)
+	}
+	return fmt.Sprintf("%.1f days", d.Hours()/24)
+}

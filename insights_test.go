@@ -207,3 +207,25 @@ func TestDeployRuns(t *testing.T) {
 		t.Errorf("DeployRuns = %d runs (%d … %d), want %d (1199 … 202)", len(got), got[0].ID, got[len(got)-1].ID, want)
 	}
 }
+
+func TestInsightTexts(t *testing.T) {
+	h := time.Hour
+	tests := []struct {
+		d                                  DORA
+		frequency, lead, failures, restore string
+	}{
+		{DORA{From: insightNow.Add(-7 * 24 * h), To: insightNow}, "none", "no merged pull request", "no deploy", "no failure"},
+		{DORA{From: insightNow.Add(-7 * 24 * h), To: insightNow, Deploys: 16, Attempts: 20, Failures: 4,
+			LeadTimes: []time.Duration{h, 2*h + 10*time.Minute, 3 * h}, Restores: []time.Duration{40 * time.Second}, Unrestored: 1},
+			"2.3 a day (16)", "2h 10m (median of 3)", "20% (4 of 20)", "40s (median of 1), 1 not restored"},
+		{DORA{From: insightNow.Add(-30 * 24 * h), To: insightNow, Deploys: 7, Attempts: 7,
+			LeadTimes: []time.Duration{50 * h, 100 * h}, Unrestored: 2},
+			"1.6 a week (7)", "3.1 days (median of 2)", "0% (0 of 7)", "2 not restored"},
+	}
+	for _, tt := range tests {
+		got := []string{tt.d.FrequencyText(), tt.d.LeadTimeText(), tt.d.FailureRateText(), tt.d.RestoreText()}
+		if diff := cmp.Diff([]string{tt.frequency, tt.lead, tt.failures, tt.restore}, got); diff != "" {
+			t.Errorf("texts of %+v (-want +got):\n%s", tt.d, diff)
+		}
+	}
+}
