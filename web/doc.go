@@ -4,6 +4,10 @@
 // with a live tail through server-sent events). Pages are rendered on the
 // server with html/template; a little plain JavaScript follows the live log.
 //
+// /insights draws the four DORA figures of the deploys (dayops.ComputeInsights)
+// per service and environment as SVG bar charts made on the server; it
+// needs a login, like the run list.
+//
 // The pages are read-only: nothing is started from them. A run page opens
 // with a signed, expiring link (the links dayops posts in chat and on GitHub)
 // or, for every page, after a login: a reverse proxy's user header from a
