@@ -13,7 +13,7 @@ import (
 // Chart geometry in SVG user units: the plot area and the room left for
 // the labels around it.
 const (
-	chartWidth  = 300
+	chartWidth  = 270
 	chartHeight = 130
 	chartLeft   = 34 // room for the y labels
 	chartBottom = 18 // room for the x labels
