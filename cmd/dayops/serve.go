@@ -196,6 +196,9 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	bg, stopServe := context.WithCancel(context.WithoutCancel(ctx))
 	s.closers = append(s.closers, func() error { stopServe(); <-s.serveDone; return nil })
 	go func() { defer close(s.serveDone); s.exec.Serve(bg) }()
+	retentionDone := make(chan struct{})
+	go func() { defer close(retentionDone); newRetention(s.store, cfg.LogRetention, logger).run(bg) }()
+	s.closers = append(s.closers, func() error { stopServe(); <-retentionDone; return nil })
 	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopSync = stopSync
 	go func() { defer close(s.syncDone); s.syncer.Run(syncCtx) }()

@@ -43,7 +43,7 @@ type API interface {
 	Logs(ctx context.Context, runID int64, afterSeq int64, limit int) ([]dayops.LogLine, error)
 	LogsBefore(ctx context.Context, runID, beforeSeq int64, limit int) ([]dayops.LogLine, error)
 	SearchLogs(ctx context.Context, runID int64, step int, text string, afterSeq int64, limit int) ([]dayops.LogLine, error)
-	PruneLogs(ctx context.Context, before time.Time) (int64, error)
+	PruneLogs(ctx context.Context, endedBefore time.Time, limit int) (int64, error)
 	Audit(ctx context.Context, ev dayops.AuditEvent) error
 	AuditEvents(ctx context.Context, f dayops.AuditFilter) ([]dayops.AuditEvent, error)
 	FirstDelivery(ctx context.Context, source, id string) (bool, error)
@@ -95,6 +95,7 @@ func Run(t *testing.T, open Opener) {
 		{"approvals", testApprovals},
 		{"logs", testLogs},
 		{"log tail and search", testLogTailAndSearch},
+		{"prune logs of ended runs in batches", testPruneLogs},
 		{"audit", testAudit},
 		{"audit with the change only", testAuditRollback},
 		{"deliveries", testDeliveries},
