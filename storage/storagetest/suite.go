@@ -62,6 +62,7 @@ type API interface {
 	DueInbound(ctx context.Context, source string, now time.Time, limit int) ([]dayops.Inbound, error)
 	MarkInboundDone(ctx context.Context, id int64, at time.Time) error
 	MarkInboundFailed(ctx context.Context, id int64, next time.Time, lastError string) error
+	Counts(ctx context.Context) (*dayops.StoreCounts, error)
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -103,6 +104,7 @@ func Run(t *testing.T, open Opener) {
 		{"reports and trigger context", testReports},
 		{"outbox", testOutbox},
 		{"inbox", testInbox},
+		{"counts for metrics", testCounts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
