@@ -321,6 +321,3 @@ func (m *metrics) handler(token string) http.Handler {
 		prom.ServeHTTP(w, r)
 	})
 }
-
-// metricsTokenVar holds the bearer token a scraper of /metrics sends.
-const metricsTokenVar = "DAYOPS_METRICS_TOKEN"

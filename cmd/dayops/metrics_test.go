@@ -169,7 +169,7 @@ func TestMetrics(t *testing.T) {
 func TestServeMetrics(t *testing.T) {
 	gs := gitserver.New(t)
 	gs.Commit("defs", serveDefinitions(t.TempDir()))
-	d := startServe(t, serveConfig(t, gs.URL(), "1m"), metricsTokenVar, "metrics-token-0123456789")
+	d := startServe(t, serveConfig(t, gs.URL(), "1m"), "DAYOPS_METRICS_TOKEN", "metrics-token-0123456789")
 	eventually(t, 30*time.Second, "ready", func() bool { code, _ := get(t, d.url+"/readyz"); return code == http.StatusOK })
 	id := startRun(t, d, "nap")
 	eventually(t, 30*time.Second, "the run ends", func() bool {

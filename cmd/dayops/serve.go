@@ -57,7 +57,7 @@ func runServe(ctx context.Context, io IO, args []string) int {
 	}
 	maps.Copy(vars, envWithPrefix("DAYOPS_VAR_")) // the environment overrides the file
 	logger := slog.New(slog.NewTextHandler(io.Stderr, nil))
-	s, err := startServer(ctx, cfg, secrets, vars, io.Getenv(metricsTokenVar), logger)
+	s, err := startServer(ctx, cfg, secrets, vars, io.Getenv("DAYOPS_METRICS_TOKEN"), logger)
 	if err != nil && ctx.Err() != nil {
 		// SIGTERM before the server was up: nothing ran yet.
 		logger.Info("stopped before start-up finished", "err", dayops.NewRedactor().Redact(err.Error()))
