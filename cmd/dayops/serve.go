@@ -55,8 +55,8 @@ func runServe(ctx context.Context, io IO, args []string) int {
 	if vars == nil {
 		vars = map[string]string{}
 	}
-	maps.Copy(vars, envWithPrefix("DAYOPS_VAR_")) // the environment overrides the file
-	logger := slog.New(slog.NewTextHandler(io.Stderr, nil))
+	maps.Copy(vars, envWithPrefix("DAYOPS_VAR_"))           // the environment overrides the file
+	logger := slog.New(slog.NewJSONHandler(io.Stderr, nil)) // for log collectors; the terminal verbs keep text
 	s, err := startServer(ctx, cfg, secrets, vars, io.Getenv("DAYOPS_METRICS_TOKEN"), logger)
 	if err != nil && ctx.Err() != nil {
 		// SIGTERM before the server was up: nothing ran yet.

@@ -151,7 +151,7 @@ func TestServeSlackSlashCommandEndToEnd(t *testing.T) {
 			t.Errorf("/metrics = %d, lacks %q", code, want)
 		}
 	}
-	if bad := strings.Count(d.logs.String(), "level=ERROR"); bad > 0 {
+	if bad := strings.Count(d.logs.String(), `"level":"ERROR"`); bad > 0 {
 		t.Errorf("%d errors logged:\n%s", bad, d.logs.String())
 	}
 }
