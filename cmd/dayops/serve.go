@@ -137,9 +137,9 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	metrics := newMetrics(s.store, logger)
-	mux.Handle("GET /metrics", metrics.handler(metricsToken))
-	s.http = &http.Server{Handler: metrics.instrument(mux), ReadHeaderTimeout: 5 * time.Second}
+	metrics := web.NewMetrics(s.store, logger)
+	mux.Handle("GET /metrics", metrics.Handler(metricsToken))
+	s.http = &http.Server{Handler: metrics.Instrument(mux), ReadHeaderTimeout: 5 * time.Second}
 	go s.http.Serve(ln)
 	s.closers = append(s.closers, s.http.Close)
 	logger.Info("listening", "addr", s.addr)
@@ -154,7 +154,7 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	events := dayops.NewBus()
 	followCtx, stopFollow := context.WithCancel(context.WithoutCancel(ctx))
 	followDone := make(chan struct{})
-	go func() { defer close(followDone); metrics.follow(followCtx, events) }()
+	go func() { defer close(followDone); metrics.Follow(followCtx, events) }()
 	s.closers = append(s.closers, func() error { stopFollow(); <-followDone; return nil })
 	s.exec, err = executor.New(executor.Options{
 		Store: s.store, Catalogs: s.syncer, Workspace: s.syncer, Events: events, Policy: cfg.Policy,
@@ -214,7 +214,7 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	go func() { defer close(s.syncDone); s.syncer.Run(syncCtx) }()
 	s.closers = append(s.closers, func() error { stopSync(); <-s.syncDone; return nil })
 
-	if s.stopDoors, err = registerDoors(ctx, doorDeps{cfg: cfg, bot: s.bot, store: s.store, syncer: s.syncer, mux: mux, redactor: redactor, log: logger, apiClient: metrics.client}); err != nil {
+	if s.stopDoors, err = registerDoors(ctx, doorDeps{cfg: cfg, bot: s.bot, store: s.store, syncer: s.syncer, mux: mux, redactor: redactor, log: logger, apiClient: metrics.Client}); err != nil {
 		return nil, err
 	}
 	if len(cfg.Policy.Roles) == 0 {

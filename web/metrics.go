@@ -1,4 +1,4 @@
-package main
+package web
 
 import (
 	"context"
@@ -21,20 +21,20 @@ import (
 	"github.com/dayops/dayops"
 )
 
-// metricsStore is what /metrics reads of the database at each scrape; the
+// MetricsStore is what /metrics reads of the database at each scrape; the
 // storage package implements it.
-type metricsStore interface {
+type MetricsStore interface {
 	Counts(ctx context.Context) (*dayops.StoreCounts, error)
 	Syncs(ctx context.Context, limit int) ([]dayops.SyncRecord, error)
 }
 
-// metrics is what `dayops serve` reports on GET /metrics (the list is in
+// Metrics is what `dayops serve` reports on GET /metrics (the list is in
 // docs/operations.md). Figures kept in the database (runs, the outbox, the
 // last sync, its size) are read at each scrape, so they survive a restart;
 // the others are counted in this process: step durations and lock waits
 // from the run events, API calls at the doors' HTTP clients, request
 // latencies at the HTTP server.
-type metrics struct {
+type Metrics struct {
 	reg      *prometheus.Registry
 	steps    *prometheus.HistogramVec
 	lockWait *prometheus.HistogramVec
@@ -45,8 +45,13 @@ type metrics struct {
 	log      *slog.Logger
 }
 
-func newMetrics(store metricsStore, log *slog.Logger) *metrics {
-	m := &metrics{
+// NewMetrics registers every metric, with the database's read from store
+// at each scrape.
+func NewMetrics(store MetricsStore, log *slog.Logger) *Metrics {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		steps: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "dayops_step_duration_seconds",
 			Help:    "How long steps ran, by definition and the state they ended in.",
@@ -73,7 +78,7 @@ func newMetrics(store metricsStore, log *slog.Logger) *metrics {
 
 // storeCollector reads the database's figures at each scrape.
 type storeCollector struct {
-	store metricsStore
+	store MetricsStore
 	now   func() time.Time
 	log   *slog.Logger
 }
@@ -136,8 +141,8 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(scrapeErrDesc, prometheus.GaugeValue, failed)
 }
 
-// follow measures steps and lock waits from the run events until ctx ends.
-func (m *metrics) follow(ctx context.Context, events dayops.Events) {
+// Follow measures steps and lock waits from the run events until ctx ends.
+func (m *Metrics) Follow(ctx context.Context, events dayops.Events) {
 	ch, stop := events.Subscribe(0)
 	defer stop()
 	queuedAt := map[int64]time.Time{}
@@ -180,9 +185,9 @@ func eventTime(ev dayops.RunEvent) time.Time {
 	return ev.Time
 }
 
-// client returns an HTTP client for api ("slack", "github") whose every
+// Client returns an HTTP client for api ("slack", "github") whose every
 // request is counted by outcome.
-func (m *metrics) client(api string) *http.Client {
+func (m *Metrics) Client(api string) *http.Client {
 	return &http.Client{Timeout: 30 * time.Second, Transport: &countingTransport{base: http.DefaultTransport, api: api, m: m, failed: map[[32]byte]time.Time{}}}
 }
 
@@ -191,7 +196,7 @@ func (m *metrics) client(api string) *http.Client {
 type countingTransport struct {
 	base http.RoundTripper
 	api  string
-	m    *metrics
+	m    *Metrics
 
 	mu     sync.Mutex
 	failed map[[32]byte]time.Time // the requests whose last answer asked for a retry, and when
@@ -259,9 +264,10 @@ func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 // stays open as long as its reader, a scrape measures itself.
 var unmeasured = map[string]bool{"": true, "GET /metrics": true, "GET /runs/{id}/events": true}
 
-// instrument measures the time next takes to answer each request, by the
-// route pattern the mux chose.
-func (m *metrics) instrument(next *http.ServeMux) http.Handler {
+// Instrument measures the time next (a ServeMux, or a handler that calls
+// one with the same request) takes to answer each request, by the route
+// pattern the mux chose.
+func (m *Metrics) Instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := m.now()
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
@@ -295,10 +301,10 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the writer's Flush.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// handler serves the metrics to a scraper with the bearer token, or,
+// Handler serves the metrics to a scraper with the bearer token, or,
 // without a token configured, to the loopback address only (a Prometheus
 // agent on the same host); anyone else gets 401 or 403 saying how.
-func (m *metrics) handler(token string) http.Handler {
+func (m *Metrics) Handler(token string) http.Handler {
 	prom := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
