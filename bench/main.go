@@ -57,13 +57,19 @@ type config struct {
 	SlackCommands int
 	ChattyLines   int
 	WebLines      int // log lines of the run whose page is timed
+	WebMidLines   int // and of a second, smaller one
+	// MetricsDefs are the definitions with runs, steps and lock waits
+	// when /metrics is measured.
+	MetricsDefs int
 }
 
 var fullConfig = config{Name: "full", Reps: 7, SlowReps: 3, Steps: 50, Execs: 50,
-	LogLines: 200_000, Queued: 1000, Defs: 1000, Commits: 10_000, SlackCommands: 2000, ChattyLines: 100_000, WebLines: 1_000_000}
+	LogLines: 200_000, Queued: 1000, Defs: 1000, Commits: 10_000, SlackCommands: 2000, ChattyLines: 100_000, WebLines: 1_000_000,
+	WebMidLines: 100_000, MetricsDefs: 50}
 
 var quickConfig = config{Name: "quick", Reps: 3, SlowReps: 1, Steps: 10, Execs: 10,
-	LogLines: 20_000, Queued: 200, Defs: 1000, Commits: 2000, SlackCommands: 400, ChattyLines: 20_000, WebLines: 100_000}
+	LogLines: 20_000, Queued: 200, Defs: 1000, Commits: 2000, SlackCommands: 400, ChattyLines: 20_000, WebLines: 100_000,
+	WebMidLines: 10_000, MetricsDefs: 10}
 
 // Row is one figure of the table.
 type Row struct {
@@ -117,6 +123,7 @@ var figureSets = []figureSet{
 	{"command line", cliFigures},
 	{"slack", slackFigures},
 	{"web", webFigures},
+	{"metrics", metricsFigures},
 	{"ssh", sshFigures},
 }
 
@@ -129,7 +136,8 @@ var rowIDs = []string{
 	"firstsync-heap", "firstsync-time",
 	"cli-run",
 	"slack-ack-p99", "slack-updates",
-	"web-ttfb", "web-lastbyte", "web-heap", "web-logtxt", "web-sse-p50", "web-sse-p99",
+	"web-ttfb", "web-lastbyte", "web-heap", "web-logtxt", "web-sse-p50", "web-sse-p99", "web-ttfb-mid", "web-lastbyte-mid",
+	"metrics-size",
 	"ssh-step-overhead",
 }
 
@@ -206,6 +214,9 @@ func format(k kind, v float64) string {
 	case kindRate:
 		return fmt.Sprintf("%s/s", thousands(v))
 	case kindBytes:
+		if math.Abs(v) < 1<<20 {
+			return fmt.Sprintf("%.1f KiB", v/(1<<10))
+		}
 		return fmt.Sprintf("%.2f MiB", v/(1<<20))
 	}
 	d := time.Duration(v)
