@@ -20,6 +20,10 @@ var InsightWindows = []time.Duration{7 * 24 * time.Hour, 30 * 24 * time.Hour, 90
 // insightWeek is the width of one bar of the weekly series.
 const insightWeek = 7 * 24 * time.Hour
 
+// InsightSpan is how far back the runs for the insights are read: the
+// longest window, rounded up to whole weeks for the weekly series.
+const InsightSpan = 13 * insightWeek
+
 // The sentences that say how each figure is computed; the page and the chat
 // answer show the same ones.
 const (
@@ -130,7 +134,6 @@ type deployEvent struct {
 // not deploys, or that have not ended, are left out. It is pure: the
 // figures depend only on its arguments.
 func ComputeInsights(runs []*Run, now time.Time) *Insights {
-	longest := slices.Max(InsightWindows)
 	rolledBack := map[int64]bool{}
 	for _, r := range runs {
 		if r.RollbackOf != 0 && r.State == RunSucceeded {
@@ -167,7 +170,7 @@ func ComputeInsights(runs []*Run, now time.Time) *Insights {
 		for _, w := range InsightWindows {
 			g.Windows = append(g.Windows, dora(evs, now.Add(-w), now))
 		}
-		for i := int((longest + insightWeek - 1) / insightWeek); i > 0; i-- {
+		for i := int(InsightSpan / insightWeek); i > 0; i-- {
 			to := now.Add(-time.Duration(i-1) * insightWeek)
 			g.Weeks = append(g.Weeks, dora(evs, to.Add(-insightWeek), to))
 		}

@@ -26,7 +26,7 @@ func (b *Bot) stats(ctx context.Context, c *call) (*Message, error) {
 		return nil, err
 	}
 	now := b.now()
-	runs, truncated, err := dayops.DeployRuns(ctx, b.store, service, now.Add(-dayops.InsightWindows[len(dayops.InsightWindows)-1]))
+	runs, truncated, err := dayops.DeployRuns(ctx, b.store, service, now.Add(-dayops.InsightSpan))
 	if err != nil {
 		return nil, err
 	}

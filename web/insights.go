@@ -77,8 +77,7 @@ func (s *Server) insightsPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	now := s.now()
 	service := strings.TrimSpace(r.URL.Query().Get("service"))
-	longest := dayops.InsightWindows[len(dayops.InsightWindows)-1]
-	runs, truncated, err := dayops.DeployRuns(ctx, s.opts.Store, service, now.Add(-longest))
+	runs, truncated, err := dayops.DeployRuns(ctx, s.opts.Store, service, now.Add(-dayops.InsightSpan))
 	if err != nil {
 		s.fail(w, r, err)
 		return
