@@ -141,20 +141,56 @@ func (s *Store) Logs(ctx context.Context, runID int64, afterSeq int64, limit int
 	return out, nil
 }
 
-// PruneLogs deletes the log lines older than before (the retention limit)
-// and returns how many it deleted.
-func (s *Store) PruneLogs(ctx context.Context, before time.Time) (int64, error) {
+// PruneLogs deletes, in one transaction, up to limit log lines of runs that
+// ended before endedBefore (the retention limit), oldest runs first, and
+// returns how many it deleted: fewer than limit when no more are due. A
+// run that has not ended keeps every line, however old. Callers delete a
+// large backlog in small batches so that runs writing logs meanwhile wait
+// for one short transaction at a time.
+func (s *Store) PruneLogs(ctx context.Context, endedBefore time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		return 0, dayops.Errorf(dayops.KindInvalid, "pruning logs needs a positive batch size, not %d", limit)
+	}
 	var n int64
 	err := s.write(ctx, "pruning logs", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM log_lines WHERE at < ?", before.UnixNano())
+		// The oldest due lines, in (run, seq) order: for each run they are
+		// a prefix of its lines, so "seq <= the last one" deletes exactly them.
+		rows, err := tx.QueryContext(ctx, `SELECT l.run_id, MAX(l.seq) FROM (
+				SELECT log_lines.run_id, log_lines.seq FROM log_lines JOIN runs ON runs.id = log_lines.run_id
+				WHERE runs.ended_at IS NOT NULL AND runs.ended_at < ?
+				ORDER BY log_lines.run_id, log_lines.seq LIMIT ?) l
+			GROUP BY l.run_id`, endedBefore.UnixNano(), limit)
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		var upTo [][2]int64
+		for rows.Next() {
+			var k [2]int64
+			if err := rows.Scan(&k[0], &k[1]); err != nil {
+				rows.Close()
+				return err
+			}
+			upTo = append(upTo, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, k := range upTo {
+			res, err := tx.ExecContext(ctx, "DELETE FROM log_lines WHERE run_id = ? AND seq <= ?", k[0], k[1])
+			if err != nil {
+				return err
+			}
+			d, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += d
+		}
+		return nil
 	})
-	if err == nil && n > 0 {
-		s.logger.Info("logs pruned", "lines", n, "before", before)
+	if err != nil {
+		return 0, err
 	}
-	return n, err
+	return n, nil
 }

@@ -233,3 +233,11 @@ func postgresTables(ctx context.Context, q queryer) ([]string, map[string][]stri
 	}
 	return tableRefs(rows)
 }
+
+// postgresSize is the PostgreSQL database's size on disk, as the server
+// counts it (tables, indexes and TOAST of every schema).
+func (s *Store) postgresSize(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.r.QueryRowContext(ctx, "SELECT pg_database_size(current_database())").Scan(&n)
+	return n, err
+}

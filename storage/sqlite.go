@@ -124,6 +124,22 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	return nil
 }
 
+// size is the database's size on disk: its pages and its write-ahead log.
+func (s *Store) size(ctx context.Context) (int64, error) {
+	if s.pg {
+		return s.postgresSize(ctx)
+	}
+	var pages int64
+	if err := s.r.QueryRowContext(ctx, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()").Scan(&pages); err != nil {
+		return 0, err
+	}
+	wal, err := os.Stat(s.path + "-wal")
+	if err != nil {
+		return pages, nil // no log yet, or checkpointed away
+	}
+	return pages + wal.Size(), nil
+}
+
 // Inspect opens the database at path read-only, changing nothing (no
 // migration, no WAL switch), and returns its schema version. It refuses a
 // file that is not a dayops database or is newer than this binary: restore

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	gh "github.com/google/go-github/v62/github"
 
@@ -220,6 +221,7 @@ func fromEvent(e *gh.PullRequestEvent) dayops.PullRequest {
 		HeadRef:  p.GetHead().GetRef(),
 		BaseRef:  p.GetBase().GetRef(),
 		MergeSHA: p.GetMergeCommitSHA(),
+		MergedAt: p.GetMergedAt().Time,
 		Label:    e.GetLabel().GetName(),
 		Fork:     p.GetHead().GetRepo().GetFullName() != "" && !strings.EqualFold(p.GetHead().GetRepo().GetFullName(), e.GetRepo().GetFullName()),
 	}
@@ -242,6 +244,7 @@ func fromEvent(e *gh.PullRequestEvent) dayops.PullRequest {
 	}
 	if pr.Action != dayops.PRMerged {
 		pr.MergeSHA = "" // GitHub's test merge commit, not a merge
+		pr.MergedAt = time.Time{}
 	}
 	return pr
 }

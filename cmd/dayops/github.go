@@ -17,7 +17,7 @@ import (
 // intake on POST /github/webhook. It returns what stops the intake.
 func registerGitHub(ctx context.Context, d doorDeps) (stop func(), err error) {
 	gh := d.cfg.GitHub
-	client, err := ghdoor.NewClient(ghdoor.ClientOptions{BaseURL: gh.APIURL, Token: gh.Token.Value(), Logger: d.log})
+	client, err := ghdoor.NewClient(ghdoor.ClientOptions{BaseURL: gh.APIURL, Token: gh.Token.Value(), Logger: d.log, HTTPClient: d.apiClient("github")})
 	if err != nil {
 		return nil, err
 	}

@@ -172,6 +172,9 @@ func TestServeGitHubEndToEnd(t *testing.T) {
 		run.Params["version"] != "ec26c3e57ca3a959ca5aad62de7213c562f8c821" || run.Environment != "staging" {
 		t.Fatalf("merge deploy: %+v", run)
 	}
+	if got := run.Context[dayops.ContextPRMergedAt]; got != "2019-05-15T15:20:33Z" {
+		t.Errorf("merge deploy: %s = %q, want the merge time (lead time for changes starts there)", dayops.ContextPRMergedAt, got)
+	}
 	repo := "Codertocat/Hello-World"
 	eventually(t, 30*time.Second, "the deployment to show success", func() bool {
 		deps := w.fake.Deployments(repo)
@@ -288,6 +291,14 @@ func TestServeGitHubEndToEnd(t *testing.T) {
 	for _, r := range runsOf(t, d) {
 		if r.Params["version"] == "bad5bad5bad5" {
 			t.Errorf("the fork's command ran: %+v", r)
+		}
+	}
+
+	// /metrics counted the GitHub API calls and the webhooks' answers.
+	code, metrics := get(t, d.url+"/metrics")
+	for _, want := range []string{`dayops_api_requests_total{api="github",outcome="ok"}`, `dayops_http_request_duration_seconds_count{code="202",route="POST /github/webhook"}`} {
+		if code != http.StatusOK || !strings.Contains(metrics, want) {
+			t.Errorf("/metrics = %d, lacks %q", code, want)
 		}
 	}
 }

@@ -43,7 +43,7 @@ type API interface {
 	Logs(ctx context.Context, runID int64, afterSeq int64, limit int) ([]dayops.LogLine, error)
 	LogsBefore(ctx context.Context, runID, beforeSeq int64, limit int) ([]dayops.LogLine, error)
 	SearchLogs(ctx context.Context, runID int64, step int, text string, afterSeq int64, limit int) ([]dayops.LogLine, error)
-	PruneLogs(ctx context.Context, before time.Time) (int64, error)
+	PruneLogs(ctx context.Context, endedBefore time.Time, limit int) (int64, error)
 	Audit(ctx context.Context, ev dayops.AuditEvent) error
 	AuditEvents(ctx context.Context, f dayops.AuditFilter) ([]dayops.AuditEvent, error)
 	FirstDelivery(ctx context.Context, source, id string) (bool, error)
@@ -62,6 +62,7 @@ type API interface {
 	DueInbound(ctx context.Context, source string, now time.Time, limit int) ([]dayops.Inbound, error)
 	MarkInboundDone(ctx context.Context, id int64, at time.Time) error
 	MarkInboundFailed(ctx context.Context, id int64, next time.Time, lastError string) error
+	Counts(ctx context.Context) (*dayops.StoreCounts, error)
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -96,6 +97,7 @@ func Run(t *testing.T, open Opener) {
 		{"approvals", testApprovals},
 		{"logs", testLogs},
 		{"log tail and search", testLogTailAndSearch},
+		{"prune logs of ended runs in batches", testPruneLogs},
 		{"audit", testAudit},
 		{"audit with the change only", testAuditRollback},
 		{"deliveries", testDeliveries},
@@ -103,6 +105,7 @@ func Run(t *testing.T, open Opener) {
 		{"reports and trigger context", testReports},
 		{"outbox", testOutbox},
 		{"inbox", testInbox},
+		{"counts for metrics", testCounts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
