@@ -161,7 +161,7 @@ func triggerSummaries(t Triggers) []string {
 		out = append(out, s+autoText(a.Auto))
 	}
 	for _, c := range t.Schedule {
-		out = append(out, "schedule "+c)
+		out = append(out, "schedule "+c.String())
 	}
 	return out
 }

@@ -27,7 +27,7 @@ func deployDef(content string, edit func(d *Definition)) *Definition {
 			{Name: "Verify", Kind: StepKindHTTP, HTTP: &HTTPCheck{URL: "https://web/healthz"}}},
 		Rollback: []Step{{Name: "Undo", Kind: StepKindRun, Run: "./undo.sh"}},
 		Triggers: Triggers{PullRequest: []PullRequestTrigger{{Repo: "org/web", On: PRMerged, Branches: []string{"main"}, Environment: "staging"}},
-			Schedule: []string{"0 3 * * *"}},
+			Schedule: []ScheduleTrigger{{Cron: "0 3 * * *"}}},
 		Source: Source{File: "ops/deploy-web.yaml", Content: []byte(content)}}
 	if edit != nil {
 		edit(d)
