@@ -62,6 +62,14 @@ type API interface {
 	DueInbound(ctx context.Context, source string, now time.Time, limit int) ([]dayops.Inbound, error)
 	MarkInboundDone(ctx context.Context, id int64, at time.Time) error
 	MarkInboundFailed(ctx context.Context, id int64, next time.Time, lastError string) error
+	OpenAlertGroup(ctx context.Context, key string, alerts []dayops.AlertInstance) (bool, error)
+	SetAlertGroup(ctx context.Context, key string, thread dayops.Thread, runID int64) error
+	ResolveAlertGroup(ctx context.Context, key string) (*dayops.AlertGroup, error)
+	AlertGroup(ctx context.Context, key string) (*dayops.AlertGroup, error)
+	GuardAutoRun(ctx context.Context, g dayops.GuardCheck) (dayops.GuardVerdict, error)
+	ClaimFiring(ctx context.Context, f dayops.ScheduleFiring) (bool, error)
+	SetFiringRun(ctx context.Context, definition, cron string, at time.Time, runID int64) error
+	Firings(ctx context.Context, definition, cron string, limit int) ([]dayops.ScheduleFiring, error)
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -102,6 +110,9 @@ func Run(t *testing.T, open Opener) {
 		{"reports and trigger context", testReports},
 		{"outbox", testOutbox},
 		{"inbox", testInbox},
+		{"alert groups", testAlertGroups},
+		{"remediation guard", testGuard},
+		{"schedule firings", testFirings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
