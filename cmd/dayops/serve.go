@@ -173,7 +173,7 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	s.bot, err = bot.New(bot.Options{
 		Engine: s.exec, Store: s.store, Catalogs: s.syncer, Policy: cfg.Policy, Events: events,
 		Redactor: redactor, BaseURL: cfg.BaseURL, RunURL: runURL, Prefix: cfg.Slack.Command, Logger: logger,
-		NotifyThread: notify, AllowForks: cfg.GitHub.AllowForks,
+		NotifyThread: notify, AllowForks: cfg.GitHub.AllowForks, Automation: s.store,
 	})
 	if err != nil {
 		return nil, err
