@@ -201,9 +201,16 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	go func() { defer close(s.syncDone); s.syncer.Run(syncCtx) }()
 	s.closers = append(s.closers, func() error { stopSync(); <-s.syncDone; return nil })
 
-	if s.stopDoors, err = registerDoors(ctx, doorDeps{cfg: cfg, bot: s.bot, store: s.store, syncer: s.syncer, mux: mux, redactor: redactor, log: logger}); err != nil {
+	deps := doorDeps{cfg: cfg, bot: s.bot, store: s.store, syncer: s.syncer, mux: mux, redactor: redactor, log: logger}
+	if s.stopDoors, err = registerDoors(ctx, deps); err != nil {
 		return nil, err
 	}
+	stopAlerts, err := registerAlertmanager(deps)
+	if err != nil {
+		return nil, err
+	}
+	stopDoors := s.stopDoors
+	s.stopDoors = func() { stopAlerts(); stopDoors() }
 	if len(cfg.Policy.Roles) == 0 {
 		logger.Warn("no roles are configured: nobody may do anything until roles grant it (see docs/configuration.md)")
 	}
