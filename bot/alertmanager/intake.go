@@ -104,6 +104,7 @@ func (in *Intake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, dayops.UserMessage(err, ""), http.StatusBadRequest)
 		return
 	}
+	in.log.Info("alertmanager notification", "status", n.Status, "group_key", n.GroupKey, "alerts", len(n.Alerts))
 	// The work runs on its own context: Alertmanager hanging up must not
 	// leave a group half answered.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), in.timeout)
