@@ -41,8 +41,8 @@ type Options struct {
 
 // Server is a running Alertmanager.
 type Server struct {
-	URL string // http://127.0.0.1:PORT
-	dir string
+	URL    string // http://127.0.0.1:PORT
+	dir    string
 	cmd    *exec.Cmd
 	log    *os.File
 	exited chan struct{} // closed once the process is waited for
