@@ -1,6 +1,10 @@
 package main
 
 import (
+	"context"
+	"sync"
+
+	"github.com/dayops/dayops/bot"
 	"github.com/dayops/dayops/bot/alertmanager"
 )
 
@@ -21,4 +25,19 @@ func registerAlertmanager(d doorDeps) (stop func(), err error) {
 		d.log.Info("alertmanager door: webhooks", "path", alertmanager.Path, "notify_channel", d.cfg.Slack.NotifyChannel)
 	}
 	return intake.Close, nil
+}
+
+// startScheduler fires the catalog's schedule triggers (in
+// schedule.timezone) every minute until the returned stop is called; stop
+// waits for a tick under way.
+func startScheduler(ctx context.Context, d doorDeps) (stop func(), err error) {
+	sched, err := bot.NewScheduler(bot.SchedulerOptions{Bot: d.bot, Store: d.store, Location: d.cfg.Timezone, Logger: d.log})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); sched.Run(ctx) }()
+	var once sync.Once
+	return func() { once.Do(func() { cancel(); <-done }) }, nil
 }

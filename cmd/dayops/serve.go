@@ -209,8 +209,13 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	if err != nil {
 		return nil, err
 	}
+	stopSchedule, err := startScheduler(ctx, deps)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() error { stopSchedule(); return nil })
 	stopDoors := s.stopDoors
-	s.stopDoors = func() { stopAlerts(); stopDoors() }
+	s.stopDoors = func() { stopSchedule(); stopAlerts(); stopDoors() }
 	if len(cfg.Policy.Roles) == 0 {
 		logger.Warn("no roles are configured: nobody may do anything until roles grant it (see docs/configuration.md)")
 	}
