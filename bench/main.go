@@ -57,13 +57,14 @@ type config struct {
 	SlackCommands int
 	ChattyLines   int
 	WebLines      int // log lines of the run whose page is timed
+	AlertGroups   int // Alertmanager groups whose runbook's first step is timed
 }
 
 var fullConfig = config{Name: "full", Reps: 7, SlowReps: 3, Steps: 50, Execs: 50,
-	LogLines: 200_000, Queued: 1000, Defs: 1000, Commits: 10_000, SlackCommands: 2000, ChattyLines: 100_000, WebLines: 1_000_000}
+	LogLines: 200_000, Queued: 1000, Defs: 1000, Commits: 10_000, SlackCommands: 2000, ChattyLines: 100_000, WebLines: 1_000_000, AlertGroups: 100}
 
 var quickConfig = config{Name: "quick", Reps: 3, SlowReps: 1, Steps: 10, Execs: 10,
-	LogLines: 20_000, Queued: 200, Defs: 1000, Commits: 2000, SlackCommands: 400, ChattyLines: 20_000, WebLines: 100_000}
+	LogLines: 20_000, Queued: 200, Defs: 1000, Commits: 2000, SlackCommands: 400, ChattyLines: 20_000, WebLines: 100_000, AlertGroups: 20}
 
 // Row is one figure of the table.
 type Row struct {
@@ -118,6 +119,7 @@ var figureSets = []figureSet{
 	{"slack", slackFigures},
 	{"web", webFigures},
 	{"ssh", sshFigures},
+	{"alerts", alertFigures},
 }
 
 // rowIDs are the rows run produces, in order.
@@ -131,6 +133,7 @@ var rowIDs = []string{
 	"slack-ack-p99", "slack-updates",
 	"web-ttfb", "web-lastbyte", "web-heap", "web-logtxt", "web-sse-p50", "web-sse-p99",
 	"ssh-step-overhead",
+	"alert-first-step-p50",
 }
 
 // run measures every figure with cfg in a temporary folder it removes, and
