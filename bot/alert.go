@@ -169,16 +169,28 @@ func (b *Bot) Alert(ctx context.Context, n AlertNotice) error {
 	if id := b.post(ctx, thread, b.alertHead(n)); id != "" && thread.ID == "" {
 		thread.ID = id
 	}
-	runID, offered, notes := int64(0), []*dayops.Definition(nil), []string(nil)
+	// The thread is recorded before anything runs, and the run as soon as
+	// it starts: a resolution arriving meanwhile finds both.
+	if err := b.auto.SetAlertGroup(ctx, n.groupKey(), thread, 0); err != nil {
+		return err
+	}
+	var offered []*dayops.Definition
+	var notes []string
+	recorded := false
 	for _, m := range matches {
 		if !m.Auto {
 			offered = append(offered, m.Definition)
 			continue
 		}
-		id, note := b.autoAlertRun(ctx, n, m, thread)
-		if id != 0 && runID == 0 {
-			runID = id
-		}
+		note := b.autoAlertRun(ctx, n, m, thread, func(r *dayops.Run) {
+			if recorded {
+				return
+			}
+			recorded = true
+			if err := b.auto.SetAlertGroup(ctx, n.groupKey(), thread, r.ID); err != nil {
+				b.log.Error("recording the run of an alert group", "group_key", n.GroupKey, "run_id", r.ID, "err", err)
+			}
+		})
 		if note != "" {
 			offered = append(offered, m.Definition)
 			notes = append(notes, note)
@@ -191,26 +203,27 @@ func (b *Bot) Alert(ctx context.Context, n AlertNotice) error {
 		}
 		b.send(ctx, thread, m, 0)
 	}
-	return b.auto.SetAlertGroup(ctx, n.groupKey(), thread, runID)
+	return nil
 }
 
-// autoAlertRun runs m's definition for n as trigger:alert, unless the roles
-// or the guard say no: then it returns why, for the offer.
-func (b *Bot) autoAlertRun(ctx context.Context, n AlertNotice, m AlertMatch, t dayops.Thread) (int64, string) {
+// autoAlertRun runs m's definition for n as trigger:alert, telling started
+// of its run, unless the roles or the guard say no: then it returns why, for
+// the offer (or "" when the guard already said so in the thread).
+func (b *Bot) autoAlertRun(ctx context.Context, n AlertNotice, m AlertMatch, t dayops.Thread, started func(*dayops.Run)) string {
 	def, tr := m.Definition, m.Definition.Triggers.Alert[m.Trigger]
 	env, why := b.autoTarget(def, t, dayops.TriggerAlert, n.CommonLabels[LabelEnvironment])
 	if why != "" {
-		return 0, def.Name + " was not run automatically: " + why
+		return def.Name + " was not run automatically: " + why
 	}
 	why, err := b.guard(ctx, guarded{trigger: def.Name + "/alert/" + strconv.Itoa(m.Trigger), def: def, target: n.target(),
 		cooldown: tr.Cooldown, budget: tr.Budget})
 	if err != nil {
 		b.log.Error("guarding an automatic alert run", "definition", def.Name, "err", err)
-		return 0, def.Name + " was not run automatically: dayops could not count its automatic runs"
+		return def.Name + " was not run automatically: dayops could not count its automatic runs"
 	}
 	if why != "" {
 		b.send(ctx, t, b.tripped(def, n.target(), why), 0)
-		return 0, ""
+		return ""
 	}
 	cmd := &commands.Command{Verb: commands.VerbRun, Name: def.Name, Environment: env, Params: map[string]string{}}
 	for _, p := range def.Params {
@@ -223,10 +236,8 @@ func (b *Bot) autoAlertRun(ctx context.Context, n AlertNotice, m AlertMatch, t d
 	for k, v := range n.CommonLabels {
 		ctxVals[dayops.ContextAlertLabel+k] = v
 	}
-	var runID int64
-	b.submit(ctx, Submission{Thread: t, Trigger: dayops.TriggerAlert, Context: ctxVals, Command: cmd},
-		func(r *dayops.Run) { runID = r.ID })
-	return runID, ""
+	b.submit(ctx, Submission{Thread: t, Trigger: dayops.TriggerAlert, Context: ctxVals, Command: cmd}, started)
+	return ""
 }
 
 // alertThread is where n is answered: the incident channel its label

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -295,5 +296,42 @@ func TestAlertNeedsAStore(t *testing.T) {
 	}
 	if calls := w.engine.Calls(); len(calls) > 0 {
 		t.Errorf("engine called: %q", calls)
+	}
+}
+
+// TestAlertTwoProcesses: two dayops processes on one database get the same
+// notification several times at once (Alertmanager in a cluster sends from
+// each peer): one thread, one run.
+func TestAlertTwoProcesses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dayops.db")
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	a := newScheduleWorld(t, path, alertCatalog(t), now)
+	b := newScheduleWorld(t, path, alertCatalog(t), now)
+	n := notice(bot.AlertFiring, now.Add(-time.Minute), "web-1", "web-2")
+	var wg sync.WaitGroup
+	for i := range 10 {
+		w := []*scheduleWorld{a, b}[i%2]
+		wg.Go(func() {
+			if err := w.bot.Alert(context.Background(), n); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	a.bot.Wait()
+	b.bot.Wait()
+	if runs := len(a.engine.Requests()) + len(b.engine.Requests()); runs != 1 {
+		t.Errorf("%d runs, want 1", runs)
+	}
+	heads := 0
+	for _, w := range []*scheduleWorld{a, b} {
+		for _, p := range w.door.Posts() {
+			if strings.HasPrefix(p.Msg.Text, "Alert firing:") {
+				heads++
+			}
+		}
+	}
+	if heads != 1 {
+		t.Errorf("%d alert threads, want 1", heads)
 	}
 }
