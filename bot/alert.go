@@ -215,7 +215,7 @@ func (b *Bot) autoAlertRun(ctx context.Context, n AlertNotice, m AlertMatch, t d
 	if why != "" {
 		return def.Name + " was not run automatically: " + why
 	}
-	why, err := b.guard(ctx, guarded{trigger: def.Name + "/alert/" + strconv.Itoa(m.Trigger), def: def, target: n.target(),
+	why, err := b.guard(ctx, guarded{kind: dayops.TriggerAlert, where: t, trigger: def.Name + "/alert/" + strconv.Itoa(m.Trigger), def: def, target: n.target(),
 		cooldown: tr.Cooldown, budget: tr.Budget})
 	if err != nil {
 		b.log.Error("guarding an automatic alert run", "definition", def.Name, "err", err)

@@ -264,6 +264,20 @@ func TestAlertFlapGuard(t *testing.T) {
 	if diff := cmp.Diff([]bot.Button{{Label: "Run restart-api", Action: bot.ActionRun, Value: "restart-api", Style: bot.StylePrimary}}, asked.Buttons); diff != "" {
 		t.Errorf("buttons (-want +got):\n%s", diff)
 	}
+	// Each trip is audited as trigger:alert's refusal.
+	var refusals []string
+	for _, ev := range w.store.Audits() {
+		if ev.Action == "guard" {
+			refusals = append(refusals, ev.Actor+" "+ev.Target+": "+ev.Reason)
+		}
+	}
+	want := []string{
+		"trigger:alert restart-api service=api: remediation guard: it ran automatically for service=api 4m0s ago, within its cooldown of 10m0s",
+		"trigger:alert restart-api service=api: remediation guard: its trigger already ran it 2 times in the last hour, its budget",
+	}
+	if diff := cmp.Diff(want, refusals); diff != "" {
+		t.Errorf("audited refusals (-want +got):\n%s", diff)
+	}
 }
 
 // TestAlertIncidentChannelLabel: the incident_channel label answers the

@@ -30,6 +30,8 @@ type AutomationStore interface {
 
 // guarded is one automatic run the guard is asked about.
 type guarded struct {
+	kind     dayops.Trigger // TriggerAlert or TriggerIncident
+	where    dayops.Thread
 	trigger  string // "DEFINITION/alert/N": the trigger whose budget counts
 	def      *dayops.Definition
 	target   string // what it acts on: the alert's identifying labels, an incident channel
@@ -52,6 +54,12 @@ func (b *Bot) guard(ctx context.Context, g guarded) (string, error) {
 		return "", err
 	}
 	b.log.Info("remediation guard tripped", "definition", g.def.Name, "target", g.target, "runs_in_hour", v.InHour, "reason", v.Reason)
+	// Not running is a decision too: audited as the trigger's refusal.
+	ev := dayops.AuditEvent{Time: b.now(), Actor: dayops.TriggerActor(g.kind).ID, Where: g.where.String(), Action: "guard",
+		Target: dayops.Truncate(g.def.Name+" "+g.target, 200), Reason: "remediation guard: " + v.Reason, Trigger: g.kind}
+	if err := b.store.Audit(ctx, ev); err != nil {
+		return "", fmt.Errorf("auditing the remediation guard of %s: %w", g.def.Name, err)
+	}
 	return fmt.Sprintf("%s; this trigger ran it %s in the last hour (budget %d an hour, cooldown %s)",
 		v.Reason, times(v.InHour), g.budget, g.cooldown), nil
 }

@@ -112,7 +112,7 @@ func (b *Bot) IncidentMessage(ctx context.Context, t dayops.Thread, text string)
 		if t.Name == "" {
 			target = t.Door + ":" + t.Channel
 		}
-		why, err := b.guard(ctx, guarded{trigger: m.Definition.Name + "/incident/" + strconv.Itoa(m.Trigger), def: m.Definition,
+		why, err := b.guard(ctx, guarded{kind: dayops.TriggerIncident, where: t, trigger: m.Definition.Name + "/incident/" + strconv.Itoa(m.Trigger), def: m.Definition,
 			target: target, cooldown: tr.Cooldown, budget: tr.Budget})
 		if err != nil {
 			b.log.Error("guarding an automatic incident run", "channel", t.Channel, "definition", m.Definition.Name, "err", err)
