@@ -175,20 +175,3 @@ func githubFigures(ctx context.Context, cfg config, dir string) ([]Row, error) {
 	}
 	return []Row{p50, p99}, nil
 }
-
-// firstStepStarted waits for run id's first step to start and returns when
-// it did, as the executor stored it.
-func firstStepStarted(ctx context.Context, h *harness, id int64) (time.Time, error) {
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
-		r, err := h.store.Run(ctx, id)
-		if err == nil && len(r.Steps) > 0 && !r.Steps[0].StartedAt.IsZero() {
-			return r.Steps[0].StartedAt, nil
-		}
-		if err != nil && dayops.KindOf(err) != dayops.KindNotFound {
-			return time.Time{}, err
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return time.Time{}, fmt.Errorf("run %d's first step did not start within a minute", id)
-}

@@ -61,15 +61,16 @@ type config struct {
 	// MetricsDefs are the definitions with runs, steps and lock waits
 	// when /metrics is measured.
 	MetricsDefs int
+	AlertGroups int // Alertmanager groups whose runbook's first step is timed
 }
 
 var fullConfig = config{Name: "full", Reps: 7, SlowReps: 3, Steps: 50, Execs: 50,
 	LogLines: 200_000, Queued: 1000, Defs: 1000, Commits: 10_000, SlackCommands: 2000, ChattyLines: 100_000, WebLines: 1_000_000,
-	WebMidLines: 100_000, MetricsDefs: 50}
+	WebMidLines: 100_000, MetricsDefs: 50, AlertGroups: 100}
 
 var quickConfig = config{Name: "quick", Reps: 3, SlowReps: 1, Steps: 10, Execs: 10,
 	LogLines: 20_000, Queued: 200, Defs: 1000, Commits: 2000, SlackCommands: 400, ChattyLines: 20_000, WebLines: 100_000,
-	WebMidLines: 10_000, MetricsDefs: 10}
+	WebMidLines: 10_000, MetricsDefs: 10, AlertGroups: 20}
 
 // Row is one figure of the table.
 type Row struct {
@@ -126,6 +127,7 @@ var figureSets = []figureSet{
 	{"web", webFigures},
 	{"metrics", metricsFigures},
 	{"ssh", sshFigures},
+	{"alerts", alertFigures},
 }
 
 // rowIDs are the rows run produces, in order.
@@ -141,6 +143,7 @@ var rowIDs = []string{
 	"web-ttfb", "web-lastbyte", "web-heap", "web-logtxt", "web-sse-p50", "web-sse-p99", "web-ttfb-mid", "web-lastbyte-mid",
 	"metrics-size",
 	"ssh-step-overhead",
+	"alert-first-step-p50",
 }
 
 // run measures every figure with cfg in a temporary folder it removes, and

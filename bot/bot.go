@@ -175,8 +175,12 @@ type Options struct {
 	// of the run's thread is asked when it implements PullRequests, and the
 	// run is refused when it cannot say.
 	PRRequirements map[string]PRRequirement
-	Now            func() time.Time
-	Logger         *slog.Logger
+	// Automation remembers alert groups and counts automatic runs for the
+	// remediation guard; nil: alerts are refused and nothing runs by
+	// itself from an incident channel (it is offered instead).
+	Automation AutomationStore
+	Now        func() time.Time
+	Logger     *slog.Logger
 }
 
 // Bot is the conversation pipeline. It is safe for concurrent use.
@@ -192,6 +196,7 @@ type Bot struct {
 	notify   dayops.Thread
 	forks    bool
 	prReqs   map[string]PRRequirement
+	auto     AutomationStore
 	interval time.Duration
 	now      func() time.Time
 	log      *slog.Logger
@@ -229,6 +234,7 @@ func New(opts Options) (*Bot, error) {
 		notify:   opts.NotifyThread,
 		forks:    opts.AllowForks,
 		prReqs:   maps.Clone(opts.PRRequirements),
+		auto:     opts.Automation,
 		interval: opts.UpdateInterval,
 		now:      opts.Now,
 		log:      opts.Logger,

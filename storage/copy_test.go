@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dayops/dayops"
 	"github.com/dayops/dayops/storage/storagetest"
@@ -55,11 +56,28 @@ func fill(t testing.TB, s *Store, runs int) {
 			if err := s.Enqueue(ctx, "deploy-web-prod", r.ID); err != nil {
 				t.Fatal(err)
 			}
+			key := fmt.Sprintf("receiver/{}:{alertname=%q}", fmt.Sprint("Down", i))
+			if _, err := s.OpenAlertGroup(ctx, key, []dayops.AlertInstance{{Fingerprint: fmt.Sprint("fp", i), StartsAt: clockless(i)}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.GuardAutoRun(ctx, dayops.GuardCheck{Trigger: "restart-api/alert/0", Definition: "restart-api",
+				Target: fmt.Sprint("host", i), Cooldown: time.Minute, Budget: 100, At: clockless(i)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.ClaimFiring(ctx, dayops.ScheduleFiring{Definition: "nightly", Cron: "0 3 * * *", ScheduledAt: clockless(i),
+				State: dayops.FiringRun, RunID: r.ID}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if err := s.LockEnvironment(ctx, dayops.EnvLock{Environment: "prod", Reason: "freeze"}, dayops.AuditEvent{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// clockless is a fixed time i minutes after an epoch, for rows that need one.
+func clockless(i int) time.Time {
+	return time.Date(2025, 3, 1, 0, i, 0, 0, time.UTC)
 }
 
 // dump is every row of every table of s as text, table by table, for
@@ -134,7 +152,7 @@ func TestCopy(t *testing.T) {
 
 	want := dump(t, lite)
 	for _, table := range []string{"runs", "step_runs", "log_lines", "approvals", "audit", "run_queue", "env_locks",
-		"deliveries", "syncs", "reports", "outbox", "inbox"} {
+		"deliveries", "syncs", "reports", "outbox", "inbox", "alert_groups", "alert_instances", "auto_runs", "schedule_firings"} {
 		if len(want[table]) == 0 {
 			t.Errorf("the test database has no rows in %s: the copy of that table is not tested", table)
 		}

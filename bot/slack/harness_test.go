@@ -339,6 +339,7 @@ func newWorldOf(t testing.TB, path string, cat *dayops.Catalog, pol dayops.Polic
 	w.bot, err = bot.New(bot.Options{
 		Engine: w.engine, Store: w.store, Catalogs: &bottest.Catalogs{Cat: cat}, Policy: pol,
 		Events: w.bus, BaseURL: "https://dayops.example.com", Redactor: dayops.NewRedactor("hunter2-secret"),
+		Automation: db,
 	})
 	if err != nil {
 		t.Fatal(err)

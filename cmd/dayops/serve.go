@@ -197,7 +197,7 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	s.bot, err = bot.New(bot.Options{
 		Engine: s.exec, Store: s.store, Catalogs: s.syncer, Policy: cfg.Policy, Events: events,
 		Redactor: redactor, BaseURL: cfg.BaseURL, RunURL: runURL, Prefix: cfg.Slack.Command, Logger: logger,
-		NotifyThread: notify, AllowForks: cfg.GitHub.AllowForks, PRRequirements: prRequirements(cfg),
+		NotifyThread: notify, AllowForks: cfg.GitHub.AllowForks, PRRequirements: prRequirements(cfg), Automation: s.store,
 	})
 	if err != nil {
 		return nil, err
@@ -228,9 +228,21 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	go func() { defer close(s.syncDone); s.syncer.Run(syncCtx) }()
 	s.closers = append(s.closers, func() error { stopSync(); <-s.syncDone; return nil })
 
-	if s.stopDoors, err = registerDoors(ctx, doorDeps{cfg: cfg, bot: s.bot, store: s.store, syncer: s.syncer, mux: mux, redactor: redactor, log: logger, apiClient: metrics.Client}); err != nil {
+	deps := doorDeps{cfg: cfg, bot: s.bot, store: s.store, syncer: s.syncer, mux: mux, redactor: redactor, log: logger, apiClient: metrics.Client}
+	if s.stopDoors, err = registerDoors(ctx, deps); err != nil {
 		return nil, err
 	}
+	stopAlerts, err := registerAlertmanager(deps)
+	if err != nil {
+		return nil, err
+	}
+	stopSchedule, err := startScheduler(ctx, deps)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() error { stopSchedule(); return nil })
+	stopDoors := s.stopDoors
+	s.stopDoors = func() { stopSchedule(); stopAlerts(); stopDoors() }
 	if len(cfg.Policy.Roles) == 0 {
 		logger.Warn("no roles are configured: nobody may do anything until roles grant it (see docs/configuration.md)")
 	}

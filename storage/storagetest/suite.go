@@ -63,6 +63,14 @@ type API interface {
 	MarkInboundDone(ctx context.Context, id int64, at time.Time) error
 	MarkInboundFailed(ctx context.Context, id int64, next time.Time, lastError string) error
 	Counts(ctx context.Context) (*dayops.StoreCounts, error)
+	OpenAlertGroup(ctx context.Context, key string, alerts []dayops.AlertInstance) (bool, error)
+	SetAlertGroup(ctx context.Context, key string, thread dayops.Thread, runID int64) error
+	ResolveAlertGroup(ctx context.Context, key string) (*dayops.AlertGroup, error)
+	AlertGroup(ctx context.Context, key string) (*dayops.AlertGroup, error)
+	GuardAutoRun(ctx context.Context, g dayops.GuardCheck) (dayops.GuardVerdict, error)
+	ClaimFiring(ctx context.Context, f dayops.ScheduleFiring) (bool, error)
+	SetFiringRun(ctx context.Context, definition, cron string, at time.Time, runID int64) error
+	Firings(ctx context.Context, definition, cron string, limit int) ([]dayops.ScheduleFiring, error)
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -106,6 +114,9 @@ func Run(t *testing.T, open Opener) {
 		{"outbox", testOutbox},
 		{"inbox", testInbox},
 		{"counts for metrics", testCounts},
+		{"alert groups", testAlertGroups},
+		{"remediation guard", testGuard},
+		{"schedule firings", testFirings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
