@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 // CatalogDiff is what a new revision of the ops repo does to the
@@ -147,7 +148,7 @@ func triggerSummaries(t Triggers) []string {
 		if i.Match != nil {
 			s += " matching " + i.Match.String()
 		}
-		out = append(out, s+autoText(i.Auto))
+		out = append(out, s+autoText(i.Auto, i.Cooldown, i.Budget))
 	}
 	for _, a := range t.Alert {
 		s := "alert " + a.AlertName
@@ -158,16 +159,21 @@ func triggerSummaries(t Triggers) []string {
 			}
 			s += " {" + strings.Join(kv, ", ") + "}"
 		}
-		out = append(out, s+autoText(a.Auto))
+		out = append(out, s+autoText(a.Auto, a.Cooldown, a.Budget))
 	}
 	for _, c := range t.Schedule {
-		out = append(out, "schedule "+c)
+		out = append(out, "schedule "+c.String())
 	}
 	return out
 }
 
-func autoText(auto bool) string {
-	if auto {
+// autoText says whether a trigger runs by itself, and within which guard:
+// loosening the guard is a change reviewers must see.
+func autoText(auto bool, cooldown time.Duration, budget int) string {
+	switch {
+	case auto && budget > 0:
+		return fmt.Sprintf(" (runs by itself: cooldown %s, budget %d an hour)", cooldown, budget)
+	case auto:
 		return " (runs by itself)"
 	}
 	return " (offered)"

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -27,7 +28,7 @@ func deployDef(content string, edit func(d *Definition)) *Definition {
 			{Name: "Verify", Kind: StepKindHTTP, HTTP: &HTTPCheck{URL: "https://web/healthz"}}},
 		Rollback: []Step{{Name: "Undo", Kind: StepKindRun, Run: "./undo.sh"}},
 		Triggers: Triggers{PullRequest: []PullRequestTrigger{{Repo: "org/web", On: PRMerged, Branches: []string{"main"}, Environment: "staging"}},
-			Schedule: []string{"0 3 * * *"}},
+			Schedule: []ScheduleTrigger{{Cron: "0 3 * * *"}}},
 		Source: Source{File: "ops/deploy-web.yaml", Content: []byte(content)}}
 	if edit != nil {
 		edit(d)
@@ -37,7 +38,7 @@ func deployDef(content string, edit func(d *Definition)) *Definition {
 
 func restartDef(content string) *Definition {
 	return &Definition{Phase: Day2, Name: "restart-web", Steps: []Step{{ID: "go", Kind: StepKindRun, Run: "true"}},
-		Triggers: Triggers{Incident: []IncidentTrigger{{Channel: regexp.MustCompile("^inc-"), Match: regexp.MustCompile("(?i)web"), Auto: true}},
+		Triggers: Triggers{Incident: []IncidentTrigger{{Channel: regexp.MustCompile("^inc-"), Match: regexp.MustCompile("(?i)web"), Auto: true, Cooldown: 30 * time.Minute, Budget: 3}},
 			Alert: []AlertTrigger{{AlertName: "WebDown", Labels: map[string]string{"service": "web", "env": "prod"}}}},
 		Source: Source{File: "ops/restart-web.yaml", Content: []byte(content)}}
 }
@@ -52,7 +53,7 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("deploy-web (-want +got):\n%s", diff)
 	}
 	want = DefinitionSummary{Name: "restart-web", Phase: Day2, File: "ops/restart-web.yaml", Steps: []string{"go (run)"},
-		Triggers: []string{"incident in ^inc- matching (?i)web (runs by itself)", "alert WebDown {env=prod, service=web} (offered)"},
+		Triggers: []string{"incident in ^inc- matching (?i)web (runs by itself: cooldown 30m0s, budget 3 an hour)", "alert WebDown {env=prod, service=web} (offered)"},
 		Allow:    []string{"day2:restart-web"}}
 	if diff := cmp.Diff(want, Summarize(restartDef("a"))); diff != "" {
 		t.Errorf("restart-web (-want +got):\n%s", diff)
@@ -76,6 +77,11 @@ func TestCatalogChanges(t *testing.T) {
 			d.Environments[1].Approvals = &ApprovalRule{Count: 1, From: []string{"sre"}}
 			d.Triggers.PullRequest[0].Labels = []string{"ship"}
 		}), restartDef("r1")), nil, nil, map[string][]string{"deploy-web": {"steps", "approvals", "triggers"}}},
+		{"a loosened remediation guard", old, diffCatalog(t, "b", deployDef("v1", nil), func() *Definition {
+			d := restartDef("r2")
+			d.Triggers.Incident[0].Budget = 100
+			return d
+		}()), nil, nil, map[string][]string{"restart-web": {"triggers"}}},
 		{"an environment's url and a move", old, diffCatalog(t, "b", deployDef("v2", func(d *Definition) {
 			d.Environments[0].URL = "https://web.staging.example.com"
 			d.Source.File = "ops/day1/deploy-web.yaml"
@@ -121,7 +127,7 @@ func TestCatalogChangesMarkdown(t *testing.T) {
 		"#### Changed\n\n" +
 		"**restart-web** (day2, `ops/restart-web.yaml`) — changed: steps\n" +
 		"- steps: `@everyone 'rm -rf' **now** # heading (run)`\n" +
-		"- triggers: `incident in ^inc- matching (?i)web (runs by itself)`, `alert WebDown {env=prod, service=web} (offered)`\n" +
+		"- triggers: `incident in ^inc- matching (?i)web (runs by itself: cooldown 30m0s, budget 3 an hour)`, `alert WebDown {env=prod, service=web} (offered)`\n" +
 		"- roles need: `day2:restart-web`\n\n" +
 		"\n#### Removed\n\n" +
 		"**deploy-web** (day1, `ops/deploy-web.yaml`)\n"

@@ -251,8 +251,31 @@ type Triggers struct {
 	PullRequest []PullRequestTrigger
 	Incident    []IncidentTrigger
 	Alert       []AlertTrigger
-	Schedule    []string // cron expressions (5 fields)
+	Schedule    []ScheduleTrigger
 }
+
+// ScheduleTrigger runs a definition at the times of a cron expression, in
+// the server's schedule time zone.
+type ScheduleTrigger struct {
+	Cron string // 5 fields or a shorthand (ParseCron)
+	// Window is how late a firing missed while dayops was down may still
+	// run; zero means until the next firing is due (the cron's interval).
+	Window time.Duration
+}
+
+// String is the trigger as written: the cron, and its window when set.
+func (s ScheduleTrigger) String() string {
+	if s.Window > 0 {
+		return s.Cron + " (window " + s.Window.String() + ")"
+	}
+	return s.Cron
+}
+
+// Defaults of the remediation guard of automatic alert and incident runs.
+const (
+	DefaultCooldown = 30 * time.Minute // least time between two automatic runs of one runbook on one target
+	DefaultBudget   = 3                // most automatic runs of one trigger per hour
+)
 
 // PullRequestTrigger starts a run on a pull-request event of an application repo.
 type PullRequestTrigger struct {
@@ -269,6 +292,10 @@ type IncidentTrigger struct {
 	Channel *regexp.Regexp // channel name pattern
 	Match   *regexp.Regexp // matched against the channel name, topic and alert text; nil matches all
 	Auto    bool
+	// Cooldown and Budget guard automatic runs: at most one run per
+	// Cooldown per channel, at most Budget per hour.
+	Cooldown time.Duration
+	Budget   int
 }
 
 // AlertTrigger starts or offers a definition when an Alertmanager alert fires.
@@ -276,6 +303,10 @@ type AlertTrigger struct {
 	AlertName string
 	Labels    map[string]string
 	Auto      bool
+	// Cooldown and Budget guard automatic runs: at most one run per
+	// Cooldown per target (the alert's labels), at most Budget per hour.
+	Cooldown time.Duration
+	Budget   int
 }
 
 // Environment returns the named environment of d, if it declares it.

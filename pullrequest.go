@@ -3,6 +3,7 @@ package dayops
 import (
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The actions of a PullRequest event that triggers match (SPEC §5 `on:`),
@@ -30,8 +31,9 @@ type PullRequest struct {
 	URL      string // its page
 	HeadSHA  string
 	HeadRef  string
-	BaseRef  string // the branch it merges into
-	MergeSHA string // the merge commit, once merged
+	BaseRef  string    // the branch it merges into
+	MergeSHA string    // the merge commit, once merged
+	MergedAt time.Time // when it was merged, once merged: lead time for changes starts there
 	Labels   []string
 	Label    string // the label just added (PRLabeled)
 	Fork     bool   // the head is in another repository
@@ -43,7 +45,7 @@ type PullRequest struct {
 const ContextPRFork = "pr.fork"
 
 // Context is the pull request as run context: the pr.* keys of PRFields,
-// and ContextPRFork for a fork.
+// ContextPRFork for a fork, and ContextPRMergedAt once merged.
 func (p PullRequest) Context() map[string]string {
 	fork := map[bool]string{true: "true"}[p.Fork]
 	c := WithPR(nil, map[string]string{
@@ -59,6 +61,9 @@ func (p PullRequest) Context() map[string]string {
 	})
 	if fork != "" {
 		c[ContextPRFork] = fork
+	}
+	if !p.MergedAt.IsZero() {
+		c[ContextPRMergedAt] = p.MergedAt.UTC().Format(time.RFC3339)
 	}
 	return c
 }

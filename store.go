@@ -50,3 +50,18 @@ type AuditFilter struct {
 	RunID int64
 	Limit int // 0 means 100
 }
+
+// StoreCounts are figures of the database itself, read at each scrape of
+// /metrics.
+type StoreCounts struct {
+	Runs        []RunCount // runs by definition and state, sorted
+	Undelivered int        // outbox messages not delivered yet
+	Bytes       int64      // the database's size on disk
+}
+
+// RunCount is how many runs of one definition are in one state.
+type RunCount struct {
+	Definition string
+	State      RunState
+	N          int
+}

@@ -95,6 +95,7 @@ func TestFormat(t *testing.T) {
 		{kindRate, 99_759.4, "99,759/s"},
 		{kindRate, 1_234_567, "1,234,567/s"},
 		{kindBytes, 3 << 20, "3.00 MiB"},
+		{kindBytes, 13_480, "13.2 KiB"},
 	} {
 		if got := format(tt.k, tt.v); got != tt.want {
 			t.Errorf("format(%v, %v) = %q, want %q", tt.k, tt.v, got, tt.want)

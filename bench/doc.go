@@ -21,6 +21,14 @@
 //     push-to-catalog latency with Trigger, and the peak heap of a first sync
 //     of a repository with 10,000 commits next to the maximum RSS of
 //     `git clone` of the same repository;
+//   - command line: `dayops run` of one `true` step, the built binary;
+//   - Slack: the acknowledgement latency of signed slash commands that start
+//     runs, next to a bare signature check, and the update rate of one run's
+//     message while its step prints a lot;
+//   - GitHub: the time from a signed pull request comment delivery to the
+//     first step of its run started (the real intake, client, bot and
+//     executor against a fake GitHub REST API over loopback), next to the
+//     round trip of a bare X-Hub-Signature-256 check;
 //   - SSH: the start overhead of a step on an SSH target (Debian's sshd,
 //     started on 127.0.0.1 with keys of its own) next to `ssh host true` by
 //     OpenSSH's client against the same server;

@@ -57,13 +57,20 @@ type config struct {
 	SlackCommands int
 	ChattyLines   int
 	WebLines      int // log lines of the run whose page is timed
+	WebMidLines   int // and of a second, smaller one
+	// MetricsDefs are the definitions with runs, steps and lock waits
+	// when /metrics is measured.
+	MetricsDefs int
+	AlertGroups int // Alertmanager groups whose runbook's first step is timed
 }
 
 var fullConfig = config{Name: "full", Reps: 7, SlowReps: 3, Steps: 50, Execs: 50,
-	LogLines: 200_000, Queued: 1000, Defs: 1000, Commits: 10_000, SlackCommands: 2000, ChattyLines: 100_000, WebLines: 1_000_000}
+	LogLines: 200_000, Queued: 1000, Defs: 1000, Commits: 10_000, SlackCommands: 2000, ChattyLines: 100_000, WebLines: 1_000_000,
+	WebMidLines: 100_000, MetricsDefs: 50, AlertGroups: 100}
 
 var quickConfig = config{Name: "quick", Reps: 3, SlowReps: 1, Steps: 10, Execs: 10,
-	LogLines: 20_000, Queued: 200, Defs: 1000, Commits: 2000, SlackCommands: 400, ChattyLines: 20_000, WebLines: 100_000}
+	LogLines: 20_000, Queued: 200, Defs: 1000, Commits: 2000, SlackCommands: 400, ChattyLines: 20_000, WebLines: 100_000,
+	WebMidLines: 10_000, MetricsDefs: 10, AlertGroups: 20}
 
 // Row is one figure of the table.
 type Row struct {
@@ -116,8 +123,11 @@ var figureSets = []figureSet{
 	{"gitsync", gitsyncFigures},
 	{"command line", cliFigures},
 	{"slack", slackFigures},
+	{"github", githubFigures},
 	{"web", webFigures},
+	{"metrics", metricsFigures},
 	{"ssh", sshFigures},
+	{"alerts", alertFigures},
 }
 
 // rowIDs are the rows run produces, in order.
@@ -129,8 +139,11 @@ var rowIDs = []string{
 	"firstsync-heap", "firstsync-time",
 	"cli-run",
 	"slack-ack-p99", "slack-updates",
-	"web-ttfb", "web-lastbyte", "web-heap", "web-logtxt", "web-sse-p50", "web-sse-p99",
+	"github-webhook-p50", "github-webhook-p99",
+	"web-ttfb", "web-lastbyte", "web-heap", "web-logtxt", "web-sse-p50", "web-sse-p99", "web-ttfb-mid", "web-lastbyte-mid",
+	"metrics-size",
 	"ssh-step-overhead",
+	"alert-first-step-p50",
 }
 
 // run measures every figure with cfg in a temporary folder it removes, and
@@ -206,6 +219,9 @@ func format(k kind, v float64) string {
 	case kindRate:
 		return fmt.Sprintf("%s/s", thousands(v))
 	case kindBytes:
+		if math.Abs(v) < 1<<20 {
+			return fmt.Sprintf("%.1f KiB", v/(1<<10))
+		}
 		return fmt.Sprintf("%.2f MiB", v/(1<<20))
 	}
 	d := time.Duration(v)

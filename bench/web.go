@@ -174,7 +174,38 @@ func webFigures(ctx context.Context, cfg config, dir string) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []Row{ttfb, lastByte, heap, text, p50, p99}, nil
+	midFirst, midLast, err := midPage(ctx, cfg, w, smallS.first, smallS.last)
+	if err != nil {
+		return nil, err
+	}
+	return []Row{ttfb, lastByte, heap, text, p50, p99, midFirst, midLast}, nil
+}
+
+// midPage times the first and the last byte of a run page whose log has
+// cfg.WebMidLines lines, next to the 1,000-line page's (small).
+func midPage(ctx context.Context, cfg config, w *webWorld, smallFirst, smallLast []float64) (first, last Row, err error) {
+	id, err := w.runWithLines(ctx, cfg.WebMidLines)
+	if err != nil {
+		return first, last, err
+	}
+	var firsts, lasts []float64
+	for range cfg.Reps + 1 {
+		f, l, _, err := w.fetch(ctx, id)
+		if err != nil {
+			return first, last, err
+		}
+		firsts, lasts = append(firsts, float64(f)), append(lasts, float64(l))
+	}
+	firsts, lasts = firsts[1:], lasts[1:] // the first fetch warms the page cache
+	lines := thousands(float64(cfg.WebMidLines))
+	first = Row{ID: "web-ttfb-mid", Kind: kindTime,
+		Figure: fmt.Sprintf("run page, time to first byte, log of %s lines", lines), Value: median(firsts),
+		Baseline: "the same for a log of 1,000 lines", Base: median(smallFirst), Target: "< 50 ms"}
+	first.check(first.Value < 50e6)
+	last = Row{ID: "web-lastbyte-mid", Kind: kindTime,
+		Figure: fmt.Sprintf("run page, time to last byte, log of %s lines", lines), Value: median(lasts),
+		Baseline: "the same for a log of 1,000 lines", Base: median(smallLast)}
+	return first, last, nil
 }
 
 // downloadFigure times the download of the whole log as text (log.txt),

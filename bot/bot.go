@@ -88,6 +88,17 @@ type ReportDoor interface {
 	ReportRun(ctx context.Context, rep *dayops.Report, run *dayops.Run, m Message) error
 }
 
+// Permalinker is a door whose messages have links a person can open from
+// elsewhere (Slack's permalinks): a run reported in it and on a pull request
+// links the one from the other.
+type Permalinker interface {
+	Permalink(ctx context.Context, thread dayops.Thread, messageID string) (string, error)
+}
+
+// RefPermalink is the Report.Refs key of a report's message link, asked of
+// its door once.
+const RefPermalink = "permalink"
+
 // Paced is implemented by a door that wants run-message updates spaced
 // differently from Options.UpdateInterval (the terminal wants every change;
 // Slack allows about one update per second per message).
@@ -169,8 +180,12 @@ type Options struct {
 	// of the run's thread is asked when it implements PullRequests, and the
 	// run is refused when it cannot say.
 	PRRequirements map[string]PRRequirement
-	Now            func() time.Time
-	Logger         *slog.Logger
+	// Automation remembers alert groups and counts automatic runs for the
+	// remediation guard; nil: alerts are refused and nothing runs by
+	// itself from an incident channel (it is offered instead).
+	Automation AutomationStore
+	Now        func() time.Time
+	Logger     *slog.Logger
 }
 
 // Bot is the conversation pipeline. It is safe for concurrent use.
@@ -186,6 +201,7 @@ type Bot struct {
 	notify   dayops.Thread
 	forks    bool
 	prReqs   map[string]PRRequirement
+	auto     AutomationStore
 	interval time.Duration
 	now      func() time.Time
 	log      *slog.Logger
@@ -223,6 +239,7 @@ func New(opts Options) (*Bot, error) {
 		notify:   opts.NotifyThread,
 		forks:    opts.AllowForks,
 		prReqs:   maps.Clone(opts.PRRequirements),
+		auto:     opts.Automation,
 		interval: opts.UpdateInterval,
 		now:      opts.Now,
 		log:      opts.Logger,

@@ -280,29 +280,40 @@ func TestClick(t *testing.T) {
 
 func TestStats(t *testing.T) {
 	w := newWorld(t)
-	old := testNow.Add(-40 * 24 * time.Hour)
-	for _, r := range []*dayops.Run{
-		{State: dayops.RunSucceeded, Environment: "production", CreatedAt: old}, // outside the window
-		{State: dayops.RunSucceeded, Environment: "production"},
-		{State: dayops.RunFailed, Environment: "production"},
-		{State: dayops.RunSucceeded, Environment: "production"}, // rolled back by the next
-		{State: dayops.RunSucceeded, Environment: "production", RollbackOf: 4},
-		{State: dayops.RunDenied, Environment: "production"},
-		{State: dayops.RunSucceeded, Environment: "staging"},
+	h := time.Hour
+	for _, tc := range []struct {
+		r        dayops.Run
+		ago      time.Duration // when it ended
+		mergedAt time.Duration // how long before now its pull request merged, 0 for none
+	}{
+		{dayops.Run{State: dayops.RunSucceeded, Environment: "production"}, 40 * 24 * h, 40*24*h + 3*h}, // in 90 days only
+		{dayops.Run{State: dayops.RunSucceeded, Environment: "production"}, 5 * h, 7 * h},
+		{dayops.Run{State: dayops.RunFailed, Environment: "production"}, 4 * h, 0},
+		{dayops.Run{State: dayops.RunSucceeded, Environment: "production"}, 3 * h, 0}, // rolled back by the next
+		{dayops.Run{State: dayops.RunSucceeded, Environment: "production", RollbackOf: 4}, 2 * h, 0},
+		{dayops.Run{State: dayops.RunDenied, Environment: "production"}, 90 * time.Minute, 0},
+		{dayops.Run{State: dayops.RunSucceeded, Environment: "staging"}, h, 0},
 	} {
+		r := tc.r
 		r.Definition, r.Service, r.Phase = "deploy-web", "web", dayops.Day1
-		if r.CreatedAt.IsZero() {
-			r.CreatedAt = testNow.Add(-time.Hour)
+		r.EndedAt = testNow.Add(-tc.ago)
+		r.CreatedAt = r.EndedAt.Add(-time.Minute)
+		if tc.mergedAt != 0 {
+			r.Context = map[string]string{dayops.ContextPRMergedAt: testNow.Add(-tc.mergedAt).Format(time.RFC3339)}
 		}
-		w.store.Add(r)
+		w.store.Add(&r)
 	}
 	w.say(carol, "stats web")
 	got := w.door.Transcript()
 	for _, s := range []string{
-		"deployments in the last 30 days of web",
-		"web production: 2 deploys (0.5 a week), change failure rate 67% (2 of 3)",
-		"web staging: 1 deploy (0.2 a week), change failure rate 0% (0 of 1)",
-		"lead time for changes and time to restore need pull request and incident data",
+		"deploys of web over the last 7 · 30 · 90 days",
+		"web production\n",
+		"  deployment frequency: 2.0 a week (2) · 0.5 a week (2) · 0.2 a week (3)",
+		"  lead time for changes: 2h (median of 1) · 2h (median of 1) · 2h 30m (median of 2)",
+		"  change failure rate: 67% (2 of 3) · 67% (2 of 3) · 50% (2 of 4)",
+		"  time to restore: 2h (median of 1) · 2h (median of 1) · 2h (median of 1)",
+		"web staging\n  deployment frequency: 1.0 a week (1) · 0.2 a week (1) · 0.1 a week (1)",
+		"lead time: median from a pull request's merge to its deploy's success",
 	} {
 		if !strings.Contains(got, s) {
 			t.Errorf("stats lack %q:\n%s", s, got)

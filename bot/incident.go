@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/dayops/dayops"
 	"github.com/dayops/dayops/commands"
@@ -15,20 +14,6 @@ import (
 // channel are offered there, and a message matching a trigger's match offers
 // (or, with auto: true, runs) its runbook. This is door-neutral: a door says
 // what the channel is called and what was said; the bot decides.
-
-// IncidentCooldown is the least time between two automatic runs of one
-// definition in one channel.
-const IncidentCooldown = 5 * time.Minute
-
-// SourceIncidentAuto is the Deliveries source of automatic incident runs:
-// one key per channel, definition and cooldown window.
-const SourceIncidentAuto = "incident-auto"
-
-// Deliveries remembers keys seen, across restarts: FirstDelivery reports
-// whether (source, id) is new, and remembers it. storage.Store implements it.
-type Deliveries interface {
-	FirstDelivery(ctx context.Context, source, id string) (bool, error)
-}
 
 // IncidentChannel is an incident channel as a door knows it.
 type IncidentChannel struct {
@@ -42,6 +27,7 @@ type IncidentChannel struct {
 type IncidentMatch struct {
 	Definition *dayops.Definition
 	Auto       bool
+	Trigger    int // the index of the matching trigger, the first auto one when any is
 }
 
 // MatchIncident returns the Day-2 definitions of cat whose incident
@@ -57,8 +43,8 @@ func MatchIncident(cat *dayops.Catalog, channel string, requireMatch bool, texts
 	}
 	var out []IncidentMatch
 	for _, def := range cat.ByPhase(dayops.Day2) {
-		found, auto := false, false
-		for _, tr := range def.Triggers.Incident {
+		found, auto, index := false, false, 0
+		for i, tr := range def.Triggers.Incident {
 			if tr.Channel != nil && !tr.Channel.MatchString(channel) {
 				continue
 			}
@@ -69,11 +55,14 @@ func MatchIncident(cat *dayops.Catalog, channel string, requireMatch bool, texts
 				}
 			}
 			if ok {
+				if !found || tr.Auto && !auto {
+					index = i
+				}
 				found, auto = true, auto || tr.Auto
 			}
 		}
 		if found {
-			out = append(out, IncidentMatch{Definition: def, Auto: auto})
+			out = append(out, IncidentMatch{Definition: def, Auto: auto, Trigger: index})
 		}
 	}
 	return out
@@ -99,9 +88,11 @@ func (b *Bot) IncidentChannelOpened(ctx context.Context, t dayops.Thread, ch Inc
 // the message's thread): each runbook whose trigger's match matches text is
 // offered in that thread, or, when its trigger says auto and the roles
 // allow trigger:incident to run it, run through Submit as the incident
-// trigger. An automatic run of one definition in one channel happens at
-// most once per IncidentCooldown, remembered in seen across restarts.
-func (b *Bot) IncidentMessage(ctx context.Context, t dayops.Thread, text string, seen Deliveries) {
+// trigger, within the remediation guard: at most one automatic run of a
+// runbook per channel within the trigger's cooldown, and at most its
+// budget an hour. When the guard trips the thread is told, with a Run
+// button.
+func (b *Bot) IncidentMessage(ctx context.Context, t dayops.Thread, text string) {
 	matches := MatchIncident(b.catalog(), t.Name, true, text)
 	var offered []*dayops.Definition
 	var notes []string
@@ -110,19 +101,25 @@ func (b *Bot) IncidentMessage(ctx context.Context, t dayops.Thread, text string,
 			offered = append(offered, m.Definition)
 			continue
 		}
-		env, why := b.autoTarget(m.Definition, t)
+		env, why := b.autoTarget(m.Definition, t, dayops.TriggerIncident, "")
 		if why != "" {
 			offered = append(offered, m.Definition)
 			notes = append(notes, m.Definition.Name+" was not run automatically: "+why)
 			continue
 		}
-		first, err := b.cooledDown(ctx, seen, t, m.Definition.Name)
+		tr := m.Definition.Triggers.Incident[m.Trigger]
+		target := "#" + t.Name
+		if t.Name == "" {
+			target = t.Door + ":" + t.Channel
+		}
+		why, err := b.guard(ctx, guarded{kind: dayops.TriggerIncident, where: t, trigger: m.Definition.Name + "/incident/" + strconv.Itoa(m.Trigger), def: m.Definition,
+			target: target, cooldown: tr.Cooldown, budget: tr.Budget})
 		if err != nil {
-			b.log.Error("recording an automatic incident run", "channel", t.Channel, "definition", m.Definition.Name, "err", err)
+			b.log.Error("guarding an automatic incident run", "channel", t.Channel, "definition", m.Definition.Name, "err", err)
 			continue
 		}
-		if !first {
-			b.log.Info("incident runbook ran here recently: not again", "channel", t.Channel, "definition", m.Definition.Name)
+		if why != "" {
+			b.send(ctx, t, b.tripped(m.Definition, target, why), 0)
 			continue
 		}
 		text := "run " + m.Definition.Name
@@ -143,43 +140,29 @@ func (b *Bot) IncidentMessage(ctx context.Context, t dayops.Thread, text string,
 	}
 }
 
-// autoTarget is the environment an automatic run of def takes ("" when def
-// has none), or why it cannot run automatically: an environment to choose,
-// or roles that do not let trigger:incident run it.
-func (b *Bot) autoTarget(def *dayops.Definition, t dayops.Thread) (env, why string) {
-	switch len(def.Environments) {
-	case 0:
-	case 1:
+// autoTarget is the environment an automatic run of def by trigger takes
+// ("" when def has none; with several, the one named by want), or why it
+// cannot run automatically: an environment to choose, or roles that do not
+// let the trigger's identity run it.
+func (b *Bot) autoTarget(def *dayops.Definition, t dayops.Thread, trigger dayops.Trigger, want string) (env, why string) {
+	switch {
+	case len(def.Environments) == 0:
+	case len(def.Environments) == 1:
 		env = def.Environments[0].Name
+	case want != "":
+		if _, ok := def.Environment(want); !ok {
+			return "", fmt.Sprintf("it has no environment %q, so someone must choose one", want)
+		}
+		env = want
 	default:
 		return "", "it has several environments, so someone must choose one"
 	}
-	v := b.policy.Authorize(dayops.TriggerActor(dayops.TriggerIncident), t,
+	v := b.policy.Authorize(dayops.TriggerActor(trigger), t,
 		dayops.Action{Kind: dayops.ActRun, Phase: def.Phase, Name: def.Name, Environment: env})
 	if !v.Allowed {
 		return "", v.Reason
 	}
 	return env, ""
-}
-
-// cooledDown reports whether def may run automatically in t's channel now,
-// and if so remembers that it did. Windows of IncidentCooldown are keyed by
-// their start: a run is allowed when neither the current window nor the
-// one before saw one, so two automatic runs are at least one cooldown apart
-// even across a window's edge.
-func (b *Bot) cooledDown(ctx context.Context, seen Deliveries, t dayops.Thread, name string) (bool, error) {
-	if seen == nil {
-		return true, nil
-	}
-	w := b.now().Truncate(IncidentCooldown)
-	key := func(start time.Time) string {
-		return t.Door + ":" + t.Channel + "|" + name + "|" + strconv.FormatInt(start.Unix(), 10)
-	}
-	prev, err := seen.FirstDelivery(ctx, SourceIncidentAuto, key(w.Add(-IncidentCooldown)))
-	if err != nil || !prev {
-		return false, err
-	}
-	return seen.FirstDelivery(ctx, SourceIncidentAuto, key(w))
 }
 
 // offer is a message suggesting defs, with a Run button for each (one per

@@ -28,7 +28,7 @@ func incidentCatalog(t *testing.T) *dayops.Catalog {
 	step := []dayops.Step{{Name: "Do", Kind: dayops.StepKindRun, Run: "true"}}
 	defs := []*dayops.Definition{
 		{Phase: dayops.Day2, Name: "flush-cache", Description: "Flush the CDN cache", Steps: step, Source: src,
-			Triggers: dayops.Triggers{Incident: []dayops.IncidentTrigger{{Channel: re(`^inc-`), Match: re(`(?i)cache`), Auto: true}}}},
+			Triggers: dayops.Triggers{Incident: []dayops.IncidentTrigger{{Channel: re(`^inc-`), Match: re(`(?i)cache`), Auto: true, Cooldown: 5 * time.Minute, Budget: 3}}}},
 		{Phase: dayops.Day2, Name: "restart-web", Steps: step, Source: src,
 			Environments: []dayops.Environment{{Name: "staging"}, {Name: "production"}},
 			Triggers:     dayops.Triggers{Incident: []dayops.IncidentTrigger{{Channel: re(`^inc-`), Match: re(`(?i)5xx|web`)}}}},
@@ -99,7 +99,7 @@ func newIncidentWorld(t *testing.T, policy dayops.Policy) *incidentWorld {
 	w := &incidentWorld{db: db, now: time.Date(2025, 3, 1, 12, 3, 0, 0, time.UTC)}
 	w.world = &world{engine: &bottest.Engine{Store: store}, store: store,
 		cats: &bottest.Catalogs{Cat: incidentCatalog(t)}, door: &bottest.Door{DoorName: "test"}, bus: dayops.NewBus()}
-	b, err := bot.New(bot.Options{Engine: w.engine, Store: store, Catalogs: w.cats, Policy: policy, Events: w.bus,
+	b, err := bot.New(bot.Options{Engine: w.engine, Store: store, Catalogs: w.cats, Policy: policy, Events: w.bus, Automation: db,
 		Now: func() time.Time { w.mu.Lock(); defer w.mu.Unlock(); return w.now }})
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ var incThread = dayops.Thread{Door: "test", Channel: "C42", Name: "inc-42", ID: 
 func TestIncidentMessageAutoRuns(t *testing.T) {
 	w := newIncidentWorld(t, bottest.Policy())
 	ctx := context.Background()
-	w.bot.IncidentMessage(ctx, incThread, "the cache of web is stale", w.db)
+	w.bot.IncidentMessage(ctx, incThread, "the cache of web is stale")
 	w.bot.Wait()
 	reqs := w.engine.Requests()
 	if len(reqs) != 1 {
@@ -155,24 +155,48 @@ func TestIncidentMessageAutoRuns(t *testing.T) {
 
 	// 12:03 → 12:05:30: a new window, but within the cooldown of the last run.
 	w.advance(150 * time.Second)
-	w.bot.IncidentMessage(ctx, incThread, "cache again", w.db)
+	w.bot.IncidentMessage(ctx, incThread, "cache again")
 	w.bot.Wait()
 	if n := len(w.engine.Requests()); n != 1 {
 		t.Fatalf("%d runs after a second message within the cooldown, want 1", n)
 	}
+	// The guard says so in the thread, with a Run button for people.
+	var asked *bot.Message
+	for _, p := range w.door.Posts() {
+		if strings.HasPrefix(p.Msg.Text, "Not run automatically: flush-cache for #inc-42") {
+			asked = &p.Msg
+		}
+	}
+	if asked == nil || !strings.Contains(asked.Text, "it ran automatically for #inc-42 2m30s ago, within its cooldown of 5m0s; this trigger ran it once in the last hour") {
+		t.Fatalf("the guard did not ask people:\n%s", w.door.Transcript())
+	}
+	if diff := cmp.Diff([]bot.Button{{Label: "Run flush-cache", Action: bot.ActionRun, Value: "flush-cache", Style: bot.StylePrimary}}, asked.Buttons); diff != "" {
+		t.Errorf("buttons (-want +got):\n%s", diff)
+	}
 	// Another channel has its own cooldown.
 	other := dayops.Thread{Door: "test", Channel: "C43", Name: "inc-43", ID: "1700.2"}
-	w.bot.IncidentMessage(ctx, other, "cache", w.db)
+	w.bot.IncidentMessage(ctx, other, "cache")
 	w.bot.Wait()
 	if n := len(w.engine.Requests()); n != 2 {
 		t.Fatalf("%d runs after a message in another channel, want 2", n)
 	}
 	// 12:13: two windows on, it runs again.
 	w.advance(8 * time.Minute)
-	w.bot.IncidentMessage(ctx, incThread, "cache", w.db)
+	w.bot.IncidentMessage(ctx, incThread, "cache")
 	w.bot.Wait()
 	if n := len(w.engine.Requests()); n != 3 {
 		t.Fatalf("%d runs after the cooldown, want 3", n)
+	}
+	// The budget is per trigger, across channels: a fourth automatic run
+	// within the hour is asked of people instead.
+	w.advance(6 * time.Minute)
+	w.bot.IncidentMessage(ctx, other, "cache")
+	w.bot.Wait()
+	if n := len(w.engine.Requests()); n != 3 {
+		t.Fatalf("%d runs past the budget, want 3", n)
+	}
+	if tr := w.door.Transcript(); !strings.Contains(tr, "its trigger already ran it 3 times in the last hour, its budget") {
+		t.Fatalf("the budget was not given as the reason:\n%s", tr)
 	}
 }
 
@@ -182,7 +206,7 @@ func TestIncidentAutoNeedsRoles(t *testing.T) {
 	p := bottest.Policy()
 	p.Roles = p.Roles[:2] // no automation role
 	w := newIncidentWorld(t, p)
-	w.bot.IncidentMessage(context.Background(), incThread, "cache", w.db)
+	w.bot.IncidentMessage(context.Background(), incThread, "cache")
 	w.bot.Wait()
 	if calls := w.engine.Calls(); len(calls) > 0 {
 		t.Fatalf("engine called: %q", calls)

@@ -96,10 +96,20 @@ type RunView struct {
 	Output      []string // the failing step's last output lines (at most MaxOutputLines)
 	OutputStep  string   // the step Output belongs to
 	URL         string   // the run page, when a base URL is configured
+	// Elsewhere are the other places the run is reported with a link, such
+	// as its Slack thread beside its pull request: each door shows those
+	// of the other doors.
+	Elsewhere []ThreadLink
 	// EnvironmentURL is where the run's environment is served (its url:
 	// in the definition), "" when not given: a GitHub deployment links it.
 	EnvironmentURL string
 	Duration       time.Duration
+}
+
+// ThreadLink is a link to where a run is reported.
+type ThreadLink struct {
+	Door string // "slack"
+	URL  string
 }
 
 // StepView is one step of a RunView.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -340,12 +341,35 @@ func (b *Bot) bringUpToDate(id int64) (ok bool, wait time.Duration) {
 	ok = true
 	var pace, again time.Duration
 	var m *Message
-	for _, rep := range reports {
+	// Doors whose messages have links (Slack) first: the others (a pull
+	// request's comment) link to them in the same pass, the first included.
+	slices.SortStableFunc(reports, func(x, y dayops.Report) int {
+		_, px := b.door(x.Thread.Door).(Permalinker)
+		_, py := b.door(y.Thread.Door).(Permalinker)
+		switch {
+		case px && !py:
+			return -1
+		case py && !px:
+			return 1
+		}
+		return 0
+	})
+	linked := false
+	for i := range reports {
+		rep := reports[i]
 		door := b.door(rep.Thread.Door)
 		if door == nil || (rep.Thread.Message != "" && rep.Shown == run.State && rep.Shown.Final() && !owesBroadcast(run, rep)) {
 			continue // another door's, or it shows the end already
 		}
 		pace = max(pace, paceOf(door, b.interval))
+		if _, gives := door.(Permalinker); !gives && !linked {
+			// The links, once the doors that give them have posted.
+			linked, m = true, nil
+			links := b.permalinks(ctx, reports)
+			msg := b.redactMessage(b.runMessage(ctx, run))
+			msg.Run.Elsewhere = links
+			m = &msg
+		}
 		if m == nil {
 			msg := b.redactMessage(b.runMessage(ctx, run))
 			m = &msg
@@ -369,11 +393,47 @@ func (b *Bot) bringUpToDate(id int64) (ok bool, wait time.Duration) {
 		if err := b.store.UpdateReport(ctx, rep); err != nil {
 			b.log.Error("recording a run report", "run_id", id, "err", err)
 		}
+		reports[i] = rep
 	}
 	if !ok {
 		return false, again
 	}
 	return true, pace
+}
+
+// permalinks are the links of a run's messages whose doors give them,
+// asked once per message and kept with its report.
+func (b *Bot) permalinks(ctx context.Context, reports []dayops.Report) []ThreadLink {
+	var out []ThreadLink
+	for i := range reports {
+		rep := &reports[i]
+		if rep.Thread.Message == "" {
+			continue
+		}
+		if link := rep.Refs[RefPermalink]; link != "" {
+			out = append(out, ThreadLink{Door: rep.Thread.Door, URL: link})
+			continue
+		}
+		pl, ok := b.door(rep.Thread.Door).(Permalinker)
+		if !ok {
+			continue
+		}
+		link, err := pl.Permalink(ctx, rep.Thread, rep.Thread.Message)
+		if err != nil || link == "" {
+			b.log.Warn("asking a message's link", "run_id", rep.RunID, "door", rep.Thread.Door, "err", err)
+			continue
+		}
+		rep.Refs = maps.Clone(rep.Refs)
+		if rep.Refs == nil {
+			rep.Refs = map[string]string{}
+		}
+		rep.Refs[RefPermalink] = link
+		if err := b.store.UpdateReport(ctx, *rep); err != nil {
+			b.log.Error("recording a message's link", "run_id", rep.RunID, "err", err)
+		}
+		out = append(out, ThreadLink{Door: rep.Thread.Door, URL: link})
+	}
+	return out
 }
 
 // posted reports whether the run's message is out in one of its threads.

@@ -26,9 +26,12 @@ type PullRequests interface {
 
 // PRReadiness is what a code host says of a pull request now.
 type PRReadiness struct {
-	Approvers []string     // logins with an approving review, the author excluded
-	Checks    []CheckState // the required checks
-	HeadSHA   string       // the commit they are about
+	Approvers []string // logins with an approving review, the author excluded
+	// ChangesRequested are the reviewers whose latest review asks for
+	// changes: while there are any, the pull request is not reviewed.
+	ChangesRequested []string
+	Checks           []CheckState // the required checks
+	HeadSHA          string       // the commit they are about
 }
 
 // CheckState is one required check of a pull request.
@@ -87,6 +90,9 @@ func (b *Bot) checkPR(ctx context.Context, c *call, def *dayops.Definition, env 
 			who = author
 		}
 		missing = append(missing, "needs an approving review by someone other than "+who)
+	}
+	if req.Review && len(got.ChangesRequested) > 0 {
+		missing = append(missing, "changes requested by "+strings.Join(got.ChangesRequested, ", ")+" are not resolved")
 	}
 	var passed []string
 	if req.Checks {

@@ -302,7 +302,7 @@ func describeTriggers(t dayops.Triggers) string {
 		parts = append(parts, s)
 	}
 	for _, s := range t.Schedule {
-		parts = append(parts, "schedule "+s)
+		parts = append(parts, "schedule "+s.String())
 	}
 	return strings.Join(parts, "; ")
 }

@@ -3,31 +3,19 @@ package bot
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/dayops/dayops"
 )
 
-// statsWindow is the period stats measures.
-const statsWindow = 30 * 24 * time.Hour
+// statsFooter says in one line how the figures are computed; /insights
+// says it at length (dayops.HowDeploymentFrequency and the others).
+const statsFooter = "frequency: successful deploys a day or week · lead time: median from a pull request's merge to its deploy's success · " +
+	"failure rate: failed, timed out or rolled back deploys of all that ran · time to restore: median from a first failure to the next success"
 
-// statsPage and maxStatsPages bound how many runs stats reads.
-const (
-	statsPage     = 200
-	maxStatsPages = 50
-)
-
-// deployStats are the DORA figures dayops can measure from its own runs.
-type deployStats struct {
-	Service, Environment string
-	Attempts             int // finished deploys that could succeed or fail
-	Deploys              int // succeeded
-	Failures             int // failed, timed out, or later rolled back
-}
-
+// stats answers with the DORA figures (dayops.ComputeInsights) of every
+// service, or of one, over 7, 30 and 90 days: the figures /insights draws.
 func (b *Bot) stats(ctx context.Context, c *call) (*Message, error) {
 	service := c.cmd.Service
 	target := "stats"
@@ -38,122 +26,50 @@ func (b *Bot) stats(ctx context.Context, c *call) (*Message, error) {
 		return nil, err
 	}
 	now := b.now()
-	runs, err := b.recentRuns(ctx, service, now.Add(-statsWindow))
+	runs, truncated, err := dayops.DeployRuns(ctx, b.store, service, now.Add(-dayops.InsightSpan))
 	if err != nil {
 		return nil, err
 	}
-	stats := computeStats(runs)
-	if len(stats) == 0 && service != "" {
+	in := dayops.ComputeInsights(runs, now)
+	if len(in.Groups) == 0 && service != "" {
 		if _, err := b.service(service); err != nil {
 			return nil, err
 		}
 	}
-	lines := []string{"deployments in the last 30 days"}
+	windows := make([]string, len(dayops.InsightWindows))
+	for i, w := range dayops.InsightWindows {
+		windows[i] = fmt.Sprintf("%d", int(w/(24*time.Hour)))
+	}
+	head := "deploys"
 	if service != "" {
-		lines[0] += " of " + service
+		head += " of " + service
 	}
-	if len(stats) == 0 {
-		lines = append(lines, "  none")
+	lines := []string{head + " over the last " + strings.Join(windows, " · ") + " days"}
+	if len(in.Groups) == 0 {
+		lines = append(lines, "  none in the last "+windows[len(windows)-1]+" days")
 	}
-	for _, s := range stats {
-		line := fmt.Sprintf("  %s %s: %d %s (%s)", s.Service, s.Environment, s.Deploys, plural(s.Deploys, "deploy", "deploys"), frequency(s.Deploys, statsWindow))
-		if s.Attempts > 0 {
-			line += fmt.Sprintf(", change failure rate %d%% (%d of %d)", (s.Failures*100+s.Attempts/2)/s.Attempts, s.Failures, s.Attempts)
-		}
-		lines = append(lines, line)
+	for _, g := range in.Groups {
+		lines = append(lines, g.Service+" "+g.Environment,
+			"  deployment frequency: "+joinFigures(g.Windows, dayops.DORA.FrequencyText),
+			"  lead time for changes: "+joinFigures(g.Windows, dayops.DORA.LeadTimeText),
+			"  change failure rate: "+joinFigures(g.Windows, dayops.DORA.FailureRateText),
+			"  time to restore: "+joinFigures(g.Windows, dayops.DORA.RestoreText))
 	}
-	return &Message{
-		Text:   b.redact(strings.Join(lines, "\n")),
-		Footer: "lead time for changes and time to restore need pull request and incident data, which dayops does not record yet",
-	}, nil
+	if truncated {
+		lines = append(lines, "(only the newest runs were read: there are too many to count them all here)")
+	}
+	footer := statsFooter
+	if b.baseURL != "" {
+		footer += " · charts: " + b.baseURL + "/insights"
+	}
+	return &Message{Text: b.redact(strings.Join(lines, "\n")), Footer: footer}, nil
 }
 
-// recentRuns reads the day1 runs created since, newest first.
-func (b *Bot) recentRuns(ctx context.Context, service string, since time.Time) ([]*dayops.Run, error) {
-	var out []*dayops.Run
-	var before int64
-	for range maxStatsPages {
-		page, err := b.store.Runs(ctx, dayops.RunFilter{Service: service, BeforeID: before, Limit: statsPage})
-		if err != nil {
-			return nil, fmt.Errorf("reading runs for stats: %w", err)
-		}
-		for _, r := range page {
-			if r.CreatedAt.Before(since) {
-				return out, nil
-			}
-			if r.Phase == dayops.Day1 {
-				out = append(out, r)
-			}
-		}
-		if len(page) < statsPage {
-			break
-		}
-		before = page[len(page)-1].ID
+// joinFigures is one figure over every window: "2.0 a day (14) · …".
+func joinFigures(ws []dayops.DORA, text func(dayops.DORA) string) string {
+	parts := make([]string, len(ws))
+	for i, w := range ws {
+		parts[i] = text(w)
 	}
-	return out, nil
-}
-
-// computeStats groups deploys by service and environment. A rollback run is
-// not a deploy of its own, but it marks the deploy it rolls back as a change
-// that failed.
-func computeStats(runs []*dayops.Run) []deployStats {
-	rolledBack := map[int64]bool{}
-	for _, r := range runs {
-		if r.RollbackOf != 0 {
-			rolledBack[r.RollbackOf] = true
-		}
-	}
-	groups := map[string]*deployStats{}
-	for _, r := range runs {
-		if r.RollbackOf != 0 {
-			continue
-		}
-		switch r.State {
-		case dayops.RunSucceeded, dayops.RunFailed, dayops.RunTimedOut:
-		default:
-			continue // never ran to an outcome: denied, cancelled, interrupted, or still going
-		}
-		service := r.Service
-		if service == "" {
-			service = r.Definition
-		}
-		key := service + " " + r.Environment
-		g := groups[key]
-		if g == nil {
-			g = &deployStats{Service: service, Environment: r.Environment}
-			groups[key] = g
-		}
-		g.Attempts++
-		if r.State == dayops.RunSucceeded {
-			g.Deploys++
-		}
-		if r.State != dayops.RunSucceeded || rolledBack[r.ID] {
-			g.Failures++
-		}
-	}
-	out := make([]deployStats, 0, len(groups))
-	for _, k := range slices.Sorted(maps.Keys(groups)) {
-		out = append(out, *groups[k])
-	}
-	return out
-}
-
-// frequency renders n events over window as a rate: "2.3 a day", "1.6 a week".
-func frequency(n int, window time.Duration) string {
-	days := window.Hours() / 24
-	perDay := float64(n) / days
-	switch {
-	case n == 0:
-		return "none"
-	case perDay >= 1:
-		return fmt.Sprintf("%.1f a day", perDay)
-	}
-	return fmt.Sprintf("%.1f a week", perDay*7)
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
+	return strings.Join(parts, " · ")
 }

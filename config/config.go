@@ -47,16 +47,19 @@ const maxFileSize = 1 << 20
 // Config is the server configuration: the file and the environment, typed
 // and validated. Secret fields print as "[set]" or "[unset]".
 type Config struct {
-	File          string        // the file it was read from ("" for none)
-	Listen        string        // HTTP address, host:port
-	Database      string        // SQLite path, or postgres://…
-	BaseURL       string        // public URL of the server, no trailing slash; "" when unset
-	Repo          Repo          // the ops repo
-	Slack         Slack         // the Slack app
-	GitHub        GitHub        // the GitHub integration
-	Policy        dayops.Policy // roles and channel rules, compiled
-	Web           Web           // the run pages
-	ShutdownGrace time.Duration // how long SIGTERM lets running steps finish
+	File     string // the file it was read from ("" for none)
+	Listen   string // HTTP address, host:port
+	Database string // SQLite path, or postgres://… without its password
+	// DatabasePassword is the password DAYOPS_DATABASE's PostgreSQL URL
+	// held (never the file's); DatabaseURL puts it back to open the database.
+	DatabasePassword Secret
+	BaseURL          string        // public URL of the server, no trailing slash; "" when unset
+	Repo             Repo          // the ops repo
+	Slack            Slack         // the Slack app
+	GitHub           GitHub        // the GitHub integration
+	Policy           dayops.Policy // roles and channel rules, compiled
+	Web              Web           // the run pages
+	ShutdownGrace    time.Duration // how long SIGTERM lets running steps finish
 	// Targets are the SSH targets by name; TargetGroups the groups of
 	// targets by name (a group lists target names).
 	Targets           map[string]Target
@@ -290,8 +293,18 @@ func (d *decoder) file(n *yaml.Node, cfg *Config) {
 		}
 	}
 	d.mapping(n, "", map[string]field{
-		"listen":   func(n *yaml.Node, key string) { cfg.Listen = at(n, key, d.str(n, key), checkListen) },
-		"database": func(n *yaml.Node, key string) { cfg.Database = d.str(n, key) },
+		"listen": func(n *yaml.Node, key string) { cfg.Listen = at(n, key, d.str(n, key), checkListen) },
+		"database": func(n *yaml.Node, key string) {
+			dsn, password, problem := splitDatabase(d.str(n, key))
+			switch {
+			case problem != "":
+				d.addf(n, key, "%s", problem)
+			case password != "":
+				d.addf(n, key, "holds a password, and secrets are never read from the file: remove it from the URL and set PGPASSWORD (or the whole URL in DAYOPS_DATABASE) in the environment")
+			default:
+				cfg.Database = dsn
+			}
+		},
 		"base_url": func(n *yaml.Node, key string) {
 			if s, ok := d.scalar(n, key); ok {
 				cfg.BaseURL = at(n, key, s, parseHTTPURL)
@@ -458,7 +471,14 @@ func (d *decoder) environment(getenv func(string) string, cfg *Config) {
 		}
 	}
 	fromEnv("DAYOPS_LISTEN", &cfg.Listen, checkListen)
-	fromEnv("DAYOPS_DATABASE", &cfg.Database, nil)
+	if s := getenv("DAYOPS_DATABASE"); s != "" {
+		// The environment may carry the password: it is kept as a Secret.
+		if dsn, password, problem := splitDatabase(s); problem != "" {
+			d.addf(nil, "DAYOPS_DATABASE", "%s", problem)
+		} else {
+			cfg.Database, cfg.DatabasePassword = dsn, NewSecret(password)
+		}
+	}
 	fromEnv("DAYOPS_BASE_URL", &cfg.BaseURL, parseHTTPURL)
 	fromEnv("DAYOPS_REPO_URL", &cfg.Repo.URL, nil)
 	fromEnv("DAYOPS_REPO_BRANCH", &cfg.Repo.Branch, checkBranch)
@@ -565,9 +585,6 @@ func (d *decoder) check(cfg *Config) {
 	if cfg.Repo.URL == "" && !d.has("repo.url") {
 		d.addf(nil, "repo.url", "is missing: set repo.url in the file or DAYOPS_REPO_URL to the ops repo (https, ssh or a local path)")
 	}
-	if strings.HasPrefix(cfg.Database, "postgres://") || strings.HasPrefix(cfg.Database, "postgresql://") {
-		d.addf(nil, "database", "PostgreSQL is not supported yet: give a SQLite file path, e.g. dayops.db")
-	}
 	if cfg.Slack.Mode == SlackHTTP && cfg.BaseURL == "" {
 		d.addf(nil, "base_url", "is missing: slack.mode http needs it for Slack's request URLs (base_url/slack/commands…); set base_url or DAYOPS_BASE_URL")
 	}
@@ -628,7 +645,11 @@ func (c *Config) String() string {
 		slack = fmt.Sprintf("%s mode, command %s, bot token %s, app token %s, signing secret %s",
 			c.Slack.Mode, c.Slack.Command, c.Slack.BotToken, c.Slack.AppToken, c.Slack.SigningSecret)
 	}
+	database := c.Database
+	if c.DatabasePassword.IsSet() {
+		database += " (password " + c.DatabasePassword.String() + ")"
+	}
 	return fmt.Sprintf("listen %s; database %s; base_url %q; repo %s branch %s path %s every %s (token %s); slack %s; %d roles, %d channel rules; %d targets; shutdown_grace %s",
-		c.Listen, c.Database, c.BaseURL, dayops.NewRedactor().Redact(c.Repo.URL), c.Repo.Branch, c.Repo.Path, c.Repo.Interval, c.Repo.Token,
+		c.Listen, database, c.BaseURL, dayops.NewRedactor().Redact(c.Repo.URL), c.Repo.Branch, c.Repo.Path, c.Repo.Interval, c.Repo.Token,
 		slack, len(c.Policy.Roles), len(c.Policy.Channels), len(c.Targets), c.ShutdownGrace)
 }

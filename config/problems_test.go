@@ -47,7 +47,11 @@ func TestBadValues(t *testing.T) {
 		{"base_url relative", "base_url: dayops.example.com\n", nil, []string{`line 1: base_url: "dayops.example.com" is not an http or https URL, e.g. https://dayops.example.com`}},
 		{"base_url with credentials", "base_url: https://u:hunter2@x.example.com\n", nil, []string{`line 1: base_url: must not hold a user name or password: credentials come from the environment`}},
 		{"base_url with a query", "base_url: https://x.example.com/?a=1\n", nil, []string{`line 1: base_url: "https://x.example.com/?a=1" must not have a query or fragment`}},
-		{"postgres", "database: postgres://db/dayops\n", nil, []string{`database: PostgreSQL is not supported yet: give a SQLite file path, e.g. dayops.db`}},
+		{"postgres password in the file", "database: postgres://dayops:hunter2@db/dayops\n", nil, []string{`line 1: database: holds a password, and secrets are never read from the file: remove it from the URL and set PGPASSWORD (or the whole URL in DAYOPS_DATABASE) in the environment`}},
+		{"postgres password parameter in the file", "database: postgres://dayops@db/dayops?password=hunter2\n", nil, []string{`line 1: database: holds a password, and secrets are never read from the file: remove it from the URL and set PGPASSWORD (or the whole URL in DAYOPS_DATABASE) in the environment`}},
+		{"postgres URL without a host", "database: postgres:///dayops\n", nil, []string{`line 1: database: "postgres:///dayops" is not a PostgreSQL URL: write it as postgres://USER@HOST:PORT/DATABASE?sslmode=require (the password in DAYOPS_DATABASE or PGPASSWORD)`}},
+		{"postgres URL malformed in the environment", "", map[string]string{"DAYOPS_DATABASE": "postgres://dayops:hunter2@db:port/dayops"}, []string{`DAYOPS_DATABASE: "postgres://***@db:port/dayops" is not a PostgreSQL URL: write it as postgres://USER@HOST:PORT/DATABASE?sslmode=require (the password in DAYOPS_DATABASE or PGPASSWORD)`}},
+		{"postgres URL malformed with a password parameter", "", map[string]string{"DAYOPS_DATABASE": "postgres://db:port/dayops?password=hunter2&sslmode=disable"}, []string{`DAYOPS_DATABASE: "postgres://db:port/dayops?password=***&sslmode=disable" is not a PostgreSQL URL: write it as postgres://USER@HOST:PORT/DATABASE?sslmode=require (the password in DAYOPS_DATABASE or PGPASSWORD)`}},
 
 		// repo
 		{"repo.url with a token", "repo: {url: 'https://x-access-token:ghp_abc123@github.com/acme/ops.git'}\n", nil, []string{

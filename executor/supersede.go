@@ -14,13 +14,33 @@ import (
 // starts the newer run) is audited as the one who cancelled it, in the
 // audit row of the run's move to cancelled.
 func (e *Executor) Supersede(ctx context.Context, id int64, who dayops.Actor, note string) (bool, error) {
+	return e.withdraw(id, who, note, false)
+}
+
+// Withdraw is Supersede that also ends a run waiting for the approvals it
+// needs before it starts (never one waiting at an approval step, which has
+// run steps already): the run of an alert that resolved before anyone
+// approved it. Approving and withdrawing exclude each other like leaving
+// the queue and superseding.
+func (e *Executor) Withdraw(ctx context.Context, id int64, who dayops.Actor, note string) (bool, error) {
+	return e.withdraw(id, who, note, true)
+}
+
+func (e *Executor) withdraw(id int64, who dayops.Actor, note string, awaiting bool) (bool, error) {
 	x := e.local(id)
 	if x == nil {
 		return false, nil
 	}
 	note = cleanText(e.redactor.Redact(note))
 	x.mu.Lock()
-	ok := x.run.State == dayops.RunQueued && !x.leftQueue && x.cancelBy == nil && x.parent == nil
+	waits := x.run.State == dayops.RunQueued
+	if awaiting && x.run.State == dayops.RunAwaitingApproval {
+		waits = true
+		for _, st := range x.steps {
+			waits = waits && st.State == dayops.StepPending
+		}
+	}
+	ok := waits && !x.leftQueue && x.cancelBy == nil && x.parent == nil
 	if ok {
 		// Claimed under the lock acquire takes to leave the queue: the
 		// run cannot start running after this.

@@ -174,3 +174,53 @@ func TestQueuedReasonFollowsTheQueue(t *testing.T) {
 		t.Errorf("run c: %s %q", got.State, got.Reason)
 	}
 }
+
+// TestWithdraw: a run waiting for the approvals it needs before it starts
+// is withdrawn — cancelled with the note, nothing of it run — while
+// Supersede leaves it alone; a run waiting at an approval step (its first
+// step ran) and a run that ended are never withdrawn.
+func TestWithdraw(t *testing.T) {
+	body := `
+environments:
+  production:
+    approvals: {count: 1, from: [sre]}
+steps:
+  - name: Restart
+    run: echo restarted >> log.txt
+  - name: Confirm
+    approval: Check the graphs
+`
+	h := newHarness(t, map[string]string{"r.yaml": def("restart", body)}, nil)
+	ctx := context.Background()
+	am := dayops.TriggerActor(dayops.TriggerAlert)
+	req := dayops.RunRequest{Definition: "restart", Environment: "production", Actor: am, Trigger: dayops.TriggerAlert}
+	waiting := h.start(req)
+	h.wait(waiting.ID, dayops.RunAwaitingApproval)
+	if ok, err := h.exec.Supersede(ctx, waiting.ID, am, "resolved"); ok || err != nil {
+		t.Fatalf("Supersede of a run awaiting approval = %v, %v; want false", ok, err)
+	}
+	note := "the alert resolved before the run was approved"
+	if ok, err := h.exec.Withdraw(ctx, waiting.ID, am, note); !ok || err != nil {
+		t.Fatalf("Withdraw of a run awaiting approval = %v, %v; want true", ok, err)
+	}
+	got := h.done(waiting.ID)
+	if got.State != dayops.RunCancelled || got.Reason != note || got.Steps[0].State == dayops.StepSucceeded {
+		t.Errorf("withdrawn run: %s %q %v", got.State, got.Reason, stepStates(got))
+	}
+	if ok, err := h.exec.Withdraw(ctx, waiting.ID, am, note); ok || err != nil {
+		t.Errorf("Withdraw of an ended run = %v, %v", ok, err)
+	}
+
+	atStep := h.start(req)
+	h.wait(atStep.ID, dayops.RunAwaitingApproval)
+	if _, err := h.exec.Approve(ctx, atStep.ID, actor("bob"), thread); err != nil {
+		t.Fatal(err)
+	}
+	h.waitStep(atStep.ID, 1, dayops.StepAwaitingApproval)
+	if ok, err := h.exec.Withdraw(ctx, atStep.ID, am, note); ok || err != nil {
+		t.Fatalf("Withdraw of a run at an approval step = %v, %v; want false", ok, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(h.dir, "log.txt")); string(b) != "restarted\n" {
+		t.Errorf("log.txt = %q: only the approved run restarts", b)
+	}
+}

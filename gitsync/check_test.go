@@ -2,8 +2,6 @@ package gitsync
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,28 +11,10 @@ import (
 	"github.com/dayops/dayops/internal/testkit/gitserver"
 )
 
-// pushPR commits files on a side branch of the work clone and pushes it
-// to refs/pull/N/head only, as GitHub keeps a pull request's head; the
-// branch is left as it was.
+// pushPR pushes files to ref only, as GitHub keeps a pull request's head.
 func pushPR(t *testing.T, srv *gitserver.Server, ref string, files map[string]string) string {
 	t.Helper()
-	w := srv.WorkDir()
-	srv.Git(w, "checkout", "-q", "-B", "pr-work")
-	for name, content := range files {
-		p := filepath.Join(w, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv.Git(w, "add", "-A")
-	srv.Git(w, "commit", "-q", "-m", "pull request")
-	sha := strings.TrimSpace(srv.Git(w, "rev-parse", "HEAD"))
-	srv.Git(w, "push", "-q", "origin", "HEAD:"+ref)
-	srv.Git(w, "checkout", "-q", gitserver.Branch)
-	return sha
+	return srv.PushPullRequest(ref, files)
 }
 
 // TestCheck: a pull request's head, pushed only to refs/pull/N/head, is

@@ -88,7 +88,7 @@ func TestLoadValidTree(t *testing.T) {
 				{Name: "Report", Kind: dayops.StepKindUses, If: dayops.IfFailure, Uses: "notify-channel", Line: 16,
 					With: []dayops.EnvVar{{Name: "message", Value: "cluster ${{ params.cluster }} failed its checks"}}},
 			},
-			Triggers: dayops.Triggers{Schedule: []string{"0 6 * * mon-fri", "@daily"}},
+			Triggers: dayops.Triggers{Schedule: []dayops.ScheduleTrigger{{Cron: "0 6 * * mon-fri"}, {Cron: "@daily", Window: 2 * time.Hour}}},
 			Source:   dayops.Source{File: "ops/day0/check-cluster.yaml", Revision: cat.Revision()},
 		}},
 		{"restart-api", dayops.Definition{
@@ -100,8 +100,8 @@ func TestLoadValidTree(t *testing.T) {
 					URL: "https://api.production.example.com/healthz", Method: "GET", Status: 200, Attempts: 30, Interval: 10 * time.Second, Timeout: 2 * time.Second}},
 			},
 			Triggers: dayops.Triggers{
-				Incident: []dayops.IncidentTrigger{{Channel: regexp.MustCompile("^inc-"), Match: regexp.MustCompile(`(?i)\bapi\b`), Auto: true}},
-				Alert:    []dayops.AlertTrigger{{AlertName: "HighErrorRate", Labels: map[string]string{"service": "api", "severity": "critical"}, Auto: true}},
+				Incident: []dayops.IncidentTrigger{{Channel: regexp.MustCompile("^inc-"), Match: regexp.MustCompile(`(?i)\bapi\b`), Auto: true, Cooldown: 10 * time.Minute, Budget: 5}},
+				Alert:    []dayops.AlertTrigger{{AlertName: "HighErrorRate", Labels: map[string]string{"service": "api", "severity": "critical"}, Auto: true, Cooldown: time.Hour, Budget: dayops.DefaultBudget}},
 			},
 			Source: dayops.Source{File: "ops/day2/restart-api.yaml", Revision: cat.Revision()},
 		}},
@@ -163,8 +163,8 @@ func deployAPI() dayops.Definition {
 		Triggers: dayops.Triggers{
 			PullRequest: []dayops.PullRequestTrigger{{Repo: "org/api", On: "merged", Branches: []string{"main", "release/*"}, Labels: []string{"deploy"}, Environment: "staging",
 				Params: []dayops.EnvVar{{Name: "version", Value: "${{ pr.head_sha }}"}}}},
-			Incident: []dayops.IncidentTrigger{{Channel: regexp.MustCompile("^inc-"), Match: regexp.MustCompile("(?i)api|5xx")}},
-			Alert:    []dayops.AlertTrigger{{AlertName: "HighErrorRate", Labels: map[string]string{"service": "api"}}},
+			Incident: []dayops.IncidentTrigger{{Channel: regexp.MustCompile("^inc-"), Match: regexp.MustCompile("(?i)api|5xx"), Cooldown: dayops.DefaultCooldown, Budget: dayops.DefaultBudget}},
+			Alert:    []dayops.AlertTrigger{{AlertName: "HighErrorRate", Labels: map[string]string{"service": "api"}, Cooldown: dayops.DefaultCooldown, Budget: dayops.DefaultBudget}},
 		},
 		Source: dayops.Source{File: "ops/day1/deploy-api.yaml", Revision: "0123456789abcdef0123456789abcdef01234567"},
 	}

@@ -104,7 +104,15 @@ type rawTriggers struct {
 	PullRequest []rawPRTrigger
 	Incident    []rawIncidentTrigger
 	Alert       []rawAlertTrigger
-	Schedule    []str
+	Schedule    []rawScheduleTrigger
+}
+
+// rawScheduleTrigger is a cron string, or {cron: '…', window: 10m}.
+type rawScheduleTrigger struct {
+	node   *yaml.Node
+	keys   map[string]bool
+	Cron   str
+	Window dur
 }
 
 type rawPRTrigger struct {
@@ -119,10 +127,12 @@ type rawPRTrigger struct {
 }
 
 type rawIncidentTrigger struct {
-	node    *yaml.Node
-	Channel str
-	Match   str
-	Auto    boolean
+	node     *yaml.Node
+	Channel  str
+	Match    str
+	Auto     boolean
+	Cooldown dur
+	Budget   num
 }
 
 type rawAlertTrigger struct {
@@ -131,6 +141,8 @@ type rawAlertTrigger struct {
 	AlertName str
 	Labels    []kv
 	Auto      boolean
+	Cooldown  dur
+	Budget    num
 }
 
 // field is one key of a mapping with a fixed set of keys, and what to do
@@ -346,7 +358,26 @@ func (d *decoder) decodeTriggers(n *yaml.Node) rawTriggers {
 				t.Alert = append(t.Alert, d.decodeAlertTrigger(item))
 			}
 		}},
-		d.textsField("schedule", &t.Schedule, ""),
+		field{"schedule", func(p pair) {
+			for _, item := range d.list(p.v, "schedule") {
+				t.Schedule = append(t.Schedule, d.decodeScheduleTrigger(item))
+			}
+		}},
+	)
+	return t
+}
+
+// decodeScheduleTrigger reads a cron string, or a mapping with cron and window.
+func (d *decoder) decodeScheduleTrigger(n *yaml.Node) rawScheduleTrigger {
+	t := rawScheduleTrigger{node: d.resolve(n)}
+	if t.node.Kind == yaml.ScalarNode {
+		t.Cron = d.str(n, "a schedule")
+		t.keys = map[string]bool{"cron": t.Cron.set()}
+		return t
+	}
+	t.keys = d.object(n, "schedule trigger",
+		d.textField("cron", &t.Cron, "schedule cron"),
+		d.durField("window", &t.Window, "schedule window"),
 	)
 	return t
 }
@@ -370,6 +401,8 @@ func (d *decoder) decodeIncidentTrigger(n *yaml.Node) rawIncidentTrigger {
 		d.textField("channel", &t.Channel, ""),
 		d.textField("match", &t.Match, ""),
 		d.boolField("auto", &t.Auto, ""),
+		d.durField("cooldown", &t.Cooldown, "incident cooldown"),
+		d.numField("budget", &t.Budget, "incident budget"),
 	)
 	return t
 }
@@ -380,6 +413,8 @@ func (d *decoder) decodeAlertTrigger(n *yaml.Node) rawAlertTrigger {
 		d.textField("alertname", &t.AlertName, ""),
 		d.mapField("labels", &t.Labels, ""),
 		d.boolField("auto", &t.Auto, ""),
+		d.durField("cooldown", &t.Cooldown, "alert cooldown"),
+		d.numField("budget", &t.Budget, "alert budget"),
 	)
 	return t
 }

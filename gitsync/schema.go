@@ -51,6 +51,7 @@ type shape struct {
 	object    string   // objects: the schemaObject's name
 	nullable  bool     // an empty value (null) is accepted as empty
 	valueNote string   // for people: what the text is, e.g. "a regular expression"
+	orText    string   // objects: may also be written as text, which is this
 }
 
 // schemaField is one key of an object.
@@ -202,6 +203,8 @@ func schemaObjects() []*schemaObject {
 			doc: "Offers (or starts) a run when a message in an incident channel matches."},
 		{name: "alertTrigger", title: "alert trigger", raw: reflect.TypeFor[rawAlertTrigger](),
 			doc: "Offers (or starts) a run when Alertmanager sends a matching alert."},
+		{name: "scheduleTrigger", title: "schedule trigger", raw: reflect.TypeFor[rawScheduleTrigger](),
+			doc: "Runs the definition at the times of a cron expression. Written as the cron expression alone, or as a mapping with a window."},
 	}
 }
 
@@ -313,8 +316,19 @@ func schemaFieldDocs() map[string]fieldDoc {
 		"triggers.pull_request": {doc: "Pull request events of application repositories."},
 		"triggers.incident":     {doc: "Messages in incident channels."},
 		"triggers.alert":        {doc: "Alertmanager alerts."},
-		"triggers.schedule": {set: itemsOf(note("a five-field cron expression")),
-			doc: "Cron expressions (minute hour day-of-month month day-of-week) in the server's time zone."},
+		"triggers.schedule": {set: itemsOf(func(s *shape) { s.orText = "a five-field cron expression" }),
+			doc: "Cron expressions (minute hour day-of-month month day-of-week) in the server's time zone (schedule.timezone), each alone or with a window."},
+		"scheduleTrigger.cron": {required: true, set: all(nonBlank, note("a five-field cron expression")),
+			doc: "When to run: minute hour day-of-month month day-of-week, or @hourly, @daily, @weekly, @monthly, @yearly."},
+		"scheduleTrigger.window": {doc: "How late a firing missed while dayops was down may still run when it starts; later, it is recorded as missed and reported. Default: until the next firing is due."},
+		"incidentTrigger.cooldown": {set: defaultTo(durationText(dayops.DefaultCooldown)),
+			doc: "Automatic runs only: the least time between two runs in one channel; a match within it asks people instead."},
+		"incidentTrigger.budget": {set: all(between(1, maxBudget), defaultTo(dayops.DefaultBudget)),
+			doc: "Automatic runs only: the most runs this trigger starts in an hour; past it dayops asks people instead."},
+		"alertTrigger.cooldown": {set: defaultTo(durationText(dayops.DefaultCooldown)),
+			doc: "Automatic runs only: the least time between two runs for one target (the alert's labels); a firing within it asks people instead."},
+		"alertTrigger.budget": {set: all(between(1, maxBudget), defaultTo(dayops.DefaultBudget)),
+			doc: "Automatic runs only: the most runs this trigger starts in an hour; past it dayops asks people instead."},
 
 		"pullRequestTrigger.repo": {required: true, set: matching(repoPattern),
 			doc: "owner/name of the application repository."},

@@ -169,7 +169,9 @@ func (s shape) json(doc string) jsonObject {
 		out = append(out, jsonMember{"additionalProperties", s.values.json("")})
 	case shapeObject:
 		ref := jsonMember{"$ref", "#/$defs/" + s.object}
-		if s.nullable {
+		if s.orText != "" {
+			out = append(out, jsonMember{"anyOf", []jsonObject{{{"type", "string"}, {"pattern", `\S`}}, {ref}}})
+		} else if s.nullable {
 			out = append(out, jsonMember{"anyOf", []jsonObject{{ref}, {{"type", "null"}}}})
 		} else {
 			out = append(out, ref)
@@ -295,6 +297,9 @@ func (s shape) text(objs []*schemaObject) string {
 			}
 		}
 		out = "[" + title + "](#" + strings.ToLower(s.object) + ")"
+		if s.orText != "" {
+			out = "text: " + s.orText + ", or a " + out
+		}
 	}
 	if s.def != nil {
 		out += fmt.Sprintf(" (default `%v`)", s.def)

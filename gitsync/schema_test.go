@@ -103,6 +103,7 @@ func TestSchemaKeysAreTheDecoders(t *testing.T) {
 		"pullRequestTrigger": head + step + "triggers: {pull_request: [{repo: o/r, " + probeKey + ": 1}]}\n",
 		"incidentTrigger":    head + step + "triggers: {incident: [{" + probeKey + ": 1}]}\n",
 		"alertTrigger":       head + step + "triggers: {alert: [{alertname: A, " + probeKey + ": 1}]}\n",
+		"scheduleTrigger":    head + step + "triggers: {schedule: [{cron: '@daily', " + probeKey + ": 1}]}\n",
 		"requirement":        head + step + "requires: [{definition: x, within: 1h, " + probeKey + ": 1}]\n",
 		"checklist":          head + "steps:\n  - checklist: {from: [sre], questions: [ready], " + probeKey + ": 1}\n",
 	}

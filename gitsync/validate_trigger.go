@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/dayops/dayops"
 )
@@ -27,6 +28,7 @@ func (v *validator) triggers() {
 	}
 	for _, rt := range t.Incident {
 		it := dayops.IncidentTrigger{Auto: rt.Auto.v}
+		it.Cooldown, it.Budget = v.guard(rt.Cooldown, rt.Budget)
 		channel := defaultIncidentChannel
 		if rt.Channel.set() {
 			channel = rt.Channel.v
@@ -39,6 +41,7 @@ func (v *validator) triggers() {
 	}
 	for _, rt := range t.Alert {
 		at := dayops.AlertTrigger{AlertName: rt.AlertName.v, Auto: rt.Auto.v}
+		at.Cooldown, at.Budget = v.guard(rt.Cooldown, rt.Budget)
 		switch {
 		case !rt.keys["alertname"] && isMapping(rt.node):
 			v.addf(rt.node, "alert trigger needs an alertname: the Alertmanager alertname label to react to")
@@ -56,12 +59,48 @@ func (v *validator) triggers() {
 		}
 		out.Alert = append(out.Alert, at)
 	}
-	for _, s := range t.Schedule {
-		if _, err := dayops.ParseCron(s.v); err != nil {
-			v.addf(s.n, "schedule %q: %v", dayops.Truncate(s.v, 40), err)
-		}
-		out.Schedule = append(out.Schedule, s.v)
+	for _, rs := range t.Schedule {
+		out.Schedule = append(out.Schedule, v.schedule(rs))
 	}
+}
+
+// maxBudget bounds a trigger's budget: more automatic runs an hour than
+// this is no guard at all.
+const maxBudget = 100
+
+// guard reads a trigger's cooldown and budget, with their defaults.
+func (v *validator) guard(cooldown dur, budget num) (time.Duration, int) {
+	c, n := dayops.DefaultCooldown, dayops.DefaultBudget
+	if cooldown.n != nil {
+		c = cooldown.v
+		if c < 0 {
+			v.addf(cooldown.n, "cooldown %s is negative: use 0s for none, or a duration like 30m", cooldown.n.Value)
+			c = 0
+		}
+	}
+	if budget.n != nil {
+		n = budget.v
+		if n < 1 || n > maxBudget {
+			v.addf(budget.n, "budget %d is not from 1 to %d: it is how many automatic runs an hour this trigger may start (set auto: false to never run by itself)", budget.v, maxBudget)
+		}
+	}
+	return c, n
+}
+
+func (v *validator) schedule(rs rawScheduleTrigger) dayops.ScheduleTrigger {
+	st := dayops.ScheduleTrigger{Cron: rs.Cron.v, Window: rs.Window.v}
+	switch {
+	case !rs.keys["cron"] && isMapping(rs.node):
+		v.addf(rs.node, "schedule trigger needs a cron: a five-field cron expression such as '0 3 * * *'")
+	case rs.Cron.set():
+		if _, err := dayops.ParseCron(rs.Cron.v); err != nil {
+			v.addf(rs.Cron.n, "schedule %q: %v", dayops.Truncate(rs.Cron.v, 40), err)
+		}
+	}
+	if rs.Window.n != nil && rs.Window.v <= 0 {
+		v.addf(rs.Window.n, "window %s must be more than zero: how late a missed firing may still run, such as 10m", rs.Window.n.Value)
+	}
+	return st
 }
 
 func (v *validator) prTrigger(rt rawPRTrigger) dayops.PullRequestTrigger {

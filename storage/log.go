@@ -33,7 +33,8 @@ func (s *Store) AppendLogs(ctx context.Context, lines []dayops.LogLine) error {
 		return nil
 	}
 	now := s.now().UnixNano()
-	return s.write(ctx, fmt.Sprintf("appending %d log lines of run %d", len(lines), lines[0].RunID), func(tx *sql.Tx) error {
+	var failed *chunkError
+	err := s.write(ctx, fmt.Sprintf("appending %d log lines of run %d", len(lines), lines[0].RunID), func(tx *sql.Tx) error {
 		var stmt *sql.Stmt
 		if len(lines) >= logChunk {
 			var err error
@@ -44,7 +45,8 @@ func (s *Store) AppendLogs(ctx context.Context, lines []dayops.LogLine) error {
 		}
 		args := make([]any, 0, 6*min(len(lines), logChunk))
 		for start := 0; start < len(lines); start += logChunk {
-			chunk := lines[start:min(start+logChunk, len(lines))]
+			end := min(start+logChunk, len(lines))
+			chunk := lines[start:end]
 			args = args[:0]
 			for _, l := range chunk {
 				at := now
@@ -60,36 +62,54 @@ func (s *Store) AppendLogs(ctx context.Context, lines []dayops.LogLine) error {
 				_, err = tx.ExecContext(ctx, insertLogs(len(chunk)), args...)
 			}
 			if err != nil {
-				return blameLogs(ctx, tx, chunk, err)
+				failed = &chunkError{lines: lines[:end], chunk: chunk, err: err}
+				return failed
 			}
 		}
 		return nil
 	})
+	if failed != nil {
+		return s.blameLogs(ctx, failed)
+	}
+	return err
 }
 
-// blameLogs names the line a failed multi-row INSERT choked on. SQLite undoes
-// only the failed statement, so the lines of earlier chunks are still visible
-// to the lookups here (and the caller then rolls everything back).
-func blameLogs(ctx context.Context, tx *sql.Tx, chunk []dayops.LogLine, err error) error {
+// chunkError is a failed INSERT of chunk, the last of lines.
+type chunkError struct {
+	lines, chunk []dayops.LogLine
+	err          error
+}
+
+func (e *chunkError) Error() string { return e.err.Error() }
+func (e *chunkError) Unwrap() error { return e.err }
+
+// blameLogs names the line a failed multi-row INSERT choked on. It looks
+// after the transaction was rolled back (PostgreSQL allows nothing more in
+// a transaction once a statement failed), so a line the batch repeats is
+// found among the batch's own lines, and one stored before in the table.
+func (s *Store) blameLogs(ctx context.Context, f *chunkError) error {
 	var one int
 	switch {
-	case isForeignKeyViolation(err):
-		for _, l := range chunk {
-			if e := tx.QueryRowContext(ctx, "SELECT 1 FROM runs WHERE id = ?", l.RunID).Scan(&one); errors.Is(e, sql.ErrNoRows) {
+	case isForeignKeyViolation(f.err):
+		for _, l := range f.chunk {
+			if e := s.r.QueryRowContext(ctx, "SELECT 1 FROM runs WHERE id = ?", l.RunID).Scan(&one); errors.Is(e, sql.ErrNoRows) {
 				return noRun(l.RunID)
 			}
 		}
-	case isUniqueViolation(err):
-		seen := make(map[[2]int64]bool, len(chunk))
-		for _, l := range chunk {
+	case isUniqueViolation(f.err):
+		seen := make(map[[2]int64]bool, len(f.lines))
+		for _, l := range f.lines[:len(f.lines)-len(f.chunk)] {
+			seen[[2]int64{l.RunID, l.Seq}] = true
+		}
+		for _, l := range f.chunk {
 			k := [2]int64{l.RunID, l.Seq}
-			if seen[k] || tx.QueryRowContext(ctx, "SELECT 1 FROM log_lines WHERE run_id = ? AND seq = ?", l.RunID, l.Seq).Scan(&one) == nil {
+			if seen[k] || s.r.QueryRowContext(ctx, "SELECT 1 FROM log_lines WHERE run_id = ? AND seq = ?", l.RunID, l.Seq).Scan(&one) == nil {
 				return dayops.Errorf(dayops.KindConflict, "run %d already has log line %d", l.RunID, l.Seq)
 			}
 			seen[k] = true
 		}
 	}
-	return err
+	return fmt.Errorf("appending %d log lines of run %d: %w", len(f.lines), f.lines[0].RunID, f.err)
 }
 
 // Logs returns the lines of run runID after sequence number afterSeq, in
@@ -121,20 +141,56 @@ func (s *Store) Logs(ctx context.Context, runID int64, afterSeq int64, limit int
 	return out, nil
 }
 
-// PruneLogs deletes the log lines older than before (the retention limit)
-// and returns how many it deleted.
-func (s *Store) PruneLogs(ctx context.Context, before time.Time) (int64, error) {
+// PruneLogs deletes, in one transaction, up to limit log lines of runs that
+// ended before endedBefore (the retention limit), oldest runs first, and
+// returns how many it deleted: fewer than limit when no more are due. A
+// run that has not ended keeps every line, however old. Callers delete a
+// large backlog in small batches so that runs writing logs meanwhile wait
+// for one short transaction at a time.
+func (s *Store) PruneLogs(ctx context.Context, endedBefore time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		return 0, dayops.Errorf(dayops.KindInvalid, "pruning logs needs a positive batch size, not %d", limit)
+	}
 	var n int64
 	err := s.write(ctx, "pruning logs", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM log_lines WHERE at < ?", before.UnixNano())
+		// The oldest due lines, in (run, seq) order: for each run they are
+		// a prefix of its lines, so "seq <= the last one" deletes exactly them.
+		rows, err := tx.QueryContext(ctx, `SELECT l.run_id, MAX(l.seq) FROM (
+				SELECT log_lines.run_id, log_lines.seq FROM log_lines JOIN runs ON runs.id = log_lines.run_id
+				WHERE runs.ended_at IS NOT NULL AND runs.ended_at < ?
+				ORDER BY log_lines.run_id, log_lines.seq LIMIT ?) l
+			GROUP BY l.run_id`, endedBefore.UnixNano(), limit)
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		var upTo [][2]int64
+		for rows.Next() {
+			var k [2]int64
+			if err := rows.Scan(&k[0], &k[1]); err != nil {
+				rows.Close()
+				return err
+			}
+			upTo = append(upTo, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, k := range upTo {
+			res, err := tx.ExecContext(ctx, "DELETE FROM log_lines WHERE run_id = ? AND seq <= ?", k[0], k[1])
+			if err != nil {
+				return err
+			}
+			d, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += d
+		}
+		return nil
 	})
-	if err == nil && n > 0 {
-		s.logger.Info("logs pruned", "lines", n, "before", before)
+	if err != nil {
+		return 0, err
 	}
-	return n, err
+	return n, nil
 }

@@ -27,8 +27,8 @@ type migration struct {
 // loadMigrations reads the embedded migrations in version order. Versions
 // must be 1, 2, 3… without gaps, so that a missing file is a build error
 // caught by the tests rather than a silently skipped change.
-func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
+func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
+	names, err := fs.Glob(fsys, dir+"/*.sql")
 	if err != nil {
 		return nil, err
 	}
@@ -58,16 +58,23 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 // migrate brings the schema up to date, one migration per transaction. The
 // write transaction begins IMMEDIATE, so two processes opening a new file at
 // once apply each migration exactly once: the second sees it recorded.
+//
+// On PostgreSQL the migrations are those of migrations/postgres, and the
+// advisory lock every write transaction takes does what IMMEDIATE does.
 func (s *Store) migrate(ctx context.Context) error {
-	ms, err := loadMigrations(migrationFiles)
+	ms, err := s.migrations()
 	if err != nil {
 		return fmt.Errorf("loading migrations: %w", err)
 	}
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	// BIGINT is INTEGER to SQLite, and holds nanoseconds on PostgreSQL.
+	if err := s.write(ctx, "creating schema_migrations in "+s.path, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT    NOT NULL,
-		applied_at INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("creating schema_migrations in %s: %w", s.path, err)
+		applied_at BIGINT  NOT NULL)`)
+		return err
+	}); err != nil {
+		return err
 	}
 	current, err := schemaVersion(ctx, s.w)
 	if err != nil {
@@ -104,6 +111,14 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// migrations are the store's own: SQLite's or PostgreSQL's.
+func (s *Store) migrations() ([]migration, error) {
+	if s.pg {
+		return loadMigrations(postgresMigrationFiles, "migrations/postgres")
+	}
+	return loadMigrations(migrationFiles, "migrations")
 }
 
 // checkVersion refuses a database written by a newer dayops: this binary

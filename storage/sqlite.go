@@ -80,15 +80,17 @@ func sqliteCode(err error) int {
 	return 0
 }
 
-// isUniqueViolation reports a primary key or unique constraint failure.
+// isUniqueViolation reports a primary key or unique constraint failure, of
+// SQLite or PostgreSQL (SQLSTATE 23505).
 func isUniqueViolation(err error) bool {
 	c := sqliteCode(err)
-	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || pgCode(err) == "23505"
 }
 
-// isForeignKeyViolation reports a reference to a missing row.
+// isForeignKeyViolation reports a reference to a missing row, of SQLite or
+// PostgreSQL (SQLSTATE 23503).
 func isForeignKeyViolation(err error) bool {
-	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY || pgCode(err) == "23503"
 }
 
 // Backup writes a consistent copy of the database to path with VACUUM INTO,
@@ -97,6 +99,9 @@ func isForeignKeyViolation(err error) bool {
 func (s *Store) Backup(ctx context.Context, path string) error {
 	if path == "" {
 		return dayops.Errorf(dayops.KindInvalid, "no backup path given")
+	}
+	if s.pg {
+		return noFileOnPostgres("backup", "pg_dump")
 	}
 	// VACUUM INTO reads SQLite URI file names: "file:x?mode=memory" would
 	// "succeed" and write nothing.
@@ -119,11 +124,30 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	return nil
 }
 
+// size is the database's size on disk: its pages and its write-ahead log.
+func (s *Store) size(ctx context.Context) (int64, error) {
+	if s.pg {
+		return s.postgresSize(ctx)
+	}
+	var pages int64
+	if err := s.r.QueryRowContext(ctx, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()").Scan(&pages); err != nil {
+		return 0, err
+	}
+	wal, err := os.Stat(s.path + "-wal")
+	if err != nil {
+		return pages, nil // no log yet, or checkpointed away
+	}
+	return pages + wal.Size(), nil
+}
+
 // Inspect opens the database at path read-only, changing nothing (no
 // migration, no WAL switch), and returns its schema version. It refuses a
 // file that is not a dayops database or is newer than this binary: restore
 // uses it before copying a backup into place.
 func Inspect(ctx context.Context, path string) (int, error) {
+	if IsPostgres(path) {
+		return 0, noFileOnPostgres("restore", "pg_restore")
+	}
 	if strings.HasPrefix(path, "file:") || strings.ContainsAny(path, "?#") {
 		return 0, dayops.Errorf(dayops.KindInvalid, "path %q must be a plain file path (no file: prefix, ? or #)", path)
 	}
@@ -145,7 +169,7 @@ func Inspect(ctx context.Context, path string) (int, error) {
 	if err != nil || version == 0 {
 		return 0, dayops.Errorf(dayops.KindInvalid, "%s is not a dayops database (no schema version): %v", path, err)
 	}
-	ms, err := loadMigrations(migrationFiles)
+	ms, err := loadMigrations(migrationFiles, "migrations")
 	if err != nil {
 		return 0, err
 	}
@@ -160,11 +184,23 @@ func Inspect(ctx context.Context, path string) (int, error) {
 }
 
 // Placeholder binding is the driver's business: SQLite takes "?" for every
-// parameter, as the queries of this package are written. A PostgreSQL
-// store rebinds them to $1, $2… in its own driver file; nothing else in the
+// parameter, as the queries of this package are written. PostgreSQL's
+// connections rebind them to $1, $2… (postgres.go); nothing else in the
 // package's SQL is SQLite's own.
 
 // placeholders returns the driver's placeholders for n values: "?, ?, ?".
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// sqliteTables lists the tables of a SQLite database and, for each, the
+// tables its foreign keys refer to.
+func sqliteTables(ctx context.Context, q queryer) ([]string, map[string][]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT m.name, COALESCE(f."table", '') FROM sqlite_master m
+		LEFT JOIN pragma_foreign_key_list(m.name) f
+		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name`)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tableRefs(rows)
 }

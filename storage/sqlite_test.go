@@ -19,7 +19,7 @@ import (
 func TestMigrations(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "dayops.db")
-	ms, err := loadMigrations(migrationFiles)
+	ms, err := loadMigrations(migrationFiles, "migrations")
 	if err != nil || len(ms) == 0 {
 		t.Fatalf("loadMigrations = %d, %v", len(ms), err)
 	}
@@ -80,7 +80,7 @@ func TestLoadMigrations(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ms, err := loadMigrations(tc.files)
+			ms, err := loadMigrations(tc.files, "migrations")
 			if (err != nil) != tc.bad {
 				t.Fatalf("loadMigrations error = %v, want error %v", err, tc.bad)
 			}

@@ -27,31 +27,42 @@ type Store struct {
 	w      *sql.DB      // one connection; BEGIN IMMEDIATE
 	r      *sql.DB      // readers; WAL snapshots
 	hold   func() error // releases the database file as in use
-	path   string
+	path   string       // the SQLite path or the PostgreSQL URL without its password
+	pg     bool         // PostgreSQL: writes take postgresWriteLock, reads a snapshot
 	now    func() time.Time
 	logger *slog.Logger
 }
 
-// Open opens (creating it when missing) the database at path and migrates it
-// to the schema this binary knows. It refuses a database whose schema is
-// newer than that. The Store holds the database as in use until Close, so
-// that a restore (Exclusive) refuses to replace it meanwhile.
+// Open opens the database path names and migrates it to the schema this
+// binary knows: a SQLite file (created when missing), or a PostgreSQL
+// database when path is a postgres:// or postgresql:// URL (see
+// IsPostgres). It refuses a database whose schema is newer than that. A
+// SQLite Store holds the file as in use until Close, so that a restore
+// (Exclusive) refuses to replace it meanwhile.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, dayops.Errorf(dayops.KindInvalid, "no database path given: set --database or DAYOPS_DATABASE")
 	}
-	s := &Store{path: path, now: opts.Now, logger: opts.Logger}
+	s := &Store{path: Redacted(path), pg: IsPostgres(path), now: opts.Now, logger: opts.Logger}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	w, r, hold, err := openSQLite(ctx, path)
-	if err != nil {
-		return nil, err
+	if s.pg {
+		w, r, err := openPostgres(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		s.w, s.r, s.hold = w, r, func() error { return nil }
+	} else {
+		w, r, hold, err := openSQLite(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		s.w, s.r, s.hold = w, r, hold
 	}
-	s.w, s.r, s.hold = w, r, hold
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -80,6 +91,12 @@ func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error)
 	if err != nil {
 		return wrap(op, err)
 	}
+	if s.pg {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", int64(postgresWriteLock)); err != nil {
+			tx.Rollback()
+			return wrap(op, err)
+		}
+	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return wrap(op, err)
@@ -91,9 +108,14 @@ func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error)
 }
 
 // read runs fn in a read-only transaction, so that several queries see one
-// snapshot.
+// snapshot (SQLite's WAL snapshot; REPEATABLE READ on PostgreSQL, whose
+// default isolation gives each statement its own).
 func (s *Store) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.pg {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := s.r.BeginTx(ctx, opts)
 	if err != nil {
 		return wrap(op, err)
 	}

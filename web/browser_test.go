@@ -128,3 +128,77 @@ func TestBrowserLiveLog(t *testing.T) {
 		must("keeping the screenshot", os.WriteFile(filepath.Join(dir, "run-page.png"), png, 0o644))
 	}
 }
+
+// TestBrowserInsights signs in through the login form in headless Chromium,
+// opens /insights over 90 days of deploys and takes a screenshot of it.
+func TestBrowserInsights(t *testing.T) {
+	path := chromium(t)
+	w := newWorld(t)
+	for day := 89; day >= 0; day-- {
+		for i, target := range [][2]string{{"web", "production"}, {"web", "staging"}, {"api", "production"}} {
+			if (day+i)%(2+i) != 0 {
+				continue
+			}
+			end := w.clock.Now().Add(-time.Duration(day)*24*time.Hour - time.Duration(3+i)*time.Hour)
+			state := dayops.RunSucceeded
+			if (day/3+i)%5 == 0 {
+				state = dayops.RunFailed
+			}
+			w.run(state, func(r *dayops.Run) {
+				r.Definition, r.Service, r.Environment = "deploy-"+target[0], target[0], target[1]
+				r.CreatedAt, r.StartedAt, r.EndedAt = end.Add(-10*time.Minute), end.Add(-9*time.Minute), end
+				if day%2 == 0 {
+					merged := end.Add(-time.Duration(1+day%9) * time.Hour)
+					r.Trigger, r.Context = dayops.TriggerPullRequest, map[string]string{"pr.number": "1", dayops.ContextPRMergedAt: merged.Format(time.RFC3339)}
+				}
+			})
+		}
+	}
+	srv := httptest.NewServer(w.mux)
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1200, 900))
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	var charts []string
+	err := chromedp.Do(bctx,
+		chromedp.Navigate(srv.URL+"/insights"), // to the login form, and back after it
+		chromedp.WaitVisible(`input[name=password]`),
+		chromedp.SendKeys(`input[name=password]`, "correct horse battery"),
+		chromedp.Submit(`input[name=password]`),
+		chromedp.WaitVisible(`section.insight svg`),
+	)
+	if err != nil {
+		t.Fatalf("signing in and opening /insights: %v", err)
+	}
+	charts, err = chromedp.Run(bctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("section.insight h2")).map(e => e.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"api · production", "web · production", "web · staging"}, charts); diff != "" {
+		t.Errorf("groups on the page (-want +got):\n%s", diff)
+	}
+	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("taking a screenshot: %v", err)
+	}
+	shot := filepath.Join(t.TempDir(), "insights.png")
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if len(png) < 10_000 || string(png[1:4]) != "PNG" {
+		t.Errorf("the screenshot is %d bytes, not a page", len(png))
+	}
+	t.Logf("screenshot of /insights: %s, %d bytes", shot, len(png))
+	if dir := os.Getenv("DAYOPS_SCREENSHOTS"); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, "insights.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -4,6 +4,16 @@
 // with a live tail through server-sent events). Pages are rendered on the
 // server with html/template; a little plain JavaScript follows the live log.
 //
+// /insights draws the four DORA figures of the deploys (dayops.ComputeInsights)
+// per service and environment as SVG bar charts made on the server; it
+// needs a login, like the run list.
+//
+// Metrics are what GET /metrics reports (Prometheus's text format): the
+// database's figures read at each scrape, step durations and lock waits from
+// the run events, the doors' API calls counted at their HTTP clients, and the
+// time the server takes to answer, by route. A scraper sends a bearer token;
+// without one configured only the loopback address may read them.
+//
 // The pages are read-only: nothing is started from them. A run page opens
 // with a signed, expiring link (the links dayops posts in chat and on GitHub)
 // or, for every page, after a login: a reverse proxy's user header from a

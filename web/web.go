@@ -152,6 +152,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /runs/{id}/log", s.headers(s.needRun(s.logPage), "no-store"))
 	mux.Handle("GET /runs/{id}/log.txt", s.headers(s.needRun(s.logText), "no-store"))
 	mux.Handle("GET /runs/{id}/events", s.headers(s.needRun(s.liveLog), "no-store"))
+	mux.Handle("GET /insights", s.headers(s.needLogin(s.insightsPage), "no-store"))
 }
 
 // headers sets what every answer of the pages carries: no signed link

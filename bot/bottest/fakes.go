@@ -142,6 +142,23 @@ func (e *Engine) Cancel(ctx context.Context, runID int64, who dayops.Actor, wher
 	return e.CancelErr
 }
 
+// Withdraw cancels a stored run that is queued or awaiting approval with no
+// step begun, with note as its reason (executor.Withdraw).
+func (e *Engine) Withdraw(ctx context.Context, id int64, who dayops.Actor, note string) (bool, error) {
+	e.record(fmt.Sprintf("withdraw %d %s %s", id, who.ID, note))
+	r, err := e.Store.Run(ctx, id)
+	if err != nil || r.State != dayops.RunQueued && r.State != dayops.RunAwaitingApproval {
+		return false, nil
+	}
+	for _, st := range r.Steps {
+		if st.State != dayops.StepPending {
+			return false, nil
+		}
+	}
+	e.Store.Update(id, func(r *dayops.Run) { r.State, r.Reason = dayops.RunCancelled, note })
+	return true, nil
+}
+
 // Supersede cancels a stored run that is queued, with note as its reason.
 func (e *Engine) Supersede(ctx context.Context, id int64, who dayops.Actor, note string) (bool, error) {
 	e.record(fmt.Sprintf("supersede %d %s %s", id, who.ID, note))

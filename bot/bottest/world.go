@@ -50,7 +50,7 @@ func Catalog(t testing.TB) *dayops.Catalog {
 				{Name: "Verify", Kind: dayops.StepKindHTTP, HTTP: &dayops.HTTPCheck{URL: "http://127.0.0.1/healthz"}},
 			},
 			Rollback: []dayops.Step{{Name: "Roll back", Kind: dayops.StepKindRun, Run: "./scripts/rollback.sh"}},
-			Triggers: dayops.Triggers{Schedule: []string{"0 3 * * *"}},
+			Triggers: dayops.Triggers{Schedule: []dayops.ScheduleTrigger{{Cron: "0 3 * * *"}}},
 			Source:   src("ops/day1/deploy-web.yaml")},
 		{Phase: dayops.Day2, Name: "restart-web", Description: "Restart the web service",
 			Environments: []dayops.Environment{{Name: "staging"}, {Name: "production"}},

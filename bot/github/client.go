@@ -312,7 +312,7 @@ func convertPR(repo string, pr *gh.PullRequest) dayops.PullRequest {
 	}
 	switch {
 	case pr.GetMerged() || pr.MergedAt != nil:
-		out.Action, out.MergeSHA = dayops.PRMerged, pr.GetMergeCommitSHA()
+		out.Action, out.MergeSHA, out.MergedAt = dayops.PRMerged, pr.GetMergeCommitSHA(), pr.GetMergedAt().Time
 	case pr.GetState() == "closed":
 		out.Action = dayops.PRClosed
 	}

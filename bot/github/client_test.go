@@ -211,7 +211,7 @@ func TestPullRequestFromTheFixture(t *testing.T) {
 		{"opened", opened, dayops.PullRequest{Action: dayops.PROpened}},
 		{"closed, not merged", closed, dayops.PullRequest{Action: dayops.PRClosed}},
 		{"merged", withField(t, withField(t, closed, "merged", true), "merged_at", "2019-05-15T15:20:33Z"),
-			dayops.PullRequest{Action: dayops.PRMerged, MergeSHA: "c4295bd74fb0f4fda03689c3df3f2803b658fd85"}},
+			dayops.PullRequest{Action: dayops.PRMerged, MergeSHA: "c4295bd74fb0f4fda03689c3df3f2803b658fd85", MergedAt: time.Date(2019, 5, 15, 15, 20, 33, 0, time.UTC)}},
 		{"from a fork", func() []byte {
 			head := fixtureObject(t, opened, "head")
 			head["repo"].(map[string]any)["full_name"] = "mallory/Hello-World"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	gh "github.com/google/go-github/v62/github"
 
@@ -187,22 +188,22 @@ func (in *Intake) pullRequest(ctx context.Context, delivery string, ev *event) e
 		}
 		return nil
 	}
+	// The triggers first, and once per delivery (also when a crash comes
+	// between them and the delivery's end): a deploy never waits for
+	// GitHub's record of older ones.
+	if in.opts.OnPullRequest != nil {
+		if first, err := in.opts.Inbox.FirstDelivery(ctx, Source+"-event", delivery); err != nil {
+			return fmt.Errorf("remembering delivery %s: %w", delivery, err)
+		} else if first {
+			in.opts.OnPullRequest(ctx, pr, Thread(pr))
+		}
+	}
 	if (pr.Action == dayops.PRClosed || pr.Action == dayops.PRMerged) && in.opts.Previews != nil {
 		// Marking deployments inactive twice does no harm: a failure is
 		// tried again with the delivery.
 		if err := in.opts.Previews.ClosePreview(ctx, pr); err != nil {
 			return fmt.Errorf("marking the preview deployments of %s inactive: %w", pr, err)
 		}
-	}
-	if in.opts.OnPullRequest == nil {
-		return nil
-	}
-	// The triggers are matched once per delivery, also when a crash
-	// comes between them and the delivery's end.
-	if first, err := in.opts.Inbox.FirstDelivery(ctx, Source+"-event", delivery); err != nil {
-		return fmt.Errorf("remembering delivery %s: %w", delivery, err)
-	} else if first {
-		in.opts.OnPullRequest(ctx, pr, Thread(pr))
 	}
 	return nil
 }
@@ -220,6 +221,7 @@ func fromEvent(e *gh.PullRequestEvent) dayops.PullRequest {
 		HeadRef:  p.GetHead().GetRef(),
 		BaseRef:  p.GetBase().GetRef(),
 		MergeSHA: p.GetMergeCommitSHA(),
+		MergedAt: p.GetMergedAt().Time,
 		Label:    e.GetLabel().GetName(),
 		Fork:     p.GetHead().GetRepo().GetFullName() != "" && !strings.EqualFold(p.GetHead().GetRepo().GetFullName(), e.GetRepo().GetFullName()),
 	}
@@ -242,6 +244,7 @@ func fromEvent(e *gh.PullRequestEvent) dayops.PullRequest {
 	}
 	if pr.Action != dayops.PRMerged {
 		pr.MergeSHA = "" // GitHub's test merge commit, not a merge
+		pr.MergedAt = time.Time{}
 	}
 	return pr
 }

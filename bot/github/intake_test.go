@@ -496,7 +496,10 @@ func TestPullRequestEvents(t *testing.T) {
 	if prs[0].Action != dayops.PRMerged || prs[0].Repo != "Codertocat/Hello-World" || prs[0].Number != 2 || prs[0].BaseRef != "master" || prs[0].Fork || prs[0].MergeSHA == "" {
 		t.Errorf("merged: %+v", prs[0])
 	}
-	if prs[1].Action != dayops.PRClosed || prs[1].MergeSHA != "" {
+	if got := prs[0].Context()[dayops.ContextPRMergedAt]; got != "2019-05-15T15:20:33Z" {
+		t.Errorf("merged: context %s = %q, want the merge time (lead time starts there)", dayops.ContextPRMergedAt, got)
+	}
+	if prs[1].Action != dayops.PRClosed || prs[1].MergeSHA != "" || !prs[1].MergedAt.IsZero() {
 		t.Errorf("closed unmerged: %+v", prs[1])
 	}
 	if prs[2].Action != dayops.PRLabeled || prs[2].Label == "" {

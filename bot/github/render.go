@@ -208,6 +208,11 @@ func renderRun(head string, v *bot.RunView, after string, limit int) string {
 	if after != "" {
 		tail = append(tail, after)
 	}
+	for _, l := range v.Elsewhere {
+		if l.Door != DoorName && strings.HasPrefix(l.URL, "https://") && len(l.URL) < 500 {
+			tail = append(tail, "["+doorTitle(l.Door)+" thread]("+strings.ReplaceAll(l.URL, ")", "%29")+")")
+		}
+	}
 	if v.URL != "" {
 		tail = append(tail, "[Run page]("+strings.ReplaceAll(v.URL, ")", "%29")+")")
 	}
@@ -293,4 +298,12 @@ func parseID(s string) (int64, error) {
 		return 0, dayops.Errorf(dayops.KindInvalid, "github door: stored id %q is not a GitHub id", s)
 	}
 	return id, nil
+}
+
+// doorTitle is a door's name as people write it: "Slack".
+func doorTitle(door string) string {
+	if door == "" {
+		return "Chat"
+	}
+	return strings.ToUpper(door[:1]) + door[1:]
 }

@@ -164,3 +164,19 @@ func TestRenderRunOffersCommandsBelowTheSteps(t *testing.T) {
 		t.Errorf("want the title first, then the steps, the command and the link last:\n%s", got)
 	}
 }
+
+func TestRenderRunLinksItsSlackThread(t *testing.T) {
+	m := bot.Message{Run: &bot.RunView{ID: 3, Title: "Run #3 deploy-web staging — running", State: dayops.RunRunning,
+		URL: "https://dayops.example.com/runs/3?sig=x",
+		Elsewhere: []bot.ThreadLink{
+			{Door: "slack", URL: "https://acme.slack.com/archives/C1/p1700000000000100"},
+			{Door: "github", URL: "https://github.com/acme/web/pull/7#issuecomment-1"}, // its own: not linked
+			{Door: "slack", URL: "javascript:alert(1)"},                                // not a link to follow
+		}}}
+	got := github.Render(m, "/ops")
+	slack := strings.Index(got, "[Slack thread](https://acme.slack.com/archives/C1/p1700000000000100)")
+	page := strings.Index(got, "[Run page](")
+	if slack < 0 || page < slack || strings.Count(got, "thread](") != 1 || strings.Contains(got, "javascript") {
+		t.Errorf("rendered:\n%s", got)
+	}
+}

@@ -100,7 +100,7 @@ func (d *Door) channelEvent(ctx context.Context, eventID string, in innerEvent) 
 		if th.ID == "" {
 			th.ID = in.TS
 		}
-		d.bot.IncidentMessage(ctx, th, unescape(in.Text), d.deliveries)
+		d.bot.IncidentMessage(ctx, th, unescape(in.Text))
 		return
 	}
 	// Joining a new channel brings dayops's own member_joined_channel: the

@@ -25,7 +25,7 @@ func incidentWorld(t *testing.T) *world {
 	step := []dayops.Step{{Name: "Do", Kind: dayops.StepKindRun, Run: "true"}}
 	defs = append(defs,
 		&dayops.Definition{Phase: dayops.Day2, Name: "flush-cache", Steps: step, Source: src,
-			Triggers: dayops.Triggers{Incident: []dayops.IncidentTrigger{{Channel: re(`^inc-`), Match: re(`(?i)cache`), Auto: true}}}},
+			Triggers: dayops.Triggers{Incident: []dayops.IncidentTrigger{{Channel: re(`^inc-`), Match: re(`(?i)cache`), Auto: true, Cooldown: dayops.DefaultCooldown, Budget: dayops.DefaultBudget}}}},
 		&dayops.Definition{Phase: dayops.Day2, Name: "restart-api", Steps: step, Source: src,
 			Triggers: dayops.Triggers{Incident: []dayops.IncidentTrigger{{Channel: re(`^inc-`), Match: re(`(?i)5xx|api`)}}}},
 	)

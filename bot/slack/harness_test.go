@@ -111,6 +111,11 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 		c.Handle("/auth.test", func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, `{"ok":true,"user":"dayops","user_id":%q,"team_id":"T111","bot_id":"B111"}`, botUser)
 		})
+		c.Handle("/chat.getPermalink", func(w http.ResponseWriter, r *http.Request) {
+			_ = r.ParseForm()
+			fmt.Fprintf(w, `{"ok":true,"channel":%q,"permalink":"https://acme.slack.com/archives/%s/p%s"}`,
+				r.Form.Get("channel"), r.Form.Get("channel"), strings.ReplaceAll(r.Form.Get("message_ts"), ".", ""))
+		})
 		c.Handle("/respond", func(w http.ResponseWriter, r *http.Request) {
 			var body map[string]any
 			if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
@@ -334,6 +339,7 @@ func newWorldOf(t testing.TB, path string, cat *dayops.Catalog, pol dayops.Polic
 	w.bot, err = bot.New(bot.Options{
 		Engine: w.engine, Store: w.store, Catalogs: &bottest.Catalogs{Cat: cat}, Policy: pol,
 		Events: w.bus, BaseURL: "https://dayops.example.com", Redactor: dayops.NewRedactor("hunter2-secret"),
+		Automation: db,
 	})
 	if err != nil {
 		t.Fatal(err)

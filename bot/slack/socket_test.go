@@ -101,6 +101,13 @@ func TestSocketMode(t *testing.T) {
 	close(first.done)
 	second.send(t, hello)
 	second.send(t, mention("env-mention-again", 1)) // Slack's redelivery
+	// The click cancels run 1: it comes once that run exists, as a person
+	// clicks a button on its message. (Envelopes are handled concurrently,
+	// so a click sent at once could overtake the command that starts it.)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(w.engine.Requests()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	second.send(t, clickEnv("env-click"))
 	second.send(t, clickEnv("env-click")) // a duplicate
 	second.send(t, clickEnv("env-click-2"))

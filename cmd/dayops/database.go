@@ -18,7 +18,7 @@ import (
 func openStore(ctx context.Context, io IO, path string) (*storage.Store, bool) {
 	st, err := storage.Open(ctx, path, storage.Options{})
 	if err != nil {
-		fmt.Fprintf(io.Stderr, "dayops: opening database %s: %v\n", path, err)
+		fmt.Fprintf(io.Stderr, "dayops: opening database %s: %v\n", storage.Redacted(path), err)
 		return nil, false
 	}
 	return st, true
@@ -34,7 +34,7 @@ func runHistory(ctx context.Context, io IO, args []string) int {
 	if !ok {
 		return code
 	}
-	if !fileExists(*db) {
+	if !databaseExists(*db) {
 		fmt.Fprintf(io.Stderr, "dayops history: no database at %s (set --database or DAYOPS_DATABASE)\n", *db)
 		return exitFail
 	}
@@ -93,7 +93,7 @@ func runLogs(ctx context.Context, io IO, args []string) int {
 		fmt.Fprintf(io.Stderr, "dayops logs: %q is not a run number (e.g. 42)\n", pos[0])
 		return exitUsage
 	}
-	if !fileExists(*db) {
+	if !databaseExists(*db) {
 		fmt.Fprintf(io.Stderr, "dayops logs: no database at %s (set --database or DAYOPS_DATABASE)\n", *db)
 		return exitFail
 	}
@@ -146,7 +146,7 @@ func runBackup(ctx context.Context, io IO, args []string) int {
 	if !ok {
 		return code
 	}
-	if !fileExists(*db) {
+	if !databaseExists(*db) {
 		fmt.Fprintf(io.Stderr, "dayops backup: no database at %s (set --database or DAYOPS_DATABASE)\n", *db)
 		return exitFail
 	}
@@ -160,7 +160,7 @@ func runBackup(ctx context.Context, io IO, args []string) int {
 		fmt.Fprintf(io.Stderr, "dayops backup: %v\n", err)
 		return exitFail
 	}
-	fmt.Fprintf(io.Stdout, "backed up %s to %s in %s\n", *db, pos[0], time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(io.Stdout, "backed up %s to %s in %s\n", storage.Redacted(*db), pos[0], time.Since(start).Round(time.Millisecond))
 	return exitOK
 }
 
@@ -177,7 +177,7 @@ func runRestore(ctx context.Context, io IO, args []string) int {
 		fmt.Fprintf(io.Stderr, "dayops restore: %v\n", err)
 		return exitFail
 	}
-	fmt.Fprintf(io.Stdout, "restored %s into %s\n", pos[0], *db)
+	fmt.Fprintf(io.Stdout, "restored %s into %s\n", pos[0], storage.Redacted(*db))
 	return exitOK
 }
 
@@ -190,6 +190,9 @@ func runRestore(ctx context.Context, io IO, args []string) int {
 // going), whose later records would otherwise go to the replaced file and be
 // lost, and no process can open it until the new one is in place.
 func restore(ctx context.Context, backup, target string, force bool) error {
+	if storage.IsPostgres(target) {
+		return dayops.Errorf(dayops.KindInvalid, "restore replaces a SQLite file: for a PostgreSQL database use pg_restore (or dayops db copy --from BACKUP --to an empty database)")
+	}
 	if fileExists(target) && !force {
 		return dayops.Errorf(dayops.KindConflict, "%s exists: stop the server and pass --force to replace it", target)
 	}
@@ -237,6 +240,12 @@ func replaceDatabase(backup, target string) (err error) {
 		}
 	}
 	return os.Rename(tmp.Name(), target)
+}
+
+// databaseExists reports whether the database is there to read: a SQLite
+// file that exists, or any PostgreSQL URL (opening it tells the rest).
+func databaseExists(db string) bool {
+	return storage.IsPostgres(db) || fileExists(db)
 }
 
 func fileExists(path string) bool {

@@ -180,7 +180,7 @@ func startDemo(ctx context.Context, io IO, data, listen string, logger *slog.Log
 	}
 	d.web.Routes(mux)
 	d.bot, err = bot.New(bot.Options{Engine: d.exec, Store: d.store, Catalogs: d.syncer, Policy: policy, Events: events,
-		RunURL: d.web.RunURL, Prefix: commands.DefaultPrefix, Logger: logger})
+		RunURL: d.web.RunURL, Prefix: commands.DefaultPrefix, Logger: logger, Automation: d.store})
 	if err != nil {
 		d.close()
 		return nil, err

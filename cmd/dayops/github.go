@@ -6,7 +6,10 @@ import (
 	"strings"
 
 	"github.com/dayops/dayops"
+	"github.com/dayops/dayops/bot"
 	ghdoor "github.com/dayops/dayops/bot/github"
+	"github.com/dayops/dayops/config"
+	"github.com/dayops/dayops/gitsync"
 )
 
 // registerGitHub wires the GitHub door: the client, the door that answers
@@ -14,7 +17,7 @@ import (
 // intake on POST /github/webhook. It returns what stops the intake.
 func registerGitHub(ctx context.Context, d doorDeps) (stop func(), err error) {
 	gh := d.cfg.GitHub
-	client, err := ghdoor.NewClient(ghdoor.ClientOptions{BaseURL: gh.APIURL, Token: gh.Token.Value(), Logger: d.log})
+	client, err := ghdoor.NewClient(ghdoor.ClientOptions{BaseURL: gh.APIURL, Token: gh.Token.Value(), Logger: d.log, HTTPClient: d.apiClient("github")})
 	if err != nil {
 		return nil, err
 	}
@@ -24,7 +27,8 @@ func registerGitHub(ctx context.Context, d doorDeps) (stop func(), err error) {
 	if err != nil {
 		d.log.Warn("github: the token's login is unknown; comments by bots are ignored all the same", "err", err)
 	}
-	door, err := ghdoor.NewDoor(ghdoor.DoorOptions{Client: client, BotLogin: login, Prefix: d.cfg.Slack.Command, Logger: d.log})
+	door, err := ghdoor.NewDoor(ghdoor.DoorOptions{Client: client, BotLogin: login, Prefix: d.cfg.Slack.Command, Logger: d.log,
+		EnvironmentURL: func(run *dayops.Run) string { return environmentURL(d.syncer.Catalog(), run) }})
 	if err != nil {
 		return nil, fmt.Errorf("starting the GitHub door: %w", err)
 	}
@@ -43,6 +47,9 @@ func registerGitHub(ctx context.Context, d doorDeps) (stop func(), err error) {
 			Sync: func(ctx context.Context) error {
 				_, err := d.syncer.Sync(ctx)
 				return err
+			},
+			Validate: func(ctx context.Context, pr dayops.PullRequest) error {
+				return validateOpsPR(ctx, d.syncer, door, pr)
 			}},
 		Logger: d.log,
 	})
@@ -68,4 +75,45 @@ func githubTeams(p dayops.Policy) []string {
 		}
 	}
 	return teams
+}
+
+// environmentURL is the url: of run's environment in the catalog's
+// definition: where the deployment is reached; "" when it gives none.
+func environmentURL(cat *dayops.Catalog, run *dayops.Run) string {
+	if cat == nil || run.Environment == "" {
+		return ""
+	}
+	def, ok := cat.Lookup(run.Definition)
+	if !ok {
+		return ""
+	}
+	env, _ := def.Environment(run.Environment)
+	return env.URL
+}
+
+// validateOpsPR checks an ops repo pull request's head as a sync would,
+// without serving it, and reports on the pull request: the dayops/validate
+// check with an annotation per problem, and what it changes in the catalog.
+func validateOpsPR(ctx context.Context, syncer *gitsync.Syncer, door *ghdoor.Door, pr dayops.PullRequest) error {
+	check, err := syncer.Check(ctx, fmt.Sprintf("refs/pull/%d/head", pr.Number))
+	if err != nil {
+		return fmt.Errorf("checking %s: %w", pr, err)
+	}
+	v := ghdoor.Validation{Revision: check.Revision}
+	for _, p := range check.Located {
+		v.Problems = append(v.Problems, ghdoor.Problem{Path: p.File, Line: p.Line, Col: p.Col, Message: p.Message})
+	}
+	if check.Catalog != nil {
+		v.Summary = dayops.CatalogChanges(syncer.Catalog(), check.Catalog).Markdown()
+	}
+	return door.PublishValidation(ctx, pr, v)
+}
+
+// prRequirements are github.environments as the bot enforces them.
+func prRequirements(cfg *config.Config) map[string]bot.PRRequirement {
+	out := map[string]bot.PRRequirement{}
+	for env, e := range cfg.GitHub.Environments {
+		out[env] = bot.PRRequirement{Review: e.RequireReview, Checks: e.RequireChecks}
+	}
+	return out
 }

@@ -38,6 +38,7 @@ func TestLayering(t *testing.T) {
 		"github.com/google/go-github/": "bot/github",
 		"github.com/go-git/go-git/":    "gitsync",
 		"modernc.org/sqlite":           "storage",
+		"github.com/jackc/pgx/":        "storage",
 	}
 	rel := func(p string) (string, bool) {
 		if p == mod {

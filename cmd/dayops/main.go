@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/dayops/dayops"
+	"github.com/dayops/dayops/storage"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -62,6 +63,7 @@ func verbs() []verb {
 		{"logs", "RUN [--database PATH]", "the steps and full log of one run", runLogs},
 		{"backup", "PATH [--database PATH]", "consistent online backup of the database (VACUUM INTO)", runBackup},
 		{"restore", "PATH [--database PATH] [--force]", "restore a backup into a stopped server's database path", runRestore},
+		{"db", "copy --from SRC --to DST", "copy a whole database (SQLite file or postgres://…) into an empty one, checking counts", runDB},
 		{"version", "", "version, commit and Go version", runVersion},
 	}
 }
@@ -194,13 +196,16 @@ func newFlags(name string) *flag.FlagSet {
 	return flag.NewFlagSet(name, flag.ContinueOnError)
 }
 
-// databaseFlag adds --database with the SPEC default (DAYOPS_DATABASE, else dayops.db).
+// databaseFlag adds --database with the SPEC default (DAYOPS_DATABASE, else
+// dayops.db). The help shows the default without a PostgreSQL password.
 func databaseFlag(fs *flag.FlagSet, io IO) *string {
 	def := io.Getenv("DAYOPS_DATABASE")
 	if def == "" {
 		def = "dayops.db"
 	}
-	return fs.String("database", def, "SQLite database `path` (env DAYOPS_DATABASE)")
+	db := fs.String("database", def, "SQLite database `path` or postgres:// URL (env DAYOPS_DATABASE)")
+	fs.Lookup("database").DefValue = storage.Redacted(def)
+	return db
 }
 
 func runVersion(ctx context.Context, io IO, args []string) int {

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dayops/dayops/internal/testkit/postgres"
 )
 
 // asDayops, set in a child's environment, makes the test binary run Main
@@ -26,7 +28,7 @@ func TestMain(m *testing.M) {
 		stop()
 		os.Exit(code)
 	}
-	code := m.Run()
+	code := postgres.Run(m) // m.Run, then the PostgreSQL cluster of the db copy tests goes
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}

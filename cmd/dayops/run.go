@@ -245,7 +245,13 @@ func runRun(ctx context.Context, io IO, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	src, ok := loadFolder(io, *dir, *db, true)
+	// A SQLite file inside the folder is left out of it; a PostgreSQL
+	// database is no file.
+	dbFile := *db
+	if storage.IsPostgres(dbFile) {
+		dbFile = ""
+	}
+	src, ok := loadFolder(io, *dir, dbFile, true)
 	if !ok {
 		return exitFail
 	}
@@ -275,7 +281,7 @@ func runRun(ctx context.Context, io IO, args []string) int {
 		fmt.Fprintf(io.Stderr, "dayops run: %s\n", dayops.UserMessage(err, ""))
 		return exitFail
 	}
-	fmt.Fprintf(io.Stdout, "run #%d %s at %s (database %s)\n", run.ID, run.Definition, dayops.ShortRevision(run.Revision), *db)
+	fmt.Fprintf(io.Stdout, "run #%d %s at %s (database %s)\n", run.ID, run.Definition, dayops.ShortRevision(run.Revision), storage.Redacted(*db))
 	final := follow(ctx, io, st, ex, run.ID)
 	if final == nil {
 		return exitFail

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -34,7 +35,7 @@ func runServe(ctx context.Context, io IO, args []string) int {
 	v, _ := findVerb("serve")
 	fs := newFlags(v.name)
 	path := fs.String("config", "", "server configuration `file` (YAML); the environment overrides it (see docs/configuration.md)")
-	db := fs.String("database", "", "SQLite database `path`; overrides database of the configuration and DAYOPS_DATABASE")
+	db := fs.String("database", "", "SQLite database `path` or postgres:// URL; overrides database of the configuration and DAYOPS_DATABASE")
 	if _, code, ok := parseArgs(io, v, fs, args, 0, 0); !ok {
 		return code
 	}
@@ -44,7 +45,10 @@ func runServe(ctx context.Context, io IO, args []string) int {
 		return exitUsage
 	}
 	if *db != "" {
-		cfg.Database = *db
+		if err := cfg.SetDatabase(*db); err != nil {
+			fmt.Fprintf(io.Stderr, "dayops serve: %s\n", dayops.UserMessage(err, ""))
+			return exitUsage
+		}
 	}
 	secrets, err := stepSecrets()
 	if err != nil {
@@ -55,9 +59,9 @@ func runServe(ctx context.Context, io IO, args []string) int {
 	if vars == nil {
 		vars = map[string]string{}
 	}
-	maps.Copy(vars, envWithPrefix("DAYOPS_VAR_")) // the environment overrides the file
-	logger := slog.New(slog.NewTextHandler(io.Stderr, nil))
-	s, err := startServer(ctx, cfg, secrets, vars, logger)
+	maps.Copy(vars, envWithPrefix("DAYOPS_VAR_"))           // the environment overrides the file
+	logger := slog.New(slog.NewJSONHandler(io.Stderr, nil)) // for log collectors; the terminal verbs keep text
+	s, err := startServer(ctx, cfg, secrets, vars, io.Getenv("DAYOPS_METRICS_TOKEN"), logger)
 	if err != nil && ctx.Err() != nil {
 		// SIGTERM before the server was up: nothing ran yet.
 		logger.Info("stopped before start-up finished", "err", dayops.NewRedactor().Redact(err.Error()))
@@ -99,7 +103,7 @@ type server struct {
 // startServer opens the database, serves HTTP, syncs the ops repo once,
 // recovers the runs a previous process left, and starts the executor, the
 // bot and the sync loop. On error everything started is released.
-func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[string]string, logger *slog.Logger) (_ *server, err error) {
+func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[string]string, metricsToken string, logger *slog.Logger) (_ *server, err error) {
 	s := &server{cfg: cfg, log: logger, syncDone: make(chan struct{}), serveDone: make(chan struct{})}
 	defer func() {
 		if err != nil {
@@ -107,12 +111,22 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 		}
 	}()
 	logger.Info("starting", "config", cfg.String())
-	if s.store, err = storage.Open(ctx, cfg.Database, storage.Options{Logger: logger}); err != nil {
+	if s.store, err = storage.Open(ctx, cfg.DatabaseURL(), storage.Options{Logger: logger}); err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.store.Close)
 
-	dbDir, err := filepath.Abs(filepath.Dir(cfg.Database))
+	// The git cache lives beside a SQLite file. On PostgreSQL there is no
+	// file: each process (each replica) keeps its own cache in a temporary
+	// directory, removed when it stops.
+	cacheParent := filepath.Dir(cfg.Database)
+	if storage.IsPostgres(cfg.Database) {
+		if cacheParent, err = os.MkdirTemp("", "dayops-serve-"); err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, func() error { return os.RemoveAll(cacheParent) })
+	}
+	dbDir, err := filepath.Abs(cacheParent)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +151,9 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	metrics := web.NewMetrics(s.store, logger)
+	mux.Handle("GET /metrics", metrics.Handler(metricsToken))
+	s.http = &http.Server{Handler: metrics.Instrument(mux), ReadHeaderTimeout: 5 * time.Second}
 	go s.http.Serve(ln)
 	s.closers = append(s.closers, s.http.Close)
 	logger.Info("listening", "addr", s.addr)
@@ -150,6 +166,10 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	}
 
 	events := dayops.NewBus()
+	followCtx, stopFollow := context.WithCancel(context.WithoutCancel(ctx))
+	followDone := make(chan struct{})
+	go func() { defer close(followDone); metrics.Follow(followCtx, events) }()
+	s.closers = append(s.closers, func() error { stopFollow(); <-followDone; return nil })
 	s.exec, err = executor.New(executor.Options{
 		Store: s.store, Catalogs: s.syncer, Workspace: s.syncer, Events: events, Policy: cfg.Policy,
 		Secrets: secrets, Vars: vars, RunAs: cfg.RunAs, Logger: logger, Targets: executorTargets(cfg),
@@ -158,7 +178,11 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 		return nil, err
 	}
 	s.closers = append(s.closers, s.exec.Close)
-	redactor := dayops.NewRedactor(serverSecrets(cfg, secrets)...)
+	held := serverSecrets(cfg, secrets)
+	if metricsToken != "" {
+		held = append(held, metricsToken)
+	}
+	redactor := dayops.NewRedactor(held...)
 	if s.web, err = startWeb(cfg, s.store, s.syncer, events, redactor, mux, logger); err != nil {
 		return nil, err
 	}
@@ -173,7 +197,7 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	s.bot, err = bot.New(bot.Options{
 		Engine: s.exec, Store: s.store, Catalogs: s.syncer, Policy: cfg.Policy, Events: events,
 		Redactor: redactor, BaseURL: cfg.BaseURL, RunURL: runURL, Prefix: cfg.Slack.Command, Logger: logger,
-		NotifyThread: notify, AllowForks: cfg.GitHub.AllowForks,
+		NotifyThread: notify, AllowForks: cfg.GitHub.AllowForks, PRRequirements: prRequirements(cfg), Automation: s.store,
 	})
 	if err != nil {
 		return nil, err
@@ -196,14 +220,29 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	bg, stopServe := context.WithCancel(context.WithoutCancel(ctx))
 	s.closers = append(s.closers, func() error { stopServe(); <-s.serveDone; return nil })
 	go func() { defer close(s.serveDone); s.exec.Serve(bg) }()
+	retentionDone := make(chan struct{})
+	go func() { defer close(retentionDone); newRetention(s.store, cfg.LogRetention, logger).run(bg) }()
+	s.closers = append(s.closers, func() error { stopServe(); <-retentionDone; return nil })
 	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopSync = stopSync
 	go func() { defer close(s.syncDone); s.syncer.Run(syncCtx) }()
 	s.closers = append(s.closers, func() error { stopSync(); <-s.syncDone; return nil })
 
-	if s.stopDoors, err = registerDoors(ctx, doorDeps{cfg: cfg, bot: s.bot, store: s.store, syncer: s.syncer, mux: mux, redactor: redactor, log: logger}); err != nil {
+	deps := doorDeps{cfg: cfg, bot: s.bot, store: s.store, syncer: s.syncer, mux: mux, redactor: redactor, log: logger, apiClient: metrics.Client}
+	if s.stopDoors, err = registerDoors(ctx, deps); err != nil {
 		return nil, err
 	}
+	stopAlerts, err := registerAlertmanager(deps)
+	if err != nil {
+		return nil, err
+	}
+	stopSchedule, err := startScheduler(ctx, deps)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() error { stopSchedule(); return nil })
+	stopDoors := s.stopDoors
+	s.stopDoors = func() { stopSchedule(); stopAlerts(); stopDoors() }
 	if len(cfg.Policy.Roles) == 0 {
 		logger.Warn("no roles are configured: nobody may do anything until roles grant it (see docs/configuration.md)")
 	}
@@ -221,6 +260,9 @@ type doorDeps struct {
 	mux      *http.ServeMux
 	redactor *dayops.Redactor
 	log      *slog.Logger
+	// apiClient is the HTTP client of a door's API calls ("slack",
+	// "github"), counted for /metrics.
+	apiClient func(api string) *http.Client
 }
 
 // registerDoors registers the doors the configuration enables — the ways
@@ -255,6 +297,7 @@ func registerDoors(ctx context.Context, d doorDeps) (stop func(), err error) {
 	door, err := slackdoor.New(ctx, slackdoor.Options{
 		Bot: d.bot, BotToken: d.cfg.Slack.BotToken.Value(), SigningSecret: d.cfg.Slack.SigningSecret.Value(),
 		APIURL: apiURL, Deliveries: d.store, Redactor: d.redactor, Logger: d.log, IncidentChannels: d.cfg.Slack.IncidentChannels,
+		HTTPClient: d.apiClient("slack"),
 	})
 	if err != nil {
 		return stop, fmt.Errorf("starting the Slack door: %w", err)

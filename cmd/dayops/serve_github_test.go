@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -171,6 +172,9 @@ func TestServeGitHubEndToEnd(t *testing.T) {
 		run.Params["version"] != "ec26c3e57ca3a959ca5aad62de7213c562f8c821" || run.Environment != "staging" {
 		t.Fatalf("merge deploy: %+v", run)
 	}
+	if got := run.Context[dayops.ContextPRMergedAt]; got != "2019-05-15T15:20:33Z" {
+		t.Errorf("merge deploy: %s = %q, want the merge time (lead time for changes starts there)", dayops.ContextPRMergedAt, got)
+	}
 	repo := "Codertocat/Hello-World"
 	eventually(t, 30*time.Second, "the deployment to show success", func() bool {
 		deps := w.fake.Deployments(repo)
@@ -181,7 +185,15 @@ func TestServeGitHubEndToEnd(t *testing.T) {
 	for _, s := range dep.Statuses {
 		states = append(states, s.State)
 	}
-	if dep.Environment != "staging" || dep.Ref == "" || states[0] != "queued" || !strings.Contains(strings.Join(states, " "), "in_progress") {
+	// The statuses follow the run in order; how many of queued and
+	// in_progress GitHub sees depends on how fast the run goes.
+	order := map[string]int{"queued": 0, "in_progress": 1, "success": 2}
+	for i := 1; i < len(states); i++ {
+		if order[states[i]] < order[states[i-1]] {
+			t.Errorf("statuses out of order: %v", states)
+		}
+	}
+	if dep.Environment != "staging" || dep.Ref == "" || len(states) == 0 {
 		t.Errorf("deployment %+v, statuses %v", dep, states)
 	}
 	if lu := dep.Statuses[len(dep.Statuses)-1].LogURL; !strings.Contains(lu, fmt.Sprintf("/runs/%d", run.ID)) {
@@ -281,6 +293,14 @@ func TestServeGitHubEndToEnd(t *testing.T) {
 			t.Errorf("the fork's command ran: %+v", r)
 		}
 	}
+
+	// /metrics counted the GitHub API calls and the webhooks' answers.
+	code, metrics := get(t, d.url+"/metrics")
+	for _, want := range []string{`dayops_api_requests_total{api="github",outcome="ok"}`, `dayops_http_request_duration_seconds_count{code="202",route="POST /github/webhook"}`} {
+		if code != http.StatusOK || !strings.Contains(metrics, want) {
+			t.Errorf("/metrics = %d, lacks %q", code, want)
+		}
+	}
 }
 
 // TestServeGitHubDeliveryRunsAfterAKill: a delivery is stored and answered,
@@ -355,4 +375,174 @@ func TestServeGitHubDeliveryRunsAfterAKill(t *testing.T) {
 	if r := runsOf(t, d)[0]; r.Params["version"] != "c0ffee1234567" || r.Actor.ID != "github:runatlantis" {
 		t.Errorf("run after the restart: %+v", r)
 	}
+}
+
+// TestServeGitHubProductionNeedsAReview: with github.environments asking a
+// review and the required checks for production, "/ops deploy production"
+// on a pull request without them is refused saying what is missing, and
+// nothing runs; once reviewed by someone else and green, it is asked for
+// (and waits for its approval gate).
+func TestServeGitHubProductionNeedsAReview(t *testing.T) {
+	w := newGitHubServeWorld(t)
+	w.file = strings.Replace(w.file, "github: {repos:", "github: {environments: {production: {require_review: true, require_checks: true}}, repos:", 1)
+	w.file = strings.Replace(w.file, `allow: ["day1:*:staging", "read"]`, `allow: ["day1:*", "read"]`, 1)
+	d := w.start(t)
+	repo := "runatlantis/atlantis-tests"
+	head := "c0ffee1234567"
+	w.fake.SetPullRequest(githubtest.PR{Repo: repo, Number: 1, Author: "octocat", HeadSHA: head})
+	w.fake.SetRequiredChecks(repo, "main", "ci/test")
+	w.fake.SetStatus(repo, head, "ci/test", "failure")
+
+	webhook(t, d.url, "issue_comment", "prod-1", w.commentOnPR(t, "/ops deploy production"))
+	var refusal string
+	eventually(t, 30*time.Second, "the refusal", func() bool {
+		for _, c := range w.fake.Comments(repo, 1) {
+			if c.Author == w.fake.Login && strings.Contains(c.Body, "production") {
+				refusal = c.Body
+				return true
+			}
+		}
+		return false
+	})
+	for _, want := range []string{"needs an approving review by someone other than octocat", "required check ci/test has not passed"} {
+		if !strings.Contains(refusal, want) {
+			t.Errorf("refusal %q does not say %q", refusal, want)
+		}
+	}
+	if runs := runsOf(t, d); len(runs) != 0 {
+		t.Fatalf("refused, yet runs %+v", runs)
+	}
+
+	// The author's own approval does not count; another's does.
+	w.fake.AddReview(repo, 1, "octocat", "APPROVED", head)
+	w.fake.AddReview(repo, 1, "alice", "APPROVED", head)
+	w.fake.SetStatus(repo, head, "ci/test", "success")
+	webhook(t, d.url, "issue_comment", "prod-2", w.commentOnPR(t, "/ops deploy production"))
+	eventually(t, 30*time.Second, "the reviewed deploy to wait for its approval", func() bool {
+		runs := runsOf(t, d)
+		return len(runs) == 1 && runs[0].State == dayops.RunAwaitingApproval
+	})
+}
+
+// TestServeGitHubValidatesOpsRepoPullRequests: a pull request on the ops
+// repo with three broken definitions gets a failing dayops/validate check
+// with an annotation at each one's file and line, and one comment saying
+// what it changes; the serving catalog is not touched.
+func TestServeGitHubValidatesOpsRepoPullRequests(t *testing.T) {
+	gs := gitserver.New(t)
+	gs.Commit("defs", map[string]string{"ops/deploy-web.yaml": deployWebFromPRs})
+	fake := githubtest.New(t)
+	file := serveConfig(t, gs.URL(), "30s") + "base_url: https://dayops.example.com\n" +
+		"github: {ops_repo: acme/runbooks, repos: {Codertocat/Hello-World: {service: web}}}\nroles:\n" + githubRoles
+	d := startServe(t, file, "DAYOPS_GITHUB_TOKEN", "ghp_test_token", "DAYOPS_GITHUB_WEBHOOK_SECRET", testWebhookSecret,
+		"DAYOPS_GITHUB_API_URL", fake.URL)
+	eventually(t, 30*time.Second, "/readyz 200", func() bool { code, _ := get(t, d.url+"/readyz"); return code == http.StatusOK })
+	served := d.srv.syncer.Catalog().Revision()
+
+	broken := "apiVersion: dayops/v1\nphase: day2\nname: %s\nsteps:\n  - name: Step\n    run: echo hi\n    %s\n"
+	head := gs.PushPullRequest("refs/pull/7/head", map[string]string{
+		"ops/a.yaml":     fmt.Sprintf(broken, "broken-a", "retries: many"),                                      // line 7: not a number
+		"ops/b.yaml":     fmt.Sprintf(broken, "broken-b", "colour: blue"),                                       // line 7: unknown key
+		"ops/c/c.yaml":   "apiVersion: dayops/v1\nphase: day9\nname: broken-c\nsteps: [{name: S, run: echo}]\n", // line 2: no such phase
+		"ops/flush.yaml": "apiVersion: dayops/v1\nphase: day2\nname: flush-cache\nsteps:\n  - name: Flush\n    run: echo flush\n",
+	})
+	pr := githubFixture(t, "pull_request_opened.json")
+	setField(pr, "repository.full_name", "acme/runbooks")
+	setField(pr, "number", 7)
+	setField(pr, "pull_request.number", 7)
+	setField(pr, "pull_request.head.sha", head)
+	if code := webhook(t, d.url, "pull_request", "ops-pr-1", pr); code != http.StatusAccepted {
+		t.Fatalf("ops repo PR: %d", code)
+	}
+	var check githubtest.CheckRun
+	eventually(t, 30*time.Second, "the dayops/validate check", func() bool {
+		for _, cr := range fake.CheckRuns("acme/runbooks") {
+			if cr.Name == "dayops/validate" && cr.Status == "completed" {
+				check = cr
+				return true
+			}
+		}
+		return false
+	})
+	if check.Conclusion != "failure" || check.HeadSHA != head {
+		t.Errorf("check %s on %s, want failure on %s", check.Conclusion, check.HeadSHA, head)
+	}
+	var got []string
+	for _, a := range check.Annotations {
+		got = append(got, fmt.Sprintf("%s:%d", a.Path, a.StartLine))
+	}
+	want := []string{"ops/a.yaml:7", "ops/b.yaml:7", "ops/c/c.yaml:2"}
+	slices.Sort(got)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("annotations at %v, want %v (%+v)", got, want, check.Annotations)
+	}
+	eventually(t, 30*time.Second, "the summary comment", func() bool { return len(fake.Comments("acme/runbooks", 7)) == 1 })
+	if c := fake.Comments("acme/runbooks", 7)[0]; !strings.Contains(c.Body, "3 problems") {
+		t.Errorf("summary comment: %s", c.Body)
+	}
+	if d.srv.syncer.Catalog().Revision() != served {
+		t.Errorf("the serving catalog moved to %s", d.srv.syncer.Catalog().Revision())
+	}
+
+	// Fixed: the check passes and the comment says what the pull request
+	// adds to the catalog.
+	head2 := gs.PushPullRequest("refs/pull/7/head", map[string]string{
+		"ops/a.yaml": fmt.Sprintf(broken, "fixed-a", "retries: 2"), "ops/b.yaml": fmt.Sprintf(broken, "fixed-b", "timeout: 1m"),
+		"ops/c/c.yaml": "apiVersion: dayops/v1\nphase: day2\nname: fixed-c\nsteps:\n  - name: S\n    run: echo c\n",
+	})
+	setField(pr, "action", "synchronize")
+	setField(pr, "pull_request.head.sha", head2)
+	webhook(t, d.url, "pull_request", "ops-pr-2", pr)
+	eventually(t, 30*time.Second, "the second check to pass", func() bool {
+		for _, cr := range fake.CheckRuns("acme/runbooks") {
+			if cr.Name == "dayops/validate" && cr.HeadSHA == head2 && cr.Conclusion == "success" {
+				return true
+			}
+		}
+		return false
+	})
+	eventually(t, 30*time.Second, "the one comment to list what is added", func() bool {
+		cs := fake.Comments("acme/runbooks", 7)
+		if len(cs) == 1 && strings.Contains(cs[0].Body, "3 added") && strings.Contains(cs[0].Body, "fixed-c") {
+			return true
+		}
+		return false
+	})
+}
+
+// TestServeGitHubDownDoesNotHoldARun: while GitHub answers 503 to every
+// comment and deployment call, a merged pull request's deploy runs to its
+// end all the same; its comment and deployment arrive once GitHub is back.
+func TestServeGitHubDownDoesNotHoldARun(t *testing.T) {
+	w := newGitHubServeWorld(t)
+	d := w.start(t)
+	repo := "Codertocat/Hello-World"
+	w.fake.FailNext("/repos/"+repo+"/issues", http.StatusServiceUnavailable, 1000)
+	w.fake.FailNext("/repos/"+repo+"/deployments", http.StatusServiceUnavailable, 1000)
+	merged := githubFixture(t, "pull_request_closed.json")
+	setField(merged, "pull_request.merged", true)
+	if code := webhook(t, d.url, "pull_request", "merged-down", merged); code != http.StatusAccepted {
+		t.Fatalf("merged PR: %d", code)
+	}
+	eventually(t, 30*time.Second, "the deploy to end while GitHub is down", func() bool {
+		runs := runsOf(t, d)
+		return len(runs) == 1 && runs[0].State == dayops.RunSucceeded
+	})
+	eventually(t, 30*time.Second, "dayops to have tried GitHub", func() bool {
+		refused := 0
+		for _, c := range w.fake.CallsTo("POST /repos/" + repo + "/issues/2/comments") {
+			if c.Status == http.StatusServiceUnavailable {
+				refused++
+			}
+		}
+		return refused > 0
+	})
+	if n := len(w.fake.Comments(repo, 2)); n != 0 {
+		t.Fatalf("%d comments while GitHub was down", n)
+	}
+	w.fake.ClearFailures()
+	eventually(t, 90*time.Second, "the comment and the deployment once GitHub is back", func() bool {
+		cs, deps := w.fake.Comments(repo, 2), w.fake.Deployments(repo)
+		return len(cs) == 1 && strings.Contains(cs[0].Body, "succeeded") && len(deps) == 1 && deps[0].State() == "success"
+	})
 }

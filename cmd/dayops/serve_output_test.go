@@ -90,7 +90,7 @@ func TestServeSlackFullOutputEndToEnd(t *testing.T) {
 	if done.Get("channel_id") != "C111" || done.Get("thread_ts") != w.runMessage() {
 		t.Errorf("shared to %q thread %q; want C111 thread %q", done.Get("channel_id"), done.Get("thread_ts"), w.runMessage())
 	}
-	if bad := strings.Count(d.logs.String(), "level=ERROR"); bad > 0 {
+	if bad := strings.Count(d.logs.String(), `"level":"ERROR"`); bad > 0 {
 		t.Errorf("%d errors logged:\n%s", bad, d.logs.String())
 	}
 }

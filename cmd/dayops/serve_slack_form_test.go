@@ -101,7 +101,7 @@ func TestServeSlackFormEndToEnd(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d root messages; want one, for the valid submission; calls %+v", n, fake.Calls())
 	}
-	if bad := strings.Count(d.logs.String(), "level=ERROR"); bad > 0 {
+	if bad := strings.Count(d.logs.String(), `"level":"ERROR"`); bad > 0 {
 		t.Errorf("%d errors logged:\n%s", bad, d.logs.String())
 	}
 }

@@ -143,7 +143,15 @@ func TestServeSlackSlashCommandEndToEnd(t *testing.T) {
 	if root != "C111" || runMsg == "" {
 		t.Errorf("want a root message in C111 and the run's message in its thread; calls: %+v", fake.Calls())
 	}
-	if bad := strings.Count(d.logs.String(), "level=ERROR"); bad > 0 {
+	code, metrics := get(t, d.url+"/metrics")
+	for _, want := range []string{`dayops_api_requests_total{api="slack",outcome="ok"}`,
+		`dayops_http_request_duration_seconds_count{code="401",route="/slack/commands"} 1`,
+		`dayops_http_request_duration_seconds_count{code="200",route="/slack/commands"} 1`} {
+		if code != http.StatusOK || !strings.Contains(metrics, want) {
+			t.Errorf("/metrics = %d, lacks %q", code, want)
+		}
+	}
+	if bad := strings.Count(d.logs.String(), `"level":"ERROR"`); bad > 0 {
 		t.Errorf("%d errors logged:\n%s", bad, d.logs.String())
 	}
 }

@@ -192,7 +192,7 @@ func TestServeSlackSocketModeEndToEnd(t *testing.T) {
 	if opens < 2 {
 		t.Errorf("apps.connections.open called %d times; want a new connection after the disconnect", opens)
 	}
-	if bad := strings.Count(d.logs.String(), "level=ERROR"); bad > 0 {
+	if bad := strings.Count(d.logs.String(), `"level":"ERROR"`); bad > 0 {
 		t.Errorf("%d errors logged:\n%s", bad, d.logs.String())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -68,7 +69,7 @@ rollback:
 	}
 }
 
-var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
+var listening = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
 
 // servedDayops is a `dayops serve` started in this process through Main.
 type servedDayops struct {
@@ -278,8 +279,8 @@ func TestServeCancelsWhatOutlivesTheGrace(t *testing.T) {
 		t.Errorf("the rollback step did not run: %v", err)
 	}
 	logs := d.logs.String()
-	want := fmt.Sprintf(`msg="cancelling run left at the end of the grace period" run_id=%d definition=sleep`, id)
-	if !strings.Contains(logs, want) || !strings.Contains(logs, "thread=test") {
+	want := fmt.Sprintf(`"msg":"cancelling run left at the end of the grace period","run_id":%d,"definition":"sleep"`, id)
+	if !strings.Contains(logs, want) || !strings.Contains(logs, `"thread":"test`) {
 		t.Errorf("the log does not say which run was left and where (want %q):\n%s", want, logs)
 	}
 }
@@ -372,8 +373,18 @@ func TestServeProcess(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("serve after SIGTERM: %v, want exit 0\n%s", err, log.String())
 	}
-	if !strings.Contains(log.String(), "msg=stopped") {
+	if !strings.Contains(log.String(), `"msg":"stopped"`) {
 		t.Errorf("no \"stopped\" line:\n%s", log.String())
+	}
+	// The server logs JSON, one object a line, for log collectors.
+	for _, line := range strings.Split(strings.TrimSpace(log.String()), "\n") {
+		var entry struct {
+			Time       time.Time
+			Level, Msg string
+		}
+		if err := json.Unmarshal([]byte(line), &entry); err != nil || entry.Time.IsZero() || entry.Level == "" || entry.Msg == "" {
+			t.Errorf("a log line that is not a JSON entry with time, level and msg (%v): %s", err, line)
+		}
 	}
 	if _, err := os.Stat(db); err != nil {
 		t.Errorf("--database %s: %v", db, err)

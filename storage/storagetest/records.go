@@ -289,19 +289,6 @@ func testLogs(t *testing.T, open opener) {
 	if got, err := s.Logs(ctx, other.ID, 1, 0); err != nil || len(got) != 250 || got[249].Seq != 349 || got[249].Text != "249" {
 		t.Errorf("Logs of the big batch = %d lines, %v", len(got), err)
 	}
-
-	// Lines older than the cut go; the cut itself stays.
-	n, err := s.PruneLogs(ctx, base.Add(5*time.Millisecond))
-	if err != nil || n != 6 { // the other run's line at base and lines 0..4
-		t.Fatalf("PruneLogs = %d, %v; want 6", n, err)
-	}
-	got, err := s.Logs(ctx, run.ID, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(byseq[:5], got); diff != "" {
-		t.Errorf("Logs after prune (-want +got):\n%s", diff)
-	}
 }
 
 func testAudit(t *testing.T, open opener) {

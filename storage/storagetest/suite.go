@@ -1,5 +1,5 @@
 // Package storagetest is the conformance suite of dayops's storage: the
-// behaviour every implementation of the store (SQLite today, PostgreSQL for
+// behaviour every implementation of the store (SQLite, and PostgreSQL for
 // several replicas) must show, run from the implementation's own test with
 // Run(t, open).
 package storagetest
@@ -43,7 +43,7 @@ type API interface {
 	Logs(ctx context.Context, runID int64, afterSeq int64, limit int) ([]dayops.LogLine, error)
 	LogsBefore(ctx context.Context, runID, beforeSeq int64, limit int) ([]dayops.LogLine, error)
 	SearchLogs(ctx context.Context, runID int64, step int, text string, afterSeq int64, limit int) ([]dayops.LogLine, error)
-	PruneLogs(ctx context.Context, before time.Time) (int64, error)
+	PruneLogs(ctx context.Context, endedBefore time.Time, limit int) (int64, error)
 	Audit(ctx context.Context, ev dayops.AuditEvent) error
 	AuditEvents(ctx context.Context, f dayops.AuditFilter) ([]dayops.AuditEvent, error)
 	FirstDelivery(ctx context.Context, source, id string) (bool, error)
@@ -62,6 +62,15 @@ type API interface {
 	DueInbound(ctx context.Context, source string, now time.Time, limit int) ([]dayops.Inbound, error)
 	MarkInboundDone(ctx context.Context, id int64, at time.Time) error
 	MarkInboundFailed(ctx context.Context, id int64, next time.Time, lastError string) error
+	Counts(ctx context.Context) (*dayops.StoreCounts, error)
+	OpenAlertGroup(ctx context.Context, key string, alerts []dayops.AlertInstance) (bool, error)
+	SetAlertGroup(ctx context.Context, key string, thread dayops.Thread, runID int64) error
+	ResolveAlertGroup(ctx context.Context, key string) (*dayops.AlertGroup, error)
+	AlertGroup(ctx context.Context, key string) (*dayops.AlertGroup, error)
+	GuardAutoRun(ctx context.Context, g dayops.GuardCheck) (dayops.GuardVerdict, error)
+	ClaimFiring(ctx context.Context, f dayops.ScheduleFiring) (bool, error)
+	SetFiringRun(ctx context.Context, definition, cron string, at time.Time, runID int64) error
+	Firings(ctx context.Context, definition, cron string, limit int) ([]dayops.ScheduleFiring, error)
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -72,7 +81,8 @@ type Opener func(t *testing.T, now func() time.Time) API
 type opener = Opener
 
 // Run is the behavioural suite every implementation of API must pass:
-// SQLite runs it in package storage, PostgreSQL will run it unchanged.
+// SQLite runs it in package storage (TestConformance), and PostgreSQL
+// the same, unchanged (TestConformancePostgres).
 func Run(t *testing.T, open Opener) {
 	tests := []struct {
 		name string
@@ -95,6 +105,7 @@ func Run(t *testing.T, open Opener) {
 		{"approvals", testApprovals},
 		{"logs", testLogs},
 		{"log tail and search", testLogTailAndSearch},
+		{"prune logs of ended runs in batches", testPruneLogs},
 		{"audit", testAudit},
 		{"audit with the change only", testAuditRollback},
 		{"deliveries", testDeliveries},
@@ -102,6 +113,10 @@ func Run(t *testing.T, open Opener) {
 		{"reports and trigger context", testReports},
 		{"outbox", testOutbox},
 		{"inbox", testInbox},
+		{"counts for metrics", testCounts},
+		{"alert groups", testAlertGroups},
+		{"remediation guard", testGuard},
+		{"schedule firings", testFirings},
 		{"checklist answers", testChecklist},
 	}
 	for _, tc := range tests {

@@ -21,7 +21,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -75,8 +74,14 @@ type Server struct {
 	teams       map[string]map[string]string // "org/slug" → login → state
 }
 
+// Cleaner is what New needs of its caller: a testing.TB, or a program
+// (the bench) that closes the server itself.
+type Cleaner interface {
+	Cleanup(func())
+}
+
 // New starts a fake GitHub, closed when the test ends.
-func New(t testing.TB) *Server {
+func New(t Cleaner) *Server {
 	s := &Server{
 		RetryAfter: 1,
 		Login:      "dayops[bot]",
@@ -129,6 +134,13 @@ func (s *Server) RefuseNext(prefix string, status, n int, message string) {
 // rate limit.
 func (s *Server) SpendRateLimit(prefix string, n int, reset time.Time) {
 	s.addFailure(prefix, &failure{status: http.StatusForbidden, n: n, retryAfter: -1, reset: reset})
+}
+
+// ClearFailures drops every failure still due: GitHub is back.
+func (s *Server) ClearFailures() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures = nil
 }
 
 func (s *Server) addFailure(prefix string, f *failure) {

@@ -229,6 +229,20 @@ func (s *Server) ForcePush(message string, files map[string]string) string {
 	return sha
 }
 
+// PushPullRequest commits files on top of the branch's head and pushes the
+// commit to ref only (refs/pull/N/head, as GitHub keeps a pull request's
+// head); the branch is left as it was. It returns the commit's SHA.
+func (s *Server) PushPullRequest(ref string, files map[string]string) string {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Git(s.work, "checkout", "-q", "-B", "pull-request-work")
+	sha := s.commit("pull request", mapFiles(files))
+	s.Git(s.work, "push", "-q", "--force", "origin", "HEAD:"+ref)
+	s.Git(s.work, "checkout", "-q", Branch)
+	return sha
+}
+
 // Push pushes the work clone's head to the branch, creating it again after
 // DeleteBranch.
 func (s *Server) Push() {
