@@ -147,7 +147,12 @@ func TestServeAlertmanager(t *testing.T) {
 	// Firing again, with a third alert: Alertmanager notifies, nothing new starts.
 	fire(start, "alertname=HighErrorRate", "service=api", "instance=web-3")
 	eventually(t, 20*time.Second, "the notification of three alerts", func() bool {
-		return strings.Contains(d.logs.String(), "alertmanager notification\" status=firing") && strings.Contains(d.logs.String(), "alerts=3")
+		for _, line := range strings.Split(d.logs.String(), "\n") {
+			if strings.Contains(line, `"msg":"alertmanager notification","status":"firing"`) && strings.Contains(line, `"alerts":3`) {
+				return true
+			}
+		}
+		return false
 	})
 	time.Sleep(500 * time.Millisecond)
 	if n := len(runs("restart-api")); n != 1 || len(posted("Alert firing: HighErrorRate")) != 1 {
