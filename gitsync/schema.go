@@ -249,7 +249,7 @@ func schemaFieldDocs() map[string]fieldDoc {
 			doc: "Roles (from the server configuration) whose members may answer."},
 		"checklist.others": {doc: "The requester may not answer: someone else must."},
 		"checklist.questions": {required: true, set: all(itemsOf(nonBlank), atLeastOne),
-			doc: "Questions answered yes or no, shown as written (no expressions)."},
+			doc: fmt.Sprintf("Questions answered yes or no, shown as written (no expressions); at most %d, so that their Yes and No buttons fit one Slack message.", maxQuestions)},
 		"definition.triggers": {doc: "Pull requests, incidents, alerts and schedules that start this definition."},
 		"definition.on": {set: matching(dayops.TargetPattern),
 			doc: "The default on: of every run step that has none."},
