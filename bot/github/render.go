@@ -110,6 +110,17 @@ func buttonCommand(prefix string, b bot.Button) string {
 	case bot.ActionRun:
 		def, env, _ := strings.Cut(b.Value, "|")
 		return strings.TrimSpace(prefix + " run " + def + " " + env)
+	case bot.ActionAnswerYes, bot.ActionAnswerNo:
+		// A readiness review's question: Value is "RUN:QUESTION".
+		run, q, ok := strings.Cut(b.Value, ":")
+		if !ok {
+			return ""
+		}
+		answer := "yes"
+		if b.Action == bot.ActionAnswerNo {
+			answer = "no" // a note may follow
+		}
+		return prefix + " answer " + run + " " + q + " " + answer
 	}
 	return ""
 }

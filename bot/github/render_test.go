@@ -180,3 +180,15 @@ func TestRenderRunLinksItsSlackThread(t *testing.T) {
 		t.Errorf("rendered:\n%s", got)
 	}
 }
+
+func TestRenderReviewQuestionsAsCommands(t *testing.T) {
+	got := github.Render(bot.Message{Text: "Readiness review — answer each question", Buttons: []bot.Button{
+		{Label: "1: Yes", Action: bot.ActionAnswerYes, Value: "7:1"},
+		{Label: "1: No", Action: bot.ActionAnswerNo, Value: "7:1"},
+	}}, "/ops")
+	for _, want := range []string{"/ops answer 7 1 yes", "/ops answer 7 1 no"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("rendered without %q:\n%s", want, got)
+		}
+	}
+}
