@@ -62,6 +62,9 @@ type API interface {
 	DueInbound(ctx context.Context, source string, now time.Time, limit int) ([]dayops.Inbound, error)
 	MarkInboundDone(ctx context.Context, id int64, at time.Time) error
 	MarkInboundFailed(ctx context.Context, id int64, next time.Time, lastError string) error
+	ClaimInbound(ctx context.Context, source, owner string, now time.Time, lease time.Duration, limit int) ([]dayops.Inbound, error)
+	ClaimOutgoing(ctx context.Context, door, channel, owner string, now time.Time, lease time.Duration, limit int) ([]dayops.Outgoing, time.Time, error)
+	ReleaseClaims(ctx context.Context, owner string) error
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -103,6 +106,10 @@ func Run(t *testing.T, open Opener) {
 		{"reports and trigger context", testReports},
 		{"outbox", testOutbox},
 		{"inbox", testInbox},
+		{"inbox claims", testInboxClaims},
+		{"concurrent inbox claimers", testConcurrentInboxClaims},
+		{"outbox claims", testOutboxClaims},
+		{"concurrent outbox claimers", testConcurrentOutboxClaims},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
