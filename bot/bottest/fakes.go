@@ -163,6 +163,7 @@ type Store struct {
 	mu        sync.Mutex
 	reports   []dayops.Report
 	outbox    []dayops.Outgoing
+	claims    map[int64]outboxClaim // outbox message ID -> its claim
 	SyncList  []dayops.SyncRecord
 	runs      []*dayops.Run
 	logs      []dayops.LogLine
@@ -537,17 +538,40 @@ func (s *Store) OutgoingChannels(ctx context.Context, door string) ([]string, er
 	return out, nil
 }
 
-// DueOutgoing implements bot.Store.
-func (s *Store) DueOutgoing(ctx context.Context, door, channel string, limit int) ([]dayops.Outgoing, error) {
+// outboxClaim is who holds an outbox message, until when.
+type outboxClaim struct {
+	owner string
+	until time.Time
+}
+
+// ClaimOutgoing implements bot.Store as storage does: the channel's waiting
+// messages go to owner unless another owner holds one of them.
+func (s *Store) ClaimOutgoing(ctx context.Context, door, channel, owner string, now time.Time, lease time.Duration, limit int) ([]dayops.Outgoing, time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []dayops.Outgoing
+	if s.claims == nil {
+		s.claims = map[int64]outboxClaim{}
+	}
+	var waiting []dayops.Outgoing
+	var held time.Time
 	for _, o := range s.outbox {
-		if o.Thread.Door == door && o.Thread.Channel == channel && o.DeliveredAt.IsZero() && (limit <= 0 || len(out) < limit) {
-			out = append(out, o)
+		if o.Thread.Door != door || o.Thread.Channel != channel || !o.DeliveredAt.IsZero() {
+			continue
+		}
+		if c, ok := s.claims[o.ID]; ok && c.owner != owner && c.until.After(now) && c.until.After(held) {
+			held = c.until
+		}
+		if limit <= 0 || len(waiting) < limit {
+			waiting = append(waiting, o)
 		}
 	}
-	return out, nil
+	if !held.IsZero() {
+		return nil, held, nil
+	}
+	for _, o := range waiting {
+		s.claims[o.ID] = outboxClaim{owner, now.Add(lease)}
+	}
+	return waiting, time.Time{}, nil
 }
 
 // MarkDelivered implements bot.Store.
@@ -557,7 +581,10 @@ func (s *Store) MarkDelivered(ctx context.Context, id int64, at time.Time) error
 
 // MarkFailed implements bot.Store.
 func (s *Store) MarkFailed(ctx context.Context, id int64, next time.Time, lastError string) error {
-	return s.markOutgoing(id, func(o *dayops.Outgoing) { o.Attempts, o.NextAt, o.LastError = o.Attempts+1, next, lastError })
+	return s.markOutgoing(id, func(o *dayops.Outgoing) {
+		o.Attempts, o.NextAt, o.LastError = o.Attempts+1, next, lastError
+		delete(s.claims, o.ID)
+	})
 }
 
 func (s *Store) markOutgoing(id int64, f func(o *dayops.Outgoing)) error {
