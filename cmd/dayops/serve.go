@@ -115,6 +115,13 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 		return nil, err
 	}
 	s.closers = append(s.closers, s.store.Close)
+	// What this process claimed in the inbox and the outbox and did not
+	// finish goes to another replica at once, not when the claims expire.
+	s.closers = append(s.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return s.store.ReleaseClaims(ctx, executor.ProcessOwner())
+	})
 
 	// The git cache lives beside a SQLite file. On PostgreSQL there is no
 	// file: each process (each replica) keeps its own cache in a temporary
@@ -187,7 +194,7 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	s.bot, err = bot.New(bot.Options{
 		Engine: s.exec, Store: s.store, Catalogs: s.syncer, Policy: cfg.Policy, Events: events,
 		Redactor: redactor, BaseURL: cfg.BaseURL, RunURL: runURL, Prefix: cfg.Slack.Command, Logger: logger,
-		NotifyThread: notify, AllowForks: cfg.GitHub.AllowForks, PRRequirements: prRequirements(cfg),
+		NotifyThread: notify, AllowForks: cfg.GitHub.AllowForks, PRRequirements: prRequirements(cfg), Owner: s.exec.Owner(),
 	})
 	if err != nil {
 		return nil, err
@@ -215,7 +222,7 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	go func() { defer close(s.syncDone); s.syncer.Run(syncCtx) }()
 	s.closers = append(s.closers, func() error { stopSync(); <-s.syncDone; return nil })
 
-	if s.stopDoors, err = registerDoors(ctx, doorDeps{cfg: cfg, bot: s.bot, store: s.store, syncer: s.syncer, mux: mux, redactor: redactor, log: logger}); err != nil {
+	if s.stopDoors, err = registerDoors(ctx, doorDeps{cfg: cfg, owner: s.exec.Owner(), bot: s.bot, store: s.store, syncer: s.syncer, mux: mux, redactor: redactor, log: logger}); err != nil {
 		return nil, err
 	}
 	if len(cfg.Policy.Roles) == 0 {
@@ -229,6 +236,7 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 // doorDeps is what a door is wired with.
 type doorDeps struct {
 	cfg      *config.Config
+	owner    string // this process on the rows it claims (executor.ProcessOwner)
 	bot      *bot.Bot
 	store    *storage.Store
 	syncer   *gitsync.Syncer
