@@ -217,6 +217,20 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	bg, stopServe := context.WithCancel(context.WithoutCancel(ctx))
 	s.closers = append(s.closers, func() error { stopServe(); <-s.serveDone; return nil })
 	go func() { defer close(s.serveDone); s.exec.Serve(bg) }()
+	// With several replicas on one database, the runs of one that dies are
+	// interrupted, reported and their places freed by another: every
+	// replica looks for them every heartbeat interval.
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		s.exec.WatchOwners(bg, func(runs []*dayops.Run) {
+			for _, r := range runs {
+				logger.Warn("run interrupted: the dayops process running it is gone", "run_id", r.ID, "definition", r.Definition,
+					"environment", r.Environment, "thread", r.Thread.String(), "reason", r.Reason)
+			}
+		})
+	}()
+	s.closers = append(s.closers, func() error { stopServe(); <-watchDone; return nil })
 	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopSync = stopSync
 	go func() { defer close(s.syncDone); s.syncer.Run(syncCtx) }()

@@ -272,3 +272,65 @@ func testConcurrentOutboxClaims(t *testing.T, open Opener) {
 		t.Errorf("winners %v and %d told it is held, want one winner and %d told", winners, held, claimers-1)
 	}
 }
+
+// testTakeOver: a run is taken over only from the owner and heartbeat the
+// taker saw; of replicas taking it at once one gets it.
+func testTakeOver(t *testing.T, open Opener) {
+	ctx := context.Background()
+	clk := NewClock()
+	s := open(t, clk.Now)
+	run := MustCreate(t, s, NewRun("deploy", "prod", dayops.RunRunning))
+	beat := clk.Now()
+	if err := s.SetOwner(ctx, run.ID, "host-a:1:1", beat); err != nil {
+		t.Fatal(err)
+	}
+	later := beat.Add(20 * time.Second)
+	// The owner heartbeat after the taker looked: it keeps its run.
+	if _, err := s.Heartbeat(ctx, "host-a:1:1", beat.Add(5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if took, err := s.TakeOver(ctx, run.ID, "host-a:1:1", beat, "host-b:2:2", later); err != nil || took {
+		t.Fatalf("TakeOver from a stale heartbeat = %v, %v; want false", took, err)
+	}
+	seen := beat.Add(5 * time.Second)
+	const takers = 8
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var winners []string
+	for i := 0; i < takers; i++ {
+		to := fmt.Sprintf("host-%d:%d:1", i+10, i+10)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			took, err := s.TakeOver(ctx, run.ID, "host-a:1:1", seen, to, later)
+			if err != nil {
+				t.Errorf("TakeOver(%s): %v", to, err)
+			}
+			if took {
+				mu.Lock()
+				winners = append(winners, to)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(winners) != 1 {
+		t.Fatalf("winners %v, want exactly one", winners)
+	}
+	got, err := s.Run(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Owner != winners[0] || !got.Heartbeat.Equal(later) {
+		t.Errorf("run owned by %q beating %v, want %q %v", got.Owner, got.Heartbeat, winners[0], later)
+	}
+	// An ended run is nobody's to take; nor is a run without a new owner.
+	if _, err := s.TransitionRun(ctx, run.ID, dayops.RunInterrupted, "gone", dayops.AuditEvent{Actor: "system", Action: "run.state", Allowed: true}); err != nil {
+		t.Fatal(err)
+	}
+	if took, err := s.TakeOver(ctx, run.ID, winners[0], later, "host-z:9:9", later); err != nil || took {
+		t.Errorf("TakeOver of an ended run = %v, %v; want false", took, err)
+	}
+	_, err = s.TakeOver(ctx, run.ID, winners[0], later, "", later)
+	WantKind(t, err, dayops.KindInvalid, "needs the new owner")
+}

@@ -26,6 +26,7 @@ type API interface {
 	UpdateStep(ctx context.Context, st dayops.StepRun) error
 	SetOwner(ctx context.Context, id int64, owner string, at time.Time) error
 	Heartbeat(ctx context.Context, owner string, at time.Time) (int64, error)
+	TakeOver(ctx context.Context, id int64, from string, seen time.Time, to string, at time.Time) (bool, error)
 	Run(ctx context.Context, id int64) (*dayops.Run, error)
 	Runs(ctx context.Context, f dayops.RunFilter) ([]*dayops.Run, error)
 	LastSucceeded(ctx context.Context, definition, environment string, beforeID int64) (*dayops.Run, error)
@@ -93,6 +94,7 @@ func Run(t *testing.T, open Opener) {
 		{"wait reason", testWaitReason},
 		{"steps upsert", testSteps},
 		{"owner and heartbeat", testOwnerHeartbeat},
+		{"take over a run", testTakeOver},
 		{"last succeeded", testLastSucceeded},
 		{"queue", testQueue},
 		{"environment locks", testLocks},
