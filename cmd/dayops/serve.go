@@ -170,7 +170,11 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 		logger.Warn("first sync found no valid catalog", "outcome", rec.Outcome, "revision", rec.Revision, "errors", len(rec.Errors), "err", err)
 	}
 
-	events := dayops.NewBus()
+	// The executor's events go to this process's bot (events.Local: each
+	// run is reported by the replica that drives it) and, on PostgreSQL,
+	// to the other replicas, whose run pages follow any replica's runs.
+	events := s.store.Events(ctx, nil)
+	s.closers = append(s.closers, events.Close)
 	s.exec, err = executor.New(executor.Options{
 		Store: s.store, Catalogs: s.syncer, Workspace: s.syncer, Events: events, Policy: cfg.Policy,
 		Secrets: secrets, Vars: vars, RunAs: cfg.RunAs, Logger: logger, Targets: executorTargets(cfg),
@@ -192,7 +196,7 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 		notify = dayops.Thread{Door: slackdoor.DoorName, Channel: ch, Name: strings.TrimPrefix(ch, "#")}
 	}
 	s.bot, err = bot.New(bot.Options{
-		Engine: s.exec, Store: s.store, Catalogs: s.syncer, Policy: cfg.Policy, Events: events,
+		Engine: s.exec, Store: s.store, Catalogs: s.syncer, Policy: cfg.Policy, Events: events.Local(),
 		Redactor: redactor, BaseURL: cfg.BaseURL, RunURL: runURL, Prefix: cfg.Slack.Command, Logger: logger,
 		NotifyThread: notify, AllowForks: cfg.GitHub.AllowForks, PRRequirements: prRequirements(cfg), Owner: s.exec.Owner(),
 	})
@@ -201,7 +205,7 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	}
 	s.closers = append(s.closers, s.bot.Close)
 	if ch := cfg.Slack.NotifyChannel; ch != "" && cfg.Slack.Enabled() {
-		n := s.bot.Notices(dayops.Thread{Door: slackdoor.DoorName, Channel: ch, Name: strings.TrimPrefix(ch, "#")}, events)
+		n := s.bot.Notices(dayops.Thread{Door: slackdoor.DoorName, Channel: ch, Name: strings.TrimPrefix(ch, "#")}, events.Local())
 		s.closers = append(s.closers, n.Close)
 		notices.bind(n)
 	} else {
