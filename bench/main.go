@@ -119,6 +119,7 @@ var figureSets = []figureSet{
 	{"github", githubFigures},
 	{"web", webFigures},
 	{"ssh", sshFigures},
+	{"replicas", replicaFigures},
 }
 
 // rowIDs are the rows run produces, in order.
@@ -133,6 +134,7 @@ var rowIDs = []string{
 	"github-webhook-p50", "github-webhook-p99",
 	"web-ttfb", "web-lastbyte", "web-heap", "web-logtxt", "web-sse-p50", "web-sse-p99",
 	"ssh-step-overhead",
+	"replicas-rate-sqlite", "replicas-ack-sqlite", "replicas-rate-pg1", "replicas-ack-pg1", "replicas-rate-pg2", "replicas-ack-pg2",
 }
 
 // run measures every figure with cfg in a temporary folder it removes, and

@@ -145,3 +145,29 @@ func (s *Store) ReleaseClaims(ctx context.Context, owner string) error {
 		return err
 	})
 }
+
+// ClaimOwners returns the owners that hold a claim on the inbox or the
+// outbox that has not ended at now, each once: a process that finds one of
+// them gone (a dayops of this host killed, say) lets go of its claims
+// (ReleaseClaims) rather than wait for them to expire.
+func (s *Store) ClaimOwners(ctx context.Context, now time.Time) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT claimed_by FROM inbox WHERE done_at IS NULL AND claimed_by <> '' AND claimed_until > ?
+		UNION SELECT claimed_by FROM outbox WHERE delivered_at IS NULL AND claimed_by <> '' AND claimed_until > ?
+		ORDER BY 1`, now.UnixNano(), now.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("reading who holds claims: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var owner string
+		if err := rows.Scan(&owner); err != nil {
+			return nil, fmt.Errorf("reading who holds claims: %w", err)
+		}
+		out = append(out, owner)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading who holds claims: %w", err)
+	}
+	return out, nil
+}

@@ -122,7 +122,7 @@ const (
 	// replica claimed and did not process (it died) are taken over by
 	// another when the lease ends.
 	claimBatch = 5
-	claimLease = 2 * time.Minute
+	claimLease = time.Minute
 )
 
 // NewIntake returns an Intake; Start begins processing.

@@ -235,6 +235,13 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 		})
 	}()
 	s.closers = append(s.closers, func() error { stopServe(); <-watchDone; return nil })
+	releaseGoneClaims(ctx, s.store, s.exec.Owner(), logger)
+	claimsDone := make(chan struct{})
+	go func() {
+		defer close(claimsDone)
+		watchGoneClaims(bg, s.store, s.exec.Owner(), executor.DefaultHeartbeatInterval, logger)
+	}()
+	s.closers = append(s.closers, func() error { stopServe(); <-claimsDone; return nil })
 	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopSync = stopSync
 	go func() { defer close(s.syncDone); s.syncer.Run(syncCtx) }()

@@ -83,7 +83,14 @@ func testInboxClaims(t *testing.T, open Opener) {
 	if diff := cmp.Diff([]int64{a[1], b[0], b[1]}, claim("replica-d", 0)); diff != "" {
 		t.Errorf("expired claims taken over (-want +got):\n%s", diff)
 	}
-	// A replica that stops cleanly lets go at once.
+	// A replica that stops cleanly (or is found gone) lets go at once.
+	owners, err := s.ClaimOwners(ctx, clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"replica-d"}, owners); diff != "" {
+		t.Errorf("owners of live claims (-want +got):\n%s", diff)
+	}
 	if err := s.ReleaseClaims(ctx, "replica-d"); err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +196,9 @@ func testOutboxClaims(t *testing.T, open Opener) {
 	until := clk.Now().Add(lease).UTC()
 	if diff := cmp.Diff(result{IDs: ids[:2]}, claim("C01", "replica-a", 2)); diff != "" {
 		t.Errorf("replica-a claims the head of C01 (-want +got):\n%s", diff)
+	}
+	if owners, err := s.ClaimOwners(ctx, clk.Now()); err != nil || !cmp.Equal(owners, []string{"replica-a"}) {
+		t.Errorf("owners of live claims: %v, %v; want replica-a", owners, err)
 	}
 	// The channel is replica-a's while it holds any of its messages: the
 	// rest wait for it, in order.

@@ -66,6 +66,7 @@ type API interface {
 	ClaimInbound(ctx context.Context, source, owner string, now time.Time, lease time.Duration, limit int) ([]dayops.Inbound, error)
 	ClaimOutgoing(ctx context.Context, door, channel, owner string, now time.Time, lease time.Duration, limit int) ([]dayops.Outgoing, time.Time, error)
 	ReleaseClaims(ctx context.Context, owner string) error
+	ClaimOwners(ctx context.Context, now time.Time) ([]string, error)
 	Ping(ctx context.Context) error
 	Close() error
 }
