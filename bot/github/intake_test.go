@@ -91,33 +91,6 @@ func (m *memInbox) AddInbound(ctx context.Context, in dayops.Inbound) (bool, err
 	return true, nil
 }
 
-// inboxClaim is who holds a delivery, until when.
-type inboxClaim struct {
-	owner string
-	until time.Time
-}
-
-// ClaimInbound claims as storage does: due deliveries no other owner holds.
-func (m *memInbox) ClaimInbound(ctx context.Context, source, owner string, now time.Time, lease time.Duration, limit int) ([]dayops.Inbound, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.claims == nil {
-		m.claims = map[int64]inboxClaim{}
-	}
-	var out []dayops.Inbound
-	for _, r := range m.rows {
-		c, held := m.claims[r.ID]
-		if held && c.owner != owner && c.until.After(now) {
-			continue
-		}
-		if r.Source == source && r.DoneAt.IsZero() && !r.NextAt.After(now) && len(out) < limit {
-			m.claims[r.ID] = inboxClaim{owner, now.Add(lease)}
-			out = append(out, r)
-		}
-	}
-	return out, nil
-}
-
 func (m *memInbox) update(id int64, f func(*dayops.Inbound)) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

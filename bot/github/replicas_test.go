@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dayops/dayops"
 	"github.com/dayops/dayops/storage"
 )
 
@@ -71,4 +72,31 @@ func TestTwoReplicasProcessEachDeliveryOnce(t *testing.T) {
 	if got := len(a.pipe.submissions()); got != n {
 		t.Errorf("%d commands submitted, want %d", got, n)
 	}
+}
+
+// inboxClaim is who holds a delivery, until when.
+type inboxClaim struct {
+	owner string
+	until time.Time
+}
+
+// ClaimInbound claims as storage does: due deliveries no other owner holds.
+func (m *memInbox) ClaimInbound(ctx context.Context, source, owner string, now time.Time, lease time.Duration, limit int) ([]dayops.Inbound, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.claims == nil {
+		m.claims = map[int64]inboxClaim{}
+	}
+	var out []dayops.Inbound
+	for _, r := range m.rows {
+		c, held := m.claims[r.ID]
+		if held && c.owner != owner && c.until.After(now) {
+			continue
+		}
+		if r.Source == source && r.DoneAt.IsZero() && !r.NextAt.After(now) && len(out) < limit {
+			m.claims[r.ID] = inboxClaim{owner, now.Add(lease)}
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
