@@ -39,7 +39,8 @@ const (
 	// outboxBatch is how many waiting messages of one channel a sender claims at once.
 	outboxBatch = 50
 	// outboxLease is how long a claim on a channel's messages lasts; a
-	// sender claims again once half of it has passed.
+	// sender claims again once a quarter of it has passed, so that a post
+	// begun before then (doorTimeout at most) ends within the lease.
 	outboxLease = time.Minute
 	// heldPoll is how often a sender looks at a channel another replica holds.
 	heldPoll = 2 * time.Second
@@ -235,7 +236,7 @@ func (b *Bot) sendDue(k channelKey) (wait time.Duration, done bool) {
 		return min(max(time.Until(held), time.Millisecond), heldPoll), false // another replica delivers it
 	}
 	for _, o := range list {
-		if time.Since(claimed) > outboxLease/2 {
+		if time.Since(claimed) > outboxLease/4 {
 			return 0, false // claim again before the lease ends
 		}
 		if d := time.Until(o.NextAt); d > 0 {
