@@ -269,14 +269,21 @@ func TestServeReplicasOnPostgres(t *testing.T) {
 		if took > limit {
 			t.Errorf("interrupted %s after the kill, more than the stated %s", took, limit)
 		}
+		var told []string
 		eventually(t, time.Minute, "the interruption told in the pull request", func() bool {
+			told = nil
 			for _, c := range fake.Comments("runatlantis/atlantis-tests", 1)[before:] {
 				if strings.Contains(c.Body, "interrupted") {
-					return true
+					told = append(told, c.Body)
 				}
 			}
+			return len(told) > 0
+		})
+		t.Logf("told in the pull request: %q", told)
+		// The run's own comment, edited in place, shows the end too.
+		eventually(t, time.Minute, "the run's comment edited to interrupted", func() bool {
 			for _, c := range fake.Comments("runatlantis/atlantis-tests", 1) {
-				if strings.Contains(c.Body, fmt.Sprintf("#%d", nap.ID)) && strings.Contains(c.Body, "interrupted") {
+				if len(c.Edits) > 0 && strings.Contains(c.Body, "nap") && strings.Contains(c.Body, "interrupted") {
 					return true
 				}
 			}
