@@ -36,7 +36,13 @@
 //     has 1,000,000 lines and the peak heap serving it, next to the same for
 //     a log of 1,000 lines; the download of that log as text; and the
 //     latency of a log line from its publication to a live log client
-//     (server-sent events), next to a bare Bus subscriber.
+//     (server-sent events), next to a bare Bus subscriber;
+//   - replicas: runs started per second and the slash-command
+//     acknowledgement p99 with one replica on SQLite, one on PostgreSQL and
+//     two on PostgreSQL (each replica its own store connection, executor,
+//     bot and Slack door; commands spread over them), in the same run. The
+//     PostgreSQL rows need Debian's postgresql package (a throwaway cluster
+//     is started); without it they are skipped with a note, except in CI.
 //
 // Every measurement is repeated and the median is reported. Everything is
 // created in a temporary folder that is removed at the end; only Go, bash, the

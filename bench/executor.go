@@ -58,7 +58,13 @@ func newHarness(ctx context.Context, dir string, files map[string]string) (*harn
 
 // newHarnessWith is newHarness with tune changing the executor's options.
 func newHarnessWith(ctx context.Context, dir string, files map[string]string, tune func(*executor.Options)) (*harness, error) {
-	h := &harness{defs: filepath.Join(dir, "defs"), db: filepath.Join(dir, "dayops.db")}
+	return newHarnessOn(ctx, dir, filepath.Join(dir, "dayops.db"), files, tune)
+}
+
+// newHarnessOn is newHarnessWith on the database db (a SQLite file or a
+// postgres:// URL).
+func newHarnessOn(ctx context.Context, dir, db string, files map[string]string, tune func(*executor.Options)) (*harness, error) {
+	h := &harness{defs: filepath.Join(dir, "defs"), db: db}
 	if err := os.MkdirAll(h.defs, 0o755); err != nil {
 		return nil, err
 	}

@@ -128,6 +128,7 @@ var figureSets = []figureSet{
 	{"metrics", metricsFigures},
 	{"ssh", sshFigures},
 	{"alerts", alertFigures},
+	{"replicas", replicaFigures},
 }
 
 // rowIDs are the rows run produces, in order.
@@ -144,6 +145,7 @@ var rowIDs = []string{
 	"metrics-size",
 	"ssh-step-overhead",
 	"alert-first-step-p50",
+	"replicas-rate-sqlite", "replicas-ack-sqlite", "replicas-rate-pg1", "replicas-ack-pg1", "replicas-rate-pg2", "replicas-ack-pg2",
 }
 
 // run measures every figure with cfg in a temporary folder it removes, and

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -56,7 +57,10 @@ type Store interface {
 	// The outbox (outbox.go): messages waiting for their door.
 	EnqueueOutgoing(ctx context.Context, o dayops.Outgoing) (int64, error)
 	OutgoingChannels(ctx context.Context, door string) ([]string, error)
-	DueOutgoing(ctx context.Context, door, channel string, limit int) ([]dayops.Outgoing, error)
+	// ClaimOutgoing claims a channel's waiting messages for owner until
+	// now+lease, unless another owner holds the channel (heldUntil): with
+	// several replicas, one delivers each channel.
+	ClaimOutgoing(ctx context.Context, door, channel, owner string, now time.Time, lease time.Duration, limit int) (msgs []dayops.Outgoing, heldUntil time.Time, err error)
 	MarkDelivered(ctx context.Context, id int64, at time.Time) error
 	MarkFailed(ctx context.Context, id int64, next time.Time, lastError string) error
 }
@@ -184,8 +188,11 @@ type Options struct {
 	// remediation guard; nil: alerts are refused and nothing runs by
 	// itself from an incident channel (it is offered instead).
 	Automation AutomationStore
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// Owner is this process's identity on the outbox messages it claims
+	// before delivering them (executor.ProcessOwner); default host:pid.
+	Owner  string
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Bot is the conversation pipeline. It is safe for concurrent use.
@@ -203,6 +210,7 @@ type Bot struct {
 	prReqs   map[string]PRRequirement
 	auto     AutomationStore
 	interval time.Duration
+	owner    string
 	now      func() time.Time
 	log      *slog.Logger
 
@@ -241,6 +249,7 @@ func New(opts Options) (*Bot, error) {
 		prReqs:   maps.Clone(opts.PRRequirements),
 		auto:     opts.Automation,
 		interval: opts.UpdateInterval,
+		owner:    opts.Owner,
 		now:      opts.Now,
 		log:      opts.Logger,
 		doors:    map[string]Door{},
@@ -262,7 +271,12 @@ func New(opts Options) (*Bot, error) {
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
+	if b.owner == "" {
+		host, _ := os.Hostname()
+		b.owner = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
+	go b.sweepOutbox()
 	b.listening = make(chan struct{})
 	if opts.Events != nil {
 		events, stop := opts.Events.Subscribe(0)

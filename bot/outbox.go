@@ -3,6 +3,8 @@ package bot
 import (
 	"context"
 	"encoding/json"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,8 +27,46 @@ import (
 // ephemeral message or response_url), and when the door is down they are
 // lost, as Slack itself would have given up on the request by then.
 
-// outboxBatch is how many waiting messages of one channel a sender reads at once.
-const outboxBatch = 50
+// With several replicas on one database each has senders; before a sender
+// delivers it claims its channel's waiting messages in the store for
+// outboxLease (storage's ClaimOutgoing), so one replica delivers each
+// channel, in order. A sender that finds the channel held by another replica
+// looks again every heldPoll until the channel is empty; a replica that dies
+// holding a channel loses it when the lease ends, and every outboxSweep
+// each bot looks for channels with messages waiting and no sender here.
+
+const (
+	// outboxBatch is how many waiting messages of one channel a sender claims at once.
+	outboxBatch = 50
+	// outboxLease is how long a claim on a channel's messages lasts; a
+	// sender claims again once a quarter of it has passed, so that a post
+	// begun before then (doorTimeout at most) ends within the lease.
+	outboxLease = time.Minute
+	// heldPoll is how often a sender looks at a channel another replica holds.
+	heldPoll = 2 * time.Second
+	// outboxSweep is how often the bot looks for channels left waiting.
+	outboxSweep = 30 * time.Second
+)
+
+// sweepOutbox starts senders for the channels that have messages waiting,
+// every outboxSweep until the bot closes: those of a replica that died.
+func (b *Bot) sweepOutbox() {
+	t := time.NewTicker(outboxSweep)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-t.C:
+		}
+		b.mu.Lock()
+		names := slices.Sorted(maps.Keys(b.doors))
+		b.mu.Unlock()
+		for _, name := range names {
+			b.resumeOutbox(name)
+		}
+	}
+}
 
 // channelKey names a sender: one door and channel.
 type channelKey struct {
@@ -182,16 +222,23 @@ func (b *Bot) sendDue(k channelKey) (wait time.Duration, done bool) {
 	l.Lock()
 	defer l.Unlock()
 	ctx, cancel := context.WithTimeout(b.ctx, doorTimeout)
-	list, err := b.store.DueOutgoing(ctx, k.door, k.channel, outboxBatch)
+	claimed := time.Now()
+	list, held, err := b.store.ClaimOutgoing(ctx, k.door, k.channel, b.owner, claimed, outboxLease, outboxBatch)
 	cancel()
 	if err != nil {
-		b.log.Error("reading the outbox", "door", k.door, "channel", k.channel, "err", err)
+		b.log.Error("claiming the outbox", "door", k.door, "channel", k.channel, "err", err)
 		return retryBase, false
 	}
 	if len(list) == 0 {
-		return 0, true
+		if held.IsZero() {
+			return 0, true
+		}
+		return min(max(time.Until(held), time.Millisecond), heldPoll), false // another replica delivers it
 	}
 	for _, o := range list {
+		if time.Since(claimed) > outboxLease/4 {
+			return 0, false // claim again before the lease ends
+		}
 		if d := time.Until(o.NextAt); d > 0 {
 			return d, false
 		}

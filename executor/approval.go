@@ -332,7 +332,7 @@ func (e *Executor) decided(ctx context.Context, run *dayops.Run, x *runExec) {
 		return
 	}
 	if run.Owner != e.owner && e.ownerDead(run) {
-		if err := e.adopt(ctx, run); err != nil {
+		if err := e.adopt(ctx, run); err != nil && dayops.KindOf(err) != dayops.KindConflict {
 			e.logger.Error("taking over a run", "run_id", run.ID, "err", err)
 		}
 	}

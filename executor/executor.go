@@ -27,6 +27,9 @@ type Store interface {
 	UpdateStep(ctx context.Context, st dayops.StepRun) error
 	SetOwner(ctx context.Context, id int64, owner string, at time.Time) error
 	Heartbeat(ctx context.Context, owner string, at time.Time) (int64, error)
+	// TakeOver makes to the owner of a run only while its owner and
+	// heartbeat are those the caller saw (a compare-and-set).
+	TakeOver(ctx context.Context, id int64, from string, seen time.Time, to string, at time.Time) (bool, error)
 	Run(ctx context.Context, id int64) (*dayops.Run, error)
 	Runs(ctx context.Context, f dayops.RunFilter) ([]*dayops.Run, error)
 	LastSucceeded(ctx context.Context, definition, environment string, beforeID int64) (*dayops.Run, error)

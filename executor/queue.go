@@ -153,7 +153,7 @@ func (x *runExec) blocker(key string) (string, bool) {
 			x.e.logger.Error("reading the run ahead in the queue", "run_id", head, "err", err)
 			return "waiting: the queue could not be read", false
 		case hr.Owner != x.e.owner && x.e.ownerDead(hr):
-			if _, err := x.e.interrupt(ctx, hr); err != nil {
+			if _, err := x.e.interrupt(ctx, hr); err != nil && dayops.KindOf(err) != dayops.KindConflict {
 				x.e.logger.Error("interrupting a dead run", "run_id", head, "err", err)
 			}
 			continue

@@ -245,9 +245,12 @@ func (e *Executor) Recover(ctx context.Context) ([]*dayops.Run, error) {
 			if run.State == dayops.RunAwaitingApproval && run.ParentID == 0 {
 				full, err := e.store.Run(ctx, run.ID)
 				if err == nil {
+					// Taken over from the owner and heartbeat it was
+					// found dead by, not a fresher read's.
+					full.Owner, full.Heartbeat = run.Owner, run.Heartbeat
 					err = e.adopt(ctx, full)
 				}
-				if err == nil {
+				if err == nil || dayops.KindOf(err) == dayops.KindConflict {
 					continue
 				}
 				e.logger.Error("taking over a run waiting for approval", "run_id", run.ID, "err", err)
@@ -270,10 +273,63 @@ func (e *Executor) Recover(ctx context.Context) ([]*dayops.Run, error) {
 	return sortedRuns(out), nil
 }
 
-// interrupt ends a run whose process is gone.
+// TakeoverTime is, for the heartbeat interval of an executor that watches
+// owners every interval (WatchOwners), the longest a run of a dead replica
+// of another host waits before it is interrupted: three missed heartbeats
+// make its owner dead, and the next look finds it. With the default 5 s
+// interval it is 20 s. A replica of the same host is found dead at the
+// next look after its process is gone.
+func TakeoverTime(heartbeat time.Duration) time.Duration {
+	if heartbeat <= 0 {
+		heartbeat = DefaultHeartbeatInterval
+	}
+	return 4 * heartbeat
+}
+
+// WatchOwners looks for the runs of dead processes every heartbeat interval
+// until ctx is done or the executor closes, and recovers them as Recover
+// does at start-up: with several `dayops serve` replicas on one database,
+// the runs of a replica that died are marked interrupted (each announced by
+// an EventInterrupted, so the bot of this replica reports it in its
+// thread), their queue places freed, and those waiting for an approval
+// taken over, by a live replica within TakeoverTime. Each run is taken over
+// from the owner and heartbeat it was found dead by (a compare-and-set), so
+// a replica that was only slow keeps the runs it heartbeat for meanwhile,
+// and one whose runs were taken finds it lost them and stops their steps
+// (fenceLost). found, when set, is told of the runs each look interrupted.
+func (e *Executor) WatchOwners(ctx context.Context, found func([]*dayops.Run)) {
+	t := time.NewTicker(e.opts.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.ctx.Done():
+			return
+		case <-t.C:
+		}
+		lookCtx, cancel := context.WithTimeout(ctx, 4*e.opts.HeartbeatInterval)
+		runs, err := e.Recover(lookCtx)
+		cancel()
+		if err != nil && ctx.Err() == nil && e.ctx.Err() == nil {
+			e.logger.Error("looking for the runs of dead processes", "err", err)
+		}
+		if len(runs) > 0 && found != nil {
+			found(runs)
+		}
+	}
+}
+
+// interrupt ends a run whose process is gone. It first takes the run over
+// from the owner and heartbeat run shows (those it was found dead by), so
+// that of several replicas one ends it, and an owner that was only slow
+// and heartbeat meanwhile keeps it (a conflict error).
 func (e *Executor) interrupt(ctx context.Context, run *dayops.Run) (*dayops.Run, error) {
 	full, err := e.store.Run(ctx, run.ID)
 	if err != nil {
+		return nil, err
+	}
+	if err := e.takeOver(ctx, run); err != nil {
 		return nil, err
 	}
 	reason := "interrupted: the dayops process running it stopped"
@@ -324,8 +380,8 @@ func (e *Executor) adopt(ctx context.Context, run *dayops.Run) error {
 	if def == nil {
 		return fmt.Errorf("definition %s at %s is not available", run.Definition, run.Revision)
 	}
-	if err := e.store.SetOwner(ctx, run.ID, e.owner, e.now()); err != nil {
-		return fmt.Errorf("taking over run %d: %w", run.ID, err)
+	if err := e.takeOver(ctx, run); err != nil {
+		return err
 	}
 	run.Owner = e.owner
 	x := e.newRunExec(run, def, nil, nil)
@@ -364,6 +420,20 @@ func (e *Executor) adopt(ctx context.Context, run *dayops.Run) error {
 		return errors.New("the executor is closing")
 	}
 	e.logger.Info("took over a run waiting for approval", "run_id", run.ID)
+	return nil
+}
+
+// takeOver makes this executor the owner of run, from the owner and
+// heartbeat run shows. A conflict error: the run is not theirs any more
+// (another process took it, it ended) or its owner heartbeat since.
+func (e *Executor) takeOver(ctx context.Context, run *dayops.Run) error {
+	took, err := e.store.TakeOver(ctx, run.ID, run.Owner, run.Heartbeat, e.owner, e.now())
+	if err != nil {
+		return fmt.Errorf("taking over run %d: %w", run.ID, err)
+	}
+	if !took {
+		return dayops.Errorf(dayops.KindConflict, "run %d was not taken over: another dayops process took it first, it ended, or its owner %s heartbeat again", run.ID, run.Owner)
+	}
 	return nil
 }
 

@@ -87,11 +87,12 @@ func (s *Store) MarkInboundDone(ctx context.Context, id int64, at time.Time) err
 }
 
 // MarkInboundFailed records a failed processing of delivery id: one more
-// attempt, its error, and when to try again.
+// attempt, its error, and when to try again. It lets go of the delivery's
+// claim (ClaimInbound): any replica may try it when it is due.
 func (s *Store) MarkInboundFailed(ctx context.Context, id int64, next time.Time, lastError string) error {
 	return s.write(ctx, fmt.Sprintf("recording a failed processing of inbound delivery %d", id), func(tx *sql.Tx) error {
-		return ifNone(mustAffect(tx.ExecContext(ctx, `UPDATE inbox SET attempts = attempts + 1, next_at = ?, last_error = ?
-			WHERE id = ? AND done_at IS NULL`, next.UnixNano(), dayops.Truncate(lastError, 500), id)), inboundNotWaiting(id))
+		return ifNone(mustAffect(tx.ExecContext(ctx, `UPDATE inbox SET attempts = attempts + 1, next_at = ?, last_error = ?,
+			claimed_by = '', claimed_until = 0 WHERE id = ? AND done_at IS NULL`, next.UnixNano(), dayops.Truncate(lastError, 500), id)), inboundNotWaiting(id))
 	})
 }
 

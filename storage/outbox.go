@@ -110,11 +110,12 @@ func (s *Store) MarkDelivered(ctx context.Context, id int64, at time.Time) error
 }
 
 // MarkFailed records a failed delivery of outgoing message id: one more
-// attempt, its error, and when to try again.
+// attempt, its error, and when to try again. It lets go of the message's
+// claim (ClaimOutgoing): any replica may try it when it is due.
 func (s *Store) MarkFailed(ctx context.Context, id int64, next time.Time, lastError string) error {
 	return s.write(ctx, fmt.Sprintf("recording a failed delivery of outgoing message %d", id), func(tx *sql.Tx) error {
-		return ifNone(mustAffect(tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ?
-			WHERE id = ? AND delivered_at IS NULL`, next.UnixNano(), dayops.Truncate(lastError, 500), id)), notWaiting(id))
+		return ifNone(mustAffect(tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ?,
+			claimed_by = '', claimed_until = 0 WHERE id = ? AND delivered_at IS NULL`, next.UnixNano(), dayops.Truncate(lastError, 500), id)), notWaiting(id))
 	})
 }
 

@@ -63,11 +63,11 @@ func Redacted(database string) string {
 }
 
 // openPostgres opens the writer and reader pools on the database dsn names.
-func openPostgres(ctx context.Context, dsn string) (w, r *sql.DB, err error) {
-	cfg, err := pgx.ParseConfig(dsn)
+func openPostgres(ctx context.Context, dsn string) (w, r *sql.DB, cfg *pgx.ConnConfig, err error) {
+	cfg, err = pgx.ParseConfig(dsn)
 	if err != nil {
 		// pgx's message may quote the URL, password and all.
-		return nil, nil, dayops.Errorf(dayops.KindInvalid,
+		return nil, nil, nil, dayops.Errorf(dayops.KindInvalid,
 			"database %s is not a valid PostgreSQL URL: write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=disable",
 			Redacted(dsn))
 	}
@@ -83,9 +83,9 @@ func openPostgres(ctx context.Context, dsn string) (w, r *sql.DB, err error) {
 	if err := w.PingContext(ctx); err != nil {
 		w.Close()
 		r.Close()
-		return nil, nil, dayops.Errorf(dayops.KindUnavailable, "cannot reach PostgreSQL at %s: %s", Redacted(dsn), pgMessage(err))
+		return nil, nil, nil, dayops.Errorf(dayops.KindUnavailable, "cannot reach PostgreSQL at %s: %s", Redacted(dsn), pgMessage(err))
 	}
-	return w, r, nil
+	return w, r, cfg, nil
 }
 
 // pgMessage is err's text without anything that could carry the password.

@@ -247,6 +247,34 @@ func (s *Store) SetOwner(ctx context.Context, id int64, owner string, at time.Ti
 	})
 }
 
+// TakeOver makes to the owner of run id, with its heartbeat at at, only if
+// the run has not ended and its owner and heartbeat are still the ones the
+// caller saw (from, seen; a zero seen: no heartbeat). It is a compare-and-set:
+// of two replicas taking over the run of a dead one only one gets it, and an
+// owner that was only slow and heartbeat meanwhile keeps its run. It reports
+// whether the run was taken.
+func (s *Store) TakeOver(ctx context.Context, id int64, from string, seen time.Time, to string, at time.Time) (bool, error) {
+	if to == "" {
+		return false, dayops.Errorf(dayops.KindInvalid, "taking over run %d needs the new owner: give the process's identity", id)
+	}
+	var seenNanos int64
+	if !seen.IsZero() {
+		seenNanos = seen.UnixNano()
+	}
+	var took bool
+	err := s.write(ctx, fmt.Sprintf("taking over run %d", id), func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE runs SET owner = ?, heartbeat = ? WHERE id = ? AND owner = ? AND COALESCE(heartbeat, 0) = ? AND state NOT IN ("+
+			placeholders(len(finalStates))+")", append([]any{to, nullTime(at), id, from, seenNanos}, finalStates...)...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		took = n == 1
+		return err
+	})
+	return took, err
+}
+
 // Heartbeat stamps at on every run of owner that has not ended and returns
 // how many there were.
 func (s *Store) Heartbeat(ctx context.Context, owner string, at time.Time) (int64, error) {

@@ -29,6 +29,7 @@ type Store struct {
 	hold   func() error // releases the database file as in use
 	path   string       // the SQLite path or the PostgreSQL URL without its password
 	pg     bool         // PostgreSQL: writes take postgresWriteLock, reads a snapshot
+	pgcfg  pgConfig     // PostgreSQL: how to open a connection of its own (LISTEN)
 	now    func() time.Time
 	logger *slog.Logger
 }
@@ -51,11 +52,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if s.pg {
-		w, r, err := openPostgres(ctx, path)
+		w, r, cfg, err := openPostgres(ctx, path)
 		if err != nil {
 			return nil, err
 		}
-		s.w, s.r, s.hold = w, r, func() error { return nil }
+		s.w, s.r, s.hold, s.pgcfg = w, r, func() error { return nil }, cfg
 	} else {
 		w, r, hold, err := openSQLite(ctx, path)
 		if err != nil {

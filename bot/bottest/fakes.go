@@ -195,6 +195,7 @@ type Store struct {
 	mu        sync.Mutex
 	reports   []dayops.Report
 	outbox    []dayops.Outgoing
+	claims    map[int64]outboxClaim // outbox message ID -> its claim
 	SyncList  []dayops.SyncRecord
 	runs      []*dayops.Run
 	logs      []dayops.LogLine
@@ -608,19 +609,6 @@ func (s *Store) OutgoingChannels(ctx context.Context, door string) ([]string, er
 	return out, nil
 }
 
-// DueOutgoing implements bot.Store.
-func (s *Store) DueOutgoing(ctx context.Context, door, channel string, limit int) ([]dayops.Outgoing, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []dayops.Outgoing
-	for _, o := range s.outbox {
-		if o.Thread.Door == door && o.Thread.Channel == channel && o.DeliveredAt.IsZero() && (limit <= 0 || len(out) < limit) {
-			out = append(out, o)
-		}
-	}
-	return out, nil
-}
-
 // MarkDelivered implements bot.Store.
 func (s *Store) MarkDelivered(ctx context.Context, id int64, at time.Time) error {
 	return s.markOutgoing(id, func(o *dayops.Outgoing) { o.DeliveredAt, o.LastError = at, "" })
@@ -628,7 +616,10 @@ func (s *Store) MarkDelivered(ctx context.Context, id int64, at time.Time) error
 
 // MarkFailed implements bot.Store.
 func (s *Store) MarkFailed(ctx context.Context, id int64, next time.Time, lastError string) error {
-	return s.markOutgoing(id, func(o *dayops.Outgoing) { o.Attempts, o.NextAt, o.LastError = o.Attempts+1, next, lastError })
+	return s.markOutgoing(id, func(o *dayops.Outgoing) {
+		o.Attempts, o.NextAt, o.LastError = o.Attempts+1, next, lastError
+		delete(s.claims, o.ID)
+	})
 }
 
 func (s *Store) markOutgoing(id int64, f func(o *dayops.Outgoing)) error {

@@ -3,7 +3,9 @@ package github
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -19,7 +21,9 @@ const Source = "github"
 // storage.Store implements it.
 type Inbox interface {
 	AddInbound(ctx context.Context, in dayops.Inbound) (bool, error)
-	DueInbound(ctx context.Context, source string, now time.Time, limit int) ([]dayops.Inbound, error)
+	// ClaimInbound claims for owner, until now+lease, deliveries due now
+	// that no other owner holds: with several replicas, one processes each.
+	ClaimInbound(ctx context.Context, source, owner string, now time.Time, lease time.Duration, limit int) ([]dayops.Inbound, error)
 	MarkInboundDone(ctx context.Context, id int64, at time.Time) error
 	MarkInboundFailed(ctx context.Context, id int64, next time.Time, lastError string) error
 	// FirstDelivery reports whether (source, id) is new, and remembers it:
@@ -74,8 +78,11 @@ type IntakeOptions struct {
 	// OpsRepo is the ops repo on GitHub, if it is there: a push to its
 	// branch syncs at once, its pull requests are validated.
 	OpsRepo OpsRepo
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// Owner is this process's identity on the deliveries it claims before
+	// processing them (executor.ProcessOwner); default host:pid.
+	Owner  string
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // OpsRepo is the ops repo as GitHub knows it.
@@ -110,6 +117,12 @@ const (
 	retryMax    = 5 * time.Minute
 	maxAttempts = 12
 	pollEvery   = 2 * time.Second // the store is read this often even when nothing wakes the worker
+	// claimBatch deliveries are claimed at once, for claimLease: with
+	// several replicas one processes each delivery, and the deliveries a
+	// replica claimed and did not process (it died) are taken over by
+	// another when the lease ends.
+	claimBatch = 5
+	claimLease = time.Minute
 )
 
 // NewIntake returns an Intake; Start begins processing.
@@ -123,6 +136,10 @@ func NewIntake(opts IntakeOptions) (*Intake, error) {
 	}
 	if in.log == nil {
 		in.log = slog.New(slog.DiscardHandler)
+	}
+	if in.opts.Owner == "" {
+		host, _ := os.Hostname()
+		in.opts.Owner = fmt.Sprintf("%s:%d", host, os.Getpid())
 	}
 	in.ctx, in.cancel = context.WithCancel(context.Background())
 	return in, nil
@@ -165,13 +182,13 @@ func (in *Intake) work() {
 	}
 }
 
-// drain processes the deliveries due now; it reports whether it did any
-// (more may have come meanwhile).
+// drain claims the deliveries due now and processes them; it reports
+// whether it did any (more may have come meanwhile).
 func (in *Intake) drain() bool {
-	due, err := in.opts.Inbox.DueInbound(in.ctx, Source, in.now(), 20)
+	due, err := in.opts.Inbox.ClaimInbound(in.ctx, Source, in.opts.Owner, in.now(), claimLease, claimBatch)
 	if err != nil {
 		if in.ctx.Err() == nil {
-			in.log.Error("reading the github inbox", "err", err)
+			in.log.Error("claiming github deliveries", "err", err)
 		}
 		return false
 	}

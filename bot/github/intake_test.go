@@ -64,10 +64,11 @@ func encode(t testing.TB, m map[string]any) []byte {
 // memInbox is an Inbox in memory (the SQLite one is tested by the storage
 // conformance suite, and end to end in cmd/dayops).
 type memInbox struct {
-	mu    sync.Mutex
-	rows  []dayops.Inbound
-	seen  map[string]bool
-	fails int // AddInbound fails this many more times
+	mu     sync.Mutex
+	rows   []dayops.Inbound
+	claims map[int64]inboxClaim // row ID -> its claim
+	seen   map[string]bool
+	fails  int // AddInbound fails this many more times
 }
 
 func (m *memInbox) AddInbound(ctx context.Context, in dayops.Inbound) (bool, error) {
@@ -90,18 +91,6 @@ func (m *memInbox) AddInbound(ctx context.Context, in dayops.Inbound) (bool, err
 	return true, nil
 }
 
-func (m *memInbox) DueInbound(ctx context.Context, source string, now time.Time, limit int) ([]dayops.Inbound, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []dayops.Inbound
-	for _, r := range m.rows {
-		if r.Source == source && r.DoneAt.IsZero() && !r.NextAt.After(now) && len(out) < limit {
-			out = append(out, r)
-		}
-	}
-	return out, nil
-}
-
 func (m *memInbox) update(id int64, f func(*dayops.Inbound)) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -119,7 +108,12 @@ func (m *memInbox) MarkInboundDone(ctx context.Context, id int64, at time.Time) 
 }
 
 func (m *memInbox) MarkInboundFailed(ctx context.Context, id int64, next time.Time, lastError string) error {
-	return m.update(id, func(r *dayops.Inbound) { r.Attempts++; r.NextAt = next; r.LastError = lastError })
+	return m.update(id, func(r *dayops.Inbound) {
+		r.Attempts++
+		r.NextAt = next
+		r.LastError = lastError
+		delete(m.claims, r.ID)
+	})
 }
 
 func (m *memInbox) FirstDelivery(ctx context.Context, source, id string) (bool, error) {

@@ -51,6 +51,7 @@ func registerGitHub(ctx context.Context, d doorDeps) (stop func(), err error) {
 			Validate: func(ctx context.Context, pr dayops.PullRequest) error {
 				return validateOpsPR(ctx, d.syncer, door, pr)
 			}},
+		Owner:  d.owner,
 		Logger: d.log,
 	})
 	if err != nil {

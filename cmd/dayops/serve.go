@@ -115,6 +115,13 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 		return nil, err
 	}
 	s.closers = append(s.closers, s.store.Close)
+	// What this process claimed in the inbox and the outbox and did not
+	// finish goes to another replica at once, not when the claims expire.
+	s.closers = append(s.closers, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return s.store.ReleaseClaims(ctx, executor.ProcessOwner())
+	})
 
 	// The git cache lives beside a SQLite file. On PostgreSQL there is no
 	// file: each process (each replica) keeps its own cache in a temporary
@@ -165,7 +172,11 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 		logger.Warn("first sync found no valid catalog", "outcome", rec.Outcome, "revision", rec.Revision, "errors", len(rec.Errors), "err", err)
 	}
 
-	events := dayops.NewBus()
+	// The executor's events go to this process's bot (events.Local: each
+	// run is reported by the replica that drives it) and, on PostgreSQL,
+	// to the other replicas, whose run pages follow any replica's runs.
+	events := s.store.Events(ctx, nil)
+	s.closers = append(s.closers, events.Close)
 	followCtx, stopFollow := context.WithCancel(context.WithoutCancel(ctx))
 	followDone := make(chan struct{})
 	go func() { defer close(followDone); metrics.Follow(followCtx, events) }()
@@ -195,16 +206,16 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 		notify = dayops.Thread{Door: slackdoor.DoorName, Channel: ch, Name: strings.TrimPrefix(ch, "#")}
 	}
 	s.bot, err = bot.New(bot.Options{
-		Engine: s.exec, Store: s.store, Catalogs: s.syncer, Policy: cfg.Policy, Events: events,
+		Engine: s.exec, Store: s.store, Catalogs: s.syncer, Policy: cfg.Policy, Events: events.Local(),
 		Redactor: redactor, BaseURL: cfg.BaseURL, RunURL: runURL, Prefix: cfg.Slack.Command, Logger: logger,
-		NotifyThread: notify, AllowForks: cfg.GitHub.AllowForks, PRRequirements: prRequirements(cfg), Automation: s.store,
+		NotifyThread: notify, AllowForks: cfg.GitHub.AllowForks, PRRequirements: prRequirements(cfg), Automation: s.store, Owner: s.exec.Owner(),
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.bot.Close)
 	if ch := cfg.Slack.NotifyChannel; ch != "" && cfg.Slack.Enabled() {
-		n := s.bot.Notices(dayops.Thread{Door: slackdoor.DoorName, Channel: ch, Name: strings.TrimPrefix(ch, "#")}, events)
+		n := s.bot.Notices(dayops.Thread{Door: slackdoor.DoorName, Channel: ch, Name: strings.TrimPrefix(ch, "#")}, events.Local())
 		s.closers = append(s.closers, n.Close)
 		notices.bind(n)
 	} else {
@@ -223,12 +234,33 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 	retentionDone := make(chan struct{})
 	go func() { defer close(retentionDone); newRetention(s.store, cfg.LogRetention, logger).run(bg) }()
 	s.closers = append(s.closers, func() error { stopServe(); <-retentionDone; return nil })
+	// With several replicas on one database, the runs of one that dies are
+	// interrupted, reported and their places freed by another: every
+	// replica looks for them every heartbeat interval.
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		s.exec.WatchOwners(bg, func(runs []*dayops.Run) {
+			for _, r := range runs {
+				logger.Warn("run interrupted: the dayops process running it is gone", "run_id", r.ID, "definition", r.Definition,
+					"environment", r.Environment, "thread", r.Thread.String(), "reason", r.Reason)
+			}
+		})
+	}()
+	s.closers = append(s.closers, func() error { stopServe(); <-watchDone; return nil })
+	releaseGoneClaims(ctx, s.store, s.exec.Owner(), logger)
+	claimsDone := make(chan struct{})
+	go func() {
+		defer close(claimsDone)
+		watchGoneClaims(bg, s.store, s.exec.Owner(), executor.DefaultHeartbeatInterval, logger)
+	}()
+	s.closers = append(s.closers, func() error { stopServe(); <-claimsDone; return nil })
 	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopSync = stopSync
 	go func() { defer close(s.syncDone); s.syncer.Run(syncCtx) }()
 	s.closers = append(s.closers, func() error { stopSync(); <-s.syncDone; return nil })
 
-	deps := doorDeps{cfg: cfg, bot: s.bot, store: s.store, syncer: s.syncer, mux: mux, redactor: redactor, log: logger, apiClient: metrics.Client}
+	deps := doorDeps{cfg: cfg, owner: s.exec.Owner(), bot: s.bot, store: s.store, syncer: s.syncer, mux: mux, redactor: redactor, log: logger, apiClient: metrics.Client}
 	if s.stopDoors, err = registerDoors(ctx, deps); err != nil {
 		return nil, err
 	}
@@ -254,6 +286,7 @@ func startServer(ctx context.Context, cfg *config.Config, secrets, vars map[stri
 // doorDeps is what a door is wired with.
 type doorDeps struct {
 	cfg      *config.Config
+	owner    string // this process on the rows it claims (executor.ProcessOwner)
 	bot      *bot.Bot
 	store    *storage.Store
 	syncer   *gitsync.Syncer

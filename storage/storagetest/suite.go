@@ -26,6 +26,7 @@ type API interface {
 	UpdateStep(ctx context.Context, st dayops.StepRun) error
 	SetOwner(ctx context.Context, id int64, owner string, at time.Time) error
 	Heartbeat(ctx context.Context, owner string, at time.Time) (int64, error)
+	TakeOver(ctx context.Context, id int64, from string, seen time.Time, to string, at time.Time) (bool, error)
 	Run(ctx context.Context, id int64) (*dayops.Run, error)
 	Runs(ctx context.Context, f dayops.RunFilter) ([]*dayops.Run, error)
 	LastSucceeded(ctx context.Context, definition, environment string, beforeID int64) (*dayops.Run, error)
@@ -71,6 +72,10 @@ type API interface {
 	ClaimFiring(ctx context.Context, f dayops.ScheduleFiring) (bool, error)
 	SetFiringRun(ctx context.Context, definition, cron string, at time.Time, runID int64) error
 	Firings(ctx context.Context, definition, cron string, limit int) ([]dayops.ScheduleFiring, error)
+	ClaimInbound(ctx context.Context, source, owner string, now time.Time, lease time.Duration, limit int) ([]dayops.Inbound, error)
+	ClaimOutgoing(ctx context.Context, door, channel, owner string, now time.Time, lease time.Duration, limit int) ([]dayops.Outgoing, time.Time, error)
+	ReleaseClaims(ctx context.Context, owner string) error
+	ClaimOwners(ctx context.Context, now time.Time) ([]string, error)
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -99,6 +104,7 @@ func Run(t *testing.T, open Opener) {
 		{"wait reason", testWaitReason},
 		{"steps upsert", testSteps},
 		{"owner and heartbeat", testOwnerHeartbeat},
+		{"take over a run", testTakeOver},
 		{"last succeeded", testLastSucceeded},
 		{"queue", testQueue},
 		{"environment locks", testLocks},
@@ -118,6 +124,10 @@ func Run(t *testing.T, open Opener) {
 		{"remediation guard", testGuard},
 		{"schedule firings", testFirings},
 		{"checklist answers", testChecklist},
+		{"inbox claims", testInboxClaims},
+		{"concurrent inbox claimers", testConcurrentInboxClaims},
+		{"outbox claims", testOutboxClaims},
+		{"concurrent outbox claimers", testConcurrentOutboxClaims},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
