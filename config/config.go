@@ -559,62 +559,6 @@ func (d *decoder) defaults(cfg *Config) {
 	}
 }
 
-// githubRepoOf is "owner/name" of a github.com repository URL (https or
-// ssh), "" for any other.
-func githubRepoOf(u string) string {
-	var path string
-	switch {
-	case strings.HasPrefix(u, "git@github.com:"):
-		path = strings.TrimPrefix(u, "git@github.com:")
-	default:
-		p, err := url.Parse(u)
-		if err != nil || !strings.EqualFold(p.Hostname(), "github.com") || (p.Scheme != "https" && p.Scheme != "ssh") {
-			return ""
-		}
-		path = strings.TrimPrefix(p.Path, "/")
-	}
-	path = strings.TrimSuffix(strings.TrimSuffix(path, "/"), ".git")
-	if !repoName.MatchString(path) {
-		return ""
-	}
-	return path
-}
-
-// check looks at the settings together.
-func (d *decoder) check(cfg *Config) {
-	if cfg.Repo.URL == "" && !d.has("repo.url") {
-		d.addf(nil, "repo.url", "is missing: set repo.url in the file or DAYOPS_REPO_URL to the ops repo (https, ssh or a local path)")
-	}
-	if cfg.Slack.Mode == SlackHTTP && cfg.BaseURL == "" {
-		d.addf(nil, "base_url", "is missing: slack.mode http needs it for Slack's request URLs (base_url/slack/commands…); set base_url or DAYOPS_BASE_URL")
-	}
-	if gh := cfg.GitHub; gh.Token.IsSet() != gh.WebhookSecret.IsSet() {
-		missing := "DAYOPS_GITHUB_WEBHOOK_SECRET"
-		if !gh.Token.IsSet() {
-			missing = "DAYOPS_GITHUB_TOKEN"
-		}
-		d.addf(nil, missing, "is missing: the GitHub door needs both DAYOPS_GITHUB_TOKEN (to answer) and DAYOPS_GITHUB_WEBHOOK_SECRET (to trust webhooks); set both, or neither to leave GitHub off")
-	}
-	prefixes := []struct{ name, prefix string }{{"DAYOPS_SLACK_BOT_TOKEN", "xoxb-"}, {"DAYOPS_SLACK_APP_TOKEN", "xapp-"}}
-	for i, s := range []Secret{cfg.Slack.BotToken, cfg.Slack.AppToken} {
-		if s.IsSet() && !strings.HasPrefix(s.Value(), prefixes[i].prefix) {
-			d.addf(nil, prefixes[i].name, "does not start with %s: copy the right token from the Slack app's settings", prefixes[i].prefix)
-		}
-	}
-	if k := cfg.Web.LinkKey; k.IsSet() && len(k.Value()) < MinLinkKeyLength {
-		d.addf(nil, "DAYOPS_WEB_LINK_KEY", "has %d characters: use at least %d random ones (it signs run links and logins), e.g. from `openssl rand -hex 32`", len(k.Value()), MinLinkKeyLength)
-	}
-	if len(cfg.Targets) > 0 && cfg.KnownHosts == "" {
-		d.addf(nil, "ssh.known_hosts", "is missing: SSH targets need a known_hosts file with their host keys (ssh-keyscan -t ed25519 HOST >> FILE, then compare the fingerprints); set ssh.known_hosts or DAYOPS_SSH_KNOWN_HOSTS")
-	}
-	if cfg.Web.ProxyHeader != "" && len(cfg.Web.TrustedProxies) == 0 && !d.has("web.trusted_proxies") {
-		d.addf(nil, "web.trusted_proxies", "is missing: web.proxy_header is trusted only from the addresses listed here, e.g. [10.0.0.0/8]")
-	}
-	if len(cfg.Web.TrustedProxies) > 0 && cfg.Web.ProxyHeader == "" && !d.has("web.proxy_header") {
-		d.addf(nil, "web.proxy_header", "is missing: web.trusted_proxies is set, so name the header they send, e.g. X-Forwarded-User")
-	}
-}
-
 // checkCredentials checks that the credentials the settings need are set.
 func (d *decoder) checkCredentials(cfg *Config) {
 	switch cfg.Slack.Mode {
