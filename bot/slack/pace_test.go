@@ -30,7 +30,7 @@ func pacedDoor(t *testing.T, w *world, interval time.Duration) *Door {
 // twenty take nineteen intervals, while a second channel goes at its own
 // pace meanwhile.
 func TestChannelPaced(t *testing.T) {
-	const interval = 50 * time.Millisecond
+	const interval = 100 * time.Millisecond // wide enough that a loaded machine's scheduling does not read as a broken pace
 	w := newWorld(t)
 	d := pacedDoor(t, w, interval)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -79,7 +79,7 @@ func TestChannelPaced(t *testing.T) {
 	slices.SortFunc(busy, time.Time.Compare)
 	// The fake's clock sees the requests, not the turns: allow a little
 	// network jitter per gap, none on the whole.
-	const jitter = 10 * time.Millisecond
+	const jitter = 25 * time.Millisecond
 	for i := 1; i < len(busy); i++ {
 		if gap := busy[i].Sub(busy[i-1]); gap < interval-jitter {
 			t.Errorf("message %d reached Slack %s after the one before in one channel; want about %s", i+1, gap, interval)
