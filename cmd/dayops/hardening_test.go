@@ -248,8 +248,11 @@ steps:
 	cmd.Wait()
 	killed := time.Now()
 	for processRuns(sleepPid) {
-		if time.Since(killed) > 5*time.Second {
-			t.Fatalf("the step's sleep (pid %d) still runs 5 s after dayops was killed", sleepPid)
+		// The watcher terms the group at once and kills it within 2 s; the
+		// rest is slack for a loaded machine (it took over 5 s once, with
+		// five test runs sharing two cores).
+		if time.Since(killed) > 10*time.Second {
+			t.Fatalf("the step's sleep (pid %d) still runs 10 s after dayops was killed", sleepPid)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
