@@ -15,10 +15,12 @@ const (
 	retentionEvery = time.Hour
 )
 
-// logPruner deletes up to limit log lines of runs that ended before a time;
-// the storage package implements it.
+// logPruner deletes up to limit log lines of runs that ended before a time,
+// and up to limit rows each of delivered messages, processed deliveries and
+// seen delivery keys older than a time; the storage package implements it.
 type logPruner interface {
 	PruneLogs(ctx context.Context, endedBefore time.Time, limit int) (int64, error)
+	PruneDone(ctx context.Context, before time.Time, limit int) (int64, error)
 }
 
 // retention keeps log lines for keep (retention.logs) after their run
@@ -57,6 +59,27 @@ func (r *retention) prune(ctx context.Context) (int64, error) {
 	}
 }
 
+// pruneDone deletes, in batches as prune does, the bookkeeping older than
+// keep that is done with: delivered outbox messages, processed webhook
+// deliveries and the keys that de-duplicate deliveries (a redelivery older
+// than retention.logs is not recognised any more).
+func (r *retention) pruneDone(ctx context.Context) (int64, error) {
+	cut := r.now().Add(-r.keep)
+	var total int64
+	for {
+		n, err := r.store.PruneDone(ctx, cut, r.batch)
+		total += n
+		if err != nil || n < int64(r.batch) {
+			return total, err
+		}
+		select {
+		case <-ctx.Done():
+			return total, ctx.Err()
+		case <-time.After(r.pause):
+		}
+	}
+}
+
 // run prunes at once and then every r.every until ctx ends.
 func (r *retention) run(ctx context.Context) {
 	t := time.NewTicker(r.every)
@@ -69,6 +92,11 @@ func (r *retention) run(ctx context.Context) {
 			r.log.Error("pruning old log lines", "lines", n, "retention", r.keep, "err", err)
 		case n > 0:
 			r.log.Info("old log lines pruned", "lines", n, "ended_before", start.Add(-r.keep).UTC(), "duration", r.now().Sub(start).Round(time.Millisecond))
+		}
+		if n, err := r.pruneDone(ctx); err != nil && ctx.Err() == nil {
+			r.log.Error("pruning delivered messages and processed deliveries", "rows", n, "retention", r.keep, "err", err)
+		} else if n > 0 {
+			r.log.Info("old delivered messages and processed deliveries pruned", "rows", n, "before", start.Add(-r.keep).UTC())
 		}
 		select {
 		case <-ctx.Done():

@@ -111,6 +111,27 @@ func TestRetention(t *testing.T) {
 		t.Errorf("the running run keeps %d of its first 300 lines (%v)", len(got), err)
 	}
 
+	// A message delivered 200 days ago goes; one still waiting stays.
+	th := dayops.Thread{Door: "slack", Channel: "C1"}
+	clock = now.Add(-200 * 24 * time.Hour)
+	for i := range 2 {
+		id, err := st.EnqueueOutgoing(ctx, dayops.Outgoing{Thread: th, Message: `{"Text":"x"}`})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if err := st.MarkDelivered(ctx, id, clock); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n, err := r.pruneDone(ctx); err != nil || n != 1 {
+		t.Errorf("pruneDone = %d, %v; want the one delivered message", n, err)
+	}
+	if chans, err := st.OutgoingChannels(ctx, "slack"); err != nil || len(chans) != 1 {
+		t.Errorf("the waiting message's channel: %v, %v", chans, err)
+	}
+
 	// The loop ends with its context.
 	lctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

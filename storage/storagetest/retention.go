@@ -94,3 +94,81 @@ func testPruneLogs(t *testing.T, open opener) {
 		t.Errorf("PruneLogs with nothing due = %d, %v", n, err)
 	}
 }
+
+// testPruneDone: delivered outbox messages, processed inbox deliveries and
+// seen delivery keys older than the cut go, a batch at a time; what waits,
+// what is not processed and anything newer stays.
+func testPruneDone(t *testing.T, open opener) {
+	ctx := context.Background()
+	clk := NewClock()
+	s := open(t, clk.Now)
+	old := clk.Now()
+	th := dayops.Thread{Door: "slack", Channel: "C1"}
+	for i := range 3 {
+		id, err := s.EnqueueOutgoing(ctx, dayops.Outgoing{Thread: th, Message: `{"Text":"x"}`})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < 2 {
+			if err := s.MarkDelivered(ctx, id, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := range 3 {
+		if _, err := s.AddInbound(ctx, dayops.Inbound{Source: "github", Delivery: fmt.Sprint("old-", i), Kind: "push", Body: []byte("{}")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	due, err := s.DueInbound(ctx, "github", old, 0)
+	if err != nil || len(due) != 3 {
+		t.Fatalf("due %+v, %v", due, err)
+	}
+	for _, d := range due[:2] {
+		if err := s.MarkInboundDone(ctx, d.ID, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 2 {
+		if _, err := s.FirstDelivery(ctx, "slack", fmt.Sprint("ev-old-", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(48 * time.Hour)
+	if _, err := s.FirstDelivery(ctx, "slack", "ev-new"); err != nil {
+		t.Fatal(err)
+	}
+	cut := old.Add(24 * time.Hour)
+
+	var total int64
+	for {
+		n, err := s.PruneDone(ctx, cut, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 3 {
+			t.Fatalf("a batch of 1 deleted %d rows: at most one of each kind", n)
+		}
+		total += n
+		if n == 0 {
+			break
+		}
+	}
+	if total != 6 {
+		t.Errorf("pruned %d rows, want 6 (2 delivered messages, 2 processed deliveries, 2 old keys)", total)
+	}
+	// What waits is still there; the old keys are gone, the new one stays.
+	if chans, err := s.OutgoingChannels(ctx, "slack"); err != nil || len(chans) != 1 {
+		t.Errorf("channels with waiting messages: %v, %v", chans, err)
+	}
+	if due, err := s.DueInbound(ctx, "github", clk.Now(), 0); err != nil || len(due) != 1 || due[0].Delivery != "old-2" {
+		t.Errorf("unprocessed deliveries after pruning: %+v, %v", due, err)
+	}
+	if first, err := s.FirstDelivery(ctx, "slack", "ev-old-0"); err != nil || !first {
+		t.Errorf("an old key pruned is new again: %v, %v", first, err)
+	}
+	if first, err := s.FirstDelivery(ctx, "slack", "ev-new"); err != nil || first {
+		t.Errorf("a recent key was pruned: first %v, %v", first, err)
+	}
+	WantKind(t, func() error { _, err := s.PruneDone(ctx, cut, 0); return err }(), dayops.KindInvalid, "positive batch")
+}

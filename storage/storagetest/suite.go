@@ -75,6 +75,7 @@ type API interface {
 	ClaimInbound(ctx context.Context, source, owner string, now time.Time, lease time.Duration, limit int) ([]dayops.Inbound, error)
 	ClaimOutgoing(ctx context.Context, door, channel, owner string, now time.Time, lease time.Duration, limit int) ([]dayops.Outgoing, time.Time, error)
 	ReleaseClaims(ctx context.Context, owner string) error
+	PruneDone(ctx context.Context, before time.Time, limit int) (int64, error)
 	ClaimOwners(ctx context.Context, now time.Time) ([]string, error)
 	Ping(ctx context.Context) error
 	Close() error
@@ -124,6 +125,7 @@ func Run(t *testing.T, open Opener) {
 		{"remediation guard", testGuard},
 		{"schedule firings", testFirings},
 		{"checklist answers", testChecklist},
+		{"pruning what is done", testPruneDone},
 		{"inbox claims", testInboxClaims},
 		{"concurrent inbox claimers", testConcurrentInboxClaims},
 		{"outbox claims", testOutboxClaims},
