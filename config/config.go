@@ -510,7 +510,7 @@ func (d *decoder) environment(getenv func(string) string, cfg *Config) {
 	fromEnv("DAYOPS_STEPS_RUN_AS", &cfg.RunAs, checkRunAs)
 	for name, t := range cfg.Targets {
 		if t.KeyEnv != "" {
-			t.Key = NewSecret(getenv(t.KeyEnv))
+			t.Key = NewSecret(d.targetKey(name, t.KeyEnv, getenv(t.KeyEnv)))
 			cfg.Targets[name] = t
 		}
 	}

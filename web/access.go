@@ -6,7 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -18,33 +18,61 @@ import (
 )
 
 // cookieName is the login cookie; loginTTL how long a login lasts;
-// maxWrong how many wrong passwords the form takes in a minute, from
-// anyone, before it refuses every attempt for the rest of that minute.
+// maxWrong how many wrong passwords the form takes in a minute from one
+// address, and maxWrongAll from all of them, before it refuses attempts
+// (from that address, or from all) for the rest of that minute.
 const (
-	cookieName = "dayops_login"
-	loginTTL   = 12 * time.Hour
-	maxWrong   = 10
+	cookieName  = "dayops_login"
+	loginTTL    = 12 * time.Hour
+	maxWrong    = 10
+	maxWrongAll = 100
 )
 
-// wrongPasswords counts the recent wrong passwords, so that guessing the
-// shared password is slow wherever the guesses come from.
+// wrongPasswords counts the recent wrong passwords by address and in all,
+// so that guessing the shared password is slow wherever the guesses come
+// from, while one guesser cannot lock everyone else out.
 type wrongPasswords struct {
-	mu    sync.Mutex
-	times []time.Time
+	mu     sync.Mutex
+	all    []time.Time
+	byAddr map[string][]time.Time
 }
 
-// allow reports whether a login may be tried at now.
-func (p *wrongPasswords) allow(now time.Time) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.times = slices.DeleteFunc(p.times, func(t time.Time) bool { return now.Sub(t) >= time.Minute })
-	return len(p.times) < maxWrong
+func recent(ts []time.Time, now time.Time) []time.Time {
+	return slices.DeleteFunc(ts, func(t time.Time) bool { return now.Sub(t) >= time.Minute })
 }
 
-func (p *wrongPasswords) add(now time.Time) {
+// allow reports whether a login may be tried from addr at now.
+func (p *wrongPasswords) allow(addr string, now time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.times = append(p.times, now)
+	p.all = recent(p.all, now)
+	for a, ts := range p.byAddr {
+		if ts = recent(ts, now); len(ts) == 0 {
+			delete(p.byAddr, a)
+		} else {
+			p.byAddr[a] = ts
+		}
+	}
+	return len(p.all) < maxWrongAll && len(p.byAddr[addr]) < maxWrong
+}
+
+func (p *wrongPasswords) add(addr string, now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.byAddr == nil {
+		p.byAddr = map[string][]time.Time{}
+	}
+	p.all = append(p.all, now)
+	p.byAddr[addr] = append(p.byAddr[addr], now)
+}
+
+// clientAddr is the address a request came from, without its port.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // viewer is who is looking at a page: a signed-in user, or the holder of a
@@ -248,14 +276,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := localPath(r.PostForm.Get("next"))
-	if !s.wrong.allow(s.now()) {
+	if !s.wrong.allow(clientAddr(r), s.now()) {
 		w.Header().Set("Retry-After", "60")
-		s.problem(w, http.StatusTooManyRequests, fmt.Sprintf("more than %d wrong passwords in the last minute: the login form waits a minute before it takes another", maxWrong), "")
+		s.problem(w, http.StatusTooManyRequests, "too many wrong passwords in the last minute: the login form waits a minute before it takes another", "")
 		return
 	}
 	got, want := sha256.Sum256([]byte(r.PostForm.Get("password"))), sha256.Sum256([]byte(s.opts.Password))
 	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-		s.wrong.add(s.now())
+		s.wrong.add(clientAddr(r), s.now())
 		s.log.Warn("web login refused: wrong password", "remote", r.RemoteAddr)
 		s.render(w, http.StatusUnauthorized, "login.html", map[string]any{"Title": "Sign in", "Next": next, "Wrong": true})
 		return
@@ -267,9 +295,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 }
 
 // localPath is p when it is a path on this server, else /runs: a login
-// never sends the browser elsewhere.
+// never sends the browser elsewhere. Browsers drop tabs and newlines and
+// read a backslash as a slash, so anything with those, or that parses with
+// a scheme or a host, is refused.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") ||
+		strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
+		return "/runs"
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return "/runs"
 	}
 	return p

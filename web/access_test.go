@@ -251,3 +251,40 @@ func TestRandomKey(t *testing.T) {
 		t.Errorf("a's link on b = %d, want 403", code)
 	}
 }
+
+// TestLoginGuessesByAddress: ten wrong passwords from one address lock that
+// address out for a minute, not everyone else.
+func TestLoginGuessesByAddress(t *testing.T) {
+	w := newWorld(t)
+	try := func(addr, password string) int {
+		req := httptest.NewRequest("POST", "/login", strings.NewReader(url.Values{"password": {password}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.RemoteAddr = addr
+		rec := httptest.NewRecorder()
+		w.mux.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	for i := range 10 {
+		try("203.0.113.9:4000", fmt.Sprint("guess ", i))
+	}
+	if got := try("203.0.113.9:4001", "correct horse battery"); got != 429 {
+		t.Errorf("the guesser's address = %d, want 429", got)
+	}
+	if got := try("198.51.100.7:5000", "correct horse battery"); got != 303 {
+		t.Errorf("another address = %d, want 303: one guesser locks out only itself", got)
+	}
+}
+
+func TestLoginNextStaysHere(t *testing.T) {
+	w := newWorld(t)
+	for _, next := range []string{"//evil.example/x", "/\t/evil.example", "/\\evil.example", "https://evil.example", "/%0a/evil", "evil", "/\n/evil.example"} {
+		req := httptest.NewRequest("POST", "/login", strings.NewReader(url.Values{"password": {"correct horse battery"}, "next": {next}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.RemoteAddr = "192.0.2.1:1"
+		rec := httptest.NewRecorder()
+		w.mux.ServeHTTP(rec, req)
+		if loc := rec.Header().Get("Location"); rec.Code != 303 || (loc != "/runs" && loc != next) || strings.Contains(loc, "evil.example") {
+			t.Errorf("next %q: %d to %q", next, rec.Code, loc)
+		}
+	}
+}

@@ -223,7 +223,9 @@ func fromEvent(e *gh.PullRequestEvent) dayops.PullRequest {
 		MergeSHA: p.GetMergeCommitSHA(),
 		MergedAt: p.GetMergedAt().Time,
 		Label:    e.GetLabel().GetName(),
-		Fork:     p.GetHead().GetRepo().GetFullName() != "" && !strings.EqualFold(p.GetHead().GetRepo().GetFullName(), e.GetRepo().GetFullName()),
+		// A head in another repository is a fork's; so is a head whose
+		// repository is gone (GitHub sends null when the fork was deleted).
+		Fork: !strings.EqualFold(p.GetHead().GetRepo().GetFullName(), e.GetRepo().GetFullName()),
 	}
 	if pr.Number == 0 {
 		pr.Number = e.GetNumber()

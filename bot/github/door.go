@@ -3,6 +3,7 @@ package github
 import (
 	"context"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -105,6 +106,7 @@ func (d *Door) MinUpdateInterval() time.Duration { return d.interval }
 // status and the check run tell GitHub; a second comment would say it
 // twice.
 func (d *Door) Post(ctx context.Context, t dayops.Thread, m bot.Message) (string, error) {
+	m = unsigned(m)
 	repo, number, err := commentRef(t)
 	if err != nil {
 		return "", err
@@ -121,6 +123,7 @@ func (d *Door) Post(ctx context.Context, t dayops.Thread, m bot.Message) (string
 
 // Update edits comment messageID to show m.
 func (d *Door) Update(ctx context.Context, t dayops.Thread, messageID string, m bot.Message) error {
+	m = unsigned(m)
 	repo, _, err := commentRef(t)
 	if err != nil {
 		return err
@@ -139,3 +142,29 @@ var (
 	_ bot.ReportDoor = (*Door)(nil)
 	_ bot.Paced      = (*Door)(nil)
 )
+
+// unsigned is m with its run link stripped of the signature that opens the
+// run page without a login. What dayops posts on GitHub can be read by
+// anyone who can read the repository — on a public one, anyone — and a
+// signed link would hand them the run's whole log for a week; on GitHub the
+// page asks for a login instead.
+func unsigned(m bot.Message) bot.Message {
+	if m.Run == nil || m.Run.URL == "" {
+		return m
+	}
+	u, err := url.Parse(m.Run.URL)
+	if err != nil {
+		return m
+	}
+	q := u.Query()
+	if q.Get("sig") == "" && q.Get("exp") == "" {
+		return m
+	}
+	q.Del("sig")
+	q.Del("exp")
+	u.RawQuery = q.Encode()
+	v := *m.Run
+	v.URL = u.String()
+	m.Run = &v
+	return m
+}

@@ -103,11 +103,12 @@ type Intake struct {
 	now  func() time.Time
 	log  *slog.Logger
 
-	wake   chan struct{}
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	wake    chan struct{}
+	reading chan struct{} // a place for each body being read (webhook.go)
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
+	once    sync.Once
 }
 
 // Retries of a delivery whose processing failed: backoff from retryBase,
@@ -130,7 +131,8 @@ func NewIntake(opts IntakeOptions) (*Intake, error) {
 	if opts.Inbox == nil || opts.Pipeline == nil || opts.GitHub == nil {
 		return nil, errors.New("github: Inbox, Pipeline and GitHub are required")
 	}
-	in := &Intake{opts: opts, now: opts.Now, log: opts.Logger, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	in := &Intake{opts: opts, now: opts.Now, log: opts.Logger, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		reading: make(chan struct{}, maxReading)}
 	if in.now == nil {
 		in.now = time.Now
 	}

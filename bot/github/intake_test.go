@@ -499,6 +499,15 @@ func TestPullRequestEvents(t *testing.T) {
 	if prs[2].Action != dayops.PRLabeled || prs[2].Label == "" {
 		t.Errorf("labeled: %+v", prs[2])
 	}
+	// A pull request whose fork was deleted comes with a null head
+	// repository: it is a fork's all the same.
+	gone := fixture(t, "pull_request_labeled.json")
+	set(t, gone, "pull_request.head.repo", nil)
+	w.deliver(t, "pull_request", "pr-fork-gone", encode(t, gone))
+	waitFor(t, "the fork's event", func() bool { return len(w.pipe.pullRequests()) == 4 })
+	if pr := w.pipe.pullRequests()[3]; !pr.Fork {
+		t.Errorf("a pull request with a null head repository: %+v, want a fork", pr)
+	}
 
 	// The ops repo: a pull request is validated, a push to its branch syncs.
 	opened := fixture(t, "pull_request_opened.json")
@@ -521,7 +530,7 @@ func TestPullRequestEvents(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a push to the ops repo's branch did not sync")
 	}
-	if n := len(w.pipe.pullRequests()); n != 3 {
+	if n := len(w.pipe.pullRequests()); n != 4 {
 		t.Errorf("the ops repo's pull request reached the triggers (%d events)", n)
 	}
 }

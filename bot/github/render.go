@@ -44,28 +44,29 @@ func cutRunes(s string, n int) string {
 // escape makes text from the bot safe in Markdown outside code spans:
 // mentions do not ping (@alice), HTML does not hide or forge anything (a
 // "<!-- dayops:validate -->" marker), and brackets make no links. Inside
-// `code spans` nothing is changed, as GitHub shows those as typed.
+// `code spans` nothing is changed, as GitHub shows those as typed. Spans are
+// found as GitHub finds them (CommonMark): a run of N backticks opens one
+// only when a later run of exactly N closes it; any other backtick is
+// escaped, so text quoted from a person (“ ` @org/team ``` “) can never
+// end a span early and leave a live mention or tag outside it.
 func escape(s string) string {
 	var b strings.Builder
-	inCode := false
-	for i, r := range s {
-		if r == '`' {
-			switch {
-			case inCode:
-				inCode = false
-			case strings.ContainsRune(s[i+1:], '`'):
-				inCode = true
-			default:
-				b.WriteString("\\`") // a lone backtick opens nothing
+	for i := 0; i < len(s); {
+		if s[i] == '`' {
+			n := backticks(s[i:])
+			if end := closingRun(s[i+n:], n); end >= 0 {
+				b.WriteString(s[i : i+n+end+n]) // the whole span, as typed
+				i += n + end + n
 				continue
 			}
-			b.WriteRune(r)
+			for range n {
+				b.WriteString("\\`")
+			}
+			i += n
 			continue
 		}
-		if inCode {
-			b.WriteRune(r)
-			continue
-		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
 		switch r {
 		case '<':
 			b.WriteString("&lt;")
@@ -83,6 +84,31 @@ func escape(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// backticks is the length of the run of backticks s starts with.
+func backticks(s string) int {
+	n := 0
+	for n < len(s) && s[n] == '`' {
+		n++
+	}
+	return n
+}
+
+// closingRun is where in s a run of exactly n backticks starts, or -1.
+func closingRun(s string, n int) int {
+	for i := 0; i < len(s); {
+		if s[i] != '`' {
+			i++
+			continue
+		}
+		m := backticks(s[i:])
+		if m == n {
+			return i
+		}
+		i += m
+	}
+	return -1
 }
 
 // fence is text as a fenced code block, its fence longer than any run of

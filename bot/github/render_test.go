@@ -24,6 +24,8 @@ func TestRenderEscapesWhatTheBotQuotes(t *testing.T) {
 		{"no links", "[click](https://evil.example)", []string{`\[click\](https://evil.example)`}, []string{"[click]("}},
 		{"code spans are shown as typed", "type `/ops approve 12` or `@dayops help`", []string{"`/ops approve 12`", "`@dayops help`"}, nil},
 		{"a lone backtick opens nothing", "it`s @alice", []string{"it\\`s @&#8203;alice"}, []string{" @alice"}},
+		{"a span closes only on a run of its own length", "run \"` @org/sre ```\" <img src=x>", []string{"\\` @&#8203;org/sre \\`\\`\\`", "&lt;img"}, []string{" @org/sre", "<img"}},
+		{"double-backtick spans are kept", "type ``a ` b`` @bob", []string{"``a ` b``", "@&#8203;bob"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -190,5 +192,25 @@ func TestRenderReviewQuestionsAsCommands(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("rendered without %q:\n%s", want, got)
 		}
+	}
+}
+
+// TestGitHubGetsNoSignedLinks: what dayops posts on GitHub is readable by
+// anyone who can read the repository, so its run links carry no signature:
+// the run page asks them for a login.
+func TestGitHubGetsNoSignedLinks(t *testing.T) {
+	fake := githubtest.New(t)
+	d := newDoor(t, fake)
+	signed := "https://dayops.example.com/runs/3?exp=1900000000&sig=c2VjcmV0"
+	m := bot.Message{Run: &bot.RunView{ID: 3, Title: "Run #3 deploy-web staging — running", State: dayops.RunRunning, URL: signed}}
+	if _, err := d.Post(context.Background(), prThread, m); err != nil {
+		t.Fatal(err)
+	}
+	body := fake.Comments("o/app", 12)[0].Body
+	if strings.Contains(body, "sig=") || strings.Contains(body, "exp=") || !strings.Contains(body, "https://dayops.example.com/runs/3") {
+		t.Errorf("comment links:\n%s", body)
+	}
+	if m.Run.URL != signed {
+		t.Errorf("the caller's message was changed")
 	}
 }

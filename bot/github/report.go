@@ -46,6 +46,7 @@ const replacedLookback = 20
 // the errors are returned together (a *RateLimited among them is found by
 // errors.As).
 func (d *Door) ReportRun(ctx context.Context, rep *dayops.Report, run *dayops.Run, m bot.Message) error {
+	m = unsigned(m)
 	if rep.Refs == nil {
 		rep.Refs = map[string]string{}
 	}

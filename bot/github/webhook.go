@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	gh "github.com/google/go-github/v62/github"
 
@@ -15,6 +16,12 @@ import (
 
 // MaxBody bounds a webhook body: GitHub caps its payloads at 25 MB.
 const MaxBody = 25 << 20
+
+// Reading bodies: at most maxReading at once, each within readTimeout.
+const (
+	maxReading  = 8
+	readTimeout = 30 * time.Second
+)
 
 // The events dayops acts on (SPEC §3).
 const (
@@ -35,6 +42,16 @@ func (in *Intake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "use POST", http.StatusMethodNotAllowed)
+		return
+	}
+	// Bodies are read before their signature can be checked: a sender
+	// gets a bounded time for it, and only a few are read at once, so that
+	// unsigned uploads cannot hold the server's memory.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(readTimeout))
+	select {
+	case in.reading <- struct{}{}:
+		defer func() { <-in.reading }()
+	case <-r.Context().Done():
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
