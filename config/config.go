@@ -510,7 +510,11 @@ func (d *decoder) environment(getenv func(string) string, cfg *Config) {
 	fromEnv("DAYOPS_STEPS_RUN_AS", &cfg.RunAs, checkRunAs)
 	for name, t := range cfg.Targets {
 		if t.KeyEnv != "" {
-			t.Key = NewSecret(d.targetKey(name, t.KeyEnv, getenv(t.KeyEnv)))
+			key, ok := d.targetKey(name, t.KeyEnv, getenv(t.KeyEnv))
+			t.Key = NewSecret(key)
+			if !ok {
+				t.KeyEnv = "" // its problem is said: not "is not set" as well
+			}
 			cfg.Targets[name] = t
 		}
 	}

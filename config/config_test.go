@@ -281,3 +281,41 @@ func TestGitHubOpsRepo(t *testing.T) {
 		t.Errorf("a bad ops_repo and half the credentials: %v", err)
 	}
 }
+
+// TestTargetKeyFromAFile: a target's key_env holds the private key, or the
+// path of a file holding it; a path that holds no key is refused, naming it
+// and never showing what it holds.
+func TestTargetKeyFromAFile(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "id_ed25519")
+	pem := "-----BEGIN OPENSSH PRIVATE KEY-----\nssh-key-from-file\n-----END OPENSSH PRIVATE KEY-----\n"
+	notKey := filepath.Join(dir, "notes.txt")
+	for path, content := range map[string]string{keyFile: pem, notKey: "hunter2 is not a key"} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(dir, "dayops.yaml")
+	if err := os.WriteFile(file, []byte("ssh: {known_hosts: /etc/ssh/ssh_known_hosts}\ntargets: {web-1: {host: 10.0.0.1, user: deploy, key_env: DAYOPS_SSH_KEY_WEB}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		value, want, problem string
+	}{
+		{pem, pem, ""},
+		{keyFile, pem, ""},
+		{notKey, "", "holds no PEM private key"},
+		{filepath.Join(dir, "missing"), "", "neither a private key nor the path of a readable file"},
+		{dir, "", "not a private key file"},
+	} {
+		cfg, err := LoadSettings(file, env(map[string]string{"DAYOPS_REPO_URL": "/srv/ops", "DAYOPS_SSH_KEY_WEB": tc.value}))
+		switch {
+		case tc.problem == "" && err != nil:
+			t.Errorf("%s: %v", tc.value, err)
+		case tc.problem == "" && cfg.Targets["web-1"].Key.Value() != tc.want:
+			t.Errorf("%s: key %q", tc.value, cfg.Targets["web-1"].Key.Value())
+		case tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem) || !strings.Contains(err.Error(), "targets.web-1.key_env") || strings.Contains(err.Error(), "hunter2")):
+			t.Errorf("%s: %v, want %q", tc.value, err, tc.problem)
+		}
+	}
+}

@@ -24,7 +24,7 @@ func FuzzLoad(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, file string) {
-		cfg, problems := parse([]byte(file), env(map[string]string{"DAYOPS_REPO_URL": "/srv/ops", "DAYOPS_SSH_KEY_WEB": "k"}), true)
+		cfg, problems := parse([]byte(file), env(map[string]string{"DAYOPS_REPO_URL": "/srv/ops", "DAYOPS_SSH_KEY_WEB": testKeyPEM}), true)
 		if len(problems) > 0 {
 			for _, p := range problems {
 				if p.Key == "" && p.Line == 0 || p.Message == "" {

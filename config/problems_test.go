@@ -148,7 +148,7 @@ func TestBadValues(t *testing.T) {
 			`line 3: secrets.DB_PASSWORD: is a secret, and secrets are never read from the file: remove it and set DAYOPS_SECRET_DB_PASSWORD in the environment`,
 		}},
 		{"step secrets as a list", "secrets: [KUBE_TOKEN]\n", nil, []string{`line 1: secrets: secrets are never read from the file: remove secrets and set DAYOPS_SECRET_<NAME> in the environment for each`}},
-		{"ssh key in a target", "targets: {web-1: {host: h, user: u, key: abc, key_env: DAYOPS_SSH_KEY_WEB}}\nssh: {known_hosts: /k}\n", map[string]string{"DAYOPS_SSH_KEY_WEB": "k"}, []string{
+		{"ssh key in a target", "targets: {web-1: {host: h, user: u, key: abc, key_env: DAYOPS_SSH_KEY_WEB}}\nssh: {known_hosts: /k}\n", map[string]string{"DAYOPS_SSH_KEY_WEB": testKeyPEM}, []string{
 			`line 1: targets.web-1.key: is a secret, and secrets are never read from the file: remove it, put the private key in an environment variable such as DAYOPS_SSH_KEY_WEB and name it in key_env`,
 		}},
 
@@ -165,22 +165,22 @@ func TestBadValues(t *testing.T) {
 		{"target key_env unset", "targets: {web-1: {host: h, user: u, key_env: DAYOPS_SSH_KEY_WEB}}\nssh: {known_hosts: /k}\n", nil, []string{
 			`targets.web-1.key_env: DAYOPS_SSH_KEY_WEB is not set in the environment: set it to the private key of web-1`,
 		}},
-		{"target environments", "targets: {web-1: {host: h, user: u, key_env: DAYOPS_SSH_KEY_WEB, environments: [Prod]}}\nssh: {known_hosts: /k}\n", map[string]string{"DAYOPS_SSH_KEY_WEB": "k"}, []string{
+		{"target environments", "targets: {web-1: {host: h, user: u, key_env: DAYOPS_SSH_KEY_WEB, environments: [Prod]}}\nssh: {known_hosts: /k}\n", map[string]string{"DAYOPS_SSH_KEY_WEB": testKeyPEM}, []string{
 			`line 1: targets.web-1.environments[0]: "Prod" is not an environment name: lowercase letters, digits, - and _`,
 		}},
-		{"target group of unknown", "targets:\n  web-1: {host: h, user: u, key_env: DAYOPS_SSH_KEY_WEB}\n  web: [web-1, web1, db]\nssh: {known_hosts: /k}\n", map[string]string{"DAYOPS_SSH_KEY_WEB": "k"}, []string{
+		{"target group of unknown", "targets:\n  web-1: {host: h, user: u, key_env: DAYOPS_SSH_KEY_WEB}\n  web: [web-1, web1, db]\nssh: {known_hosts: /k}\n", map[string]string{"DAYOPS_SSH_KEY_WEB": testKeyPEM}, []string{
 			`line 3: targets.web[1]: "web1" is not a target defined in targets — did you mean "web-1"?`,
 			`line 3: targets.web[2]: "db" is not a target defined in targets`,
 		}},
 		{"target empty group", "targets: {web: []}\nssh: {known_hosts: /k}\n", nil, []string{`line 1: targets.web: is an empty group: list its targets, e.g. [web-1, web-2]`}},
 		{"target a word", "targets: {web: h}\nssh: {known_hosts: /k}\n", nil, []string{`line 1: targets.web: is "h", expected a target {host: …, user: …} or a group [web-1, web-2]`}},
-		{"targets without known_hosts", "targets: {web-1: {host: h, user: u, key_env: DAYOPS_SSH_KEY_WEB, trust_on_first_use: true}}\n", map[string]string{"DAYOPS_SSH_KEY_WEB": "k"}, []string{
+		{"targets without known_hosts", "targets: {web-1: {host: h, user: u, key_env: DAYOPS_SSH_KEY_WEB, trust_on_first_use: true}}\n", map[string]string{"DAYOPS_SSH_KEY_WEB": testKeyPEM}, []string{
 			`ssh.known_hosts: is missing: SSH targets need a known_hosts file with their host keys (ssh-keyscan -t ed25519 HOST >> FILE, then compare the fingerprints); set ssh.known_hosts or DAYOPS_SSH_KNOWN_HOSTS`,
 		}},
-		{"target trust_on_first_use", "targets: {web-1: {host: h, user: u, key_env: DAYOPS_SSH_KEY_WEB, trust_on_first_use: yes please}}\nssh: {known_hosts: /k}\n", map[string]string{"DAYOPS_SSH_KEY_WEB": "k"}, []string{
+		{"target trust_on_first_use", "targets: {web-1: {host: h, user: u, key_env: DAYOPS_SSH_KEY_WEB, trust_on_first_use: yes please}}\nssh: {known_hosts: /k}\n", map[string]string{"DAYOPS_SSH_KEY_WEB": testKeyPEM}, []string{
 			`line 1: targets.web-1.trust_on_first_use: "yes please" is not true or false`,
 		}},
-		{"target name", "targets: {Web_1: {host: h, user: u, key_env: DAYOPS_SSH_KEY_WEB}}\nssh: {known_hosts: /k}\n", map[string]string{"DAYOPS_SSH_KEY_WEB": "k"}, []string{`line 1: targets.Web_1: "Web_1" is not a target name: lowercase letters, digits, ., - and _, e.g. web-1`}},
+		{"target name", "targets: {Web_1: {host: h, user: u, key_env: DAYOPS_SSH_KEY_WEB}}\nssh: {known_hosts: /k}\n", map[string]string{"DAYOPS_SSH_KEY_WEB": testKeyPEM}, []string{`line 1: targets.Web_1: "Web_1" is not a target name: lowercase letters, digits, ., - and _, e.g. web-1`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -190,3 +190,6 @@ func TestBadValues(t *testing.T) {
 		})
 	}
 }
+
+// testKeyPEM stands for a private key in a target's key_env.
+const testKeyPEM = "-----BEGIN OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----\n"

@@ -279,28 +279,28 @@ const maxKeyFile = 64 << 10
 // key_env variable: the key itself (PEM), or the path of a file holding it,
 // as DAYOPS_REPO_SSH_KEY is. A file that cannot be read is a problem that
 // names it; the key is never shown.
-func (d *decoder) targetKey(name, env, v string) string {
+func (d *decoder) targetKey(name, env, v string) (string, bool) {
 	if v == "" || strings.Contains(v, "PRIVATE KEY-----") {
-		return v
+		return v, true
 	}
 	key := "targets." + name + ".key_env"
 	info, err := os.Stat(v)
 	switch {
 	case err != nil:
 		d.addf(nil, key, "%s is neither a private key nor the path of a readable file: %v", env, err)
-		return ""
+		return "", false
 	case !info.Mode().IsRegular() || info.Size() > maxKeyFile:
 		d.addf(nil, key, "%s names %s, which is not a private key file (a regular file of at most 64 KiB)", env, v)
-		return ""
+		return "", false
 	}
 	b, err := os.ReadFile(v)
 	if err != nil {
 		d.addf(nil, key, "%s names %s, which cannot be read: %v", env, v, err)
-		return ""
+		return "", false
 	}
 	if !strings.Contains(string(b), "PRIVATE KEY-----") {
 		d.addf(nil, key, "%s names %s, which holds no PEM private key (-----BEGIN … PRIVATE KEY-----)", env, v)
-		return ""
+		return "", false
 	}
-	return string(b)
+	return string(b), true
 }

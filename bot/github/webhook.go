@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	gh "github.com/google/go-github/v62/github"
 
@@ -96,6 +97,11 @@ func (in *Intake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ev, err := decode(event, body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if ev.comment != nil && utf8.RuneCountInString(ev.comment.GetComment().GetBody()) > MaxCommentRunes {
+		// GitHub never sends one: whatever sent it is not a person typing.
+		http.Error(w, fmt.Sprintf("the comment is longer than GitHub allows (%d characters): not read", MaxCommentRunes), http.StatusRequestEntityTooLarge)
 		return
 	}
 	if why := in.irrelevant(ev); why != "" {

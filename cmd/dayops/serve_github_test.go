@@ -251,6 +251,13 @@ func TestServeGitHubEndToEnd(t *testing.T) {
 	if code := webhook(t, d.url, "pull_request", "closed-1", githubFixture(t, "pull_request_closed.json")); code != http.StatusAccepted {
 		t.Fatalf("closed PR: %d", code)
 	}
+	eventually(t, 30*time.Second, "the closed pull request's delivery processed", func() bool {
+		due, err := d.srv.store.DueInbound(context.Background(), ghdoor.Source, time.Now().Add(time.Hour), 0)
+		return err == nil && len(due) == 0
+	})
+	if runs := runsOf(t, d); len(runs) != 2 {
+		t.Fatalf("after a closed, unmerged pull request: %d runs, want the 2 before it", len(runs))
+	}
 
 	// A fork's pull request: refused, nothing run.
 	w.fake.SetPullRequest(githubtest.PR{Repo: "runatlantis/atlantis-tests", Number: 1, Author: "mallory", HeadSHA: "bad5bad5bad5", HeadRepo: "mallory/atlantis-tests"})
