@@ -12,17 +12,33 @@ import (
 
 	"github.com/dayops/dayops"
 	"github.com/dayops/dayops/executor"
+	"github.com/dayops/dayops/internal/testkit/postgres"
+	"github.com/dayops/dayops/storage"
+	"github.com/dayops/dayops/storage/storagetest"
 )
 
 // twoReplicas is a harness whose executor is replica B (host-b) and a
-// second executor, replica A (host-a), on the same SQLite database: A
-// drives the runs, requests reach B, as behind a load balancer.
-func twoReplicas(t *testing.T, files map[string]string) (h *harness, a *executor.Executor, beat time.Duration) {
+// second executor, replica A (host-a), on the same database (SQLite, or
+// PostgreSQL when pg): A drives the runs, requests reach B, as behind a
+// load balancer.
+func twoReplicas(t *testing.T, files map[string]string, pg bool) (h *harness, a *executor.Executor, beat time.Duration) {
 	beat = 100 * time.Millisecond
 	h = newHarness(t, files, func(o *executor.Options) {
 		o.Owner = "host-b:200:2"
 		o.HeartbeatInterval = beat
 	})
+	if pg {
+		st, err := storage.Open(context.Background(), postgres.Database(t), storage.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { h.close(); st.Close() })
+		if err := h.exec.Close(); err != nil { // B on SQLite, unused
+			t.Fatal(err)
+		}
+		h.store, h.opts.Store = st, st
+		h.exec = h.newExecutor(h.opts)
+	}
 	aOpts := h.opts
 	aOpts.Owner, aOpts.Events = "host-a:100:1", dayops.NewBus()
 	a = h.newExecutor(aOpts)
@@ -66,6 +82,12 @@ func orderDone(t *testing.T, h *harness, id int64) dayops.RunOrder {
 // as a cancel on A itself would; the order ends applied. A run waiting in
 // A's queue is cancelled the same way.
 func TestCancelThroughAnotherReplica(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) { testCancelThroughAnotherReplica(t, db == "postgres") })
+	}
+}
+
+func testCancelThroughAnotherReplica(t *testing.T, pg bool) {
 	body := `
 concurrency: one-at-a-time
 steps:
@@ -80,7 +102,7 @@ rollback:
   - name: Undo
     run: echo undone >> undone.txt
 `
-	h, a, beat := twoReplicas(t, map[string]string{"c.yaml": def("sleepy", body)})
+	h, a, beat := twoReplicas(t, map[string]string{"c.yaml": def("sleepy", body)}, pg)
 	ctx := context.Background()
 	running := startOn(t, a, dayops.RunRequest{Definition: "sleepy"})
 	waiting := startOn(t, a, dayops.RunRequest{Definition: "sleepy"})
@@ -152,7 +174,7 @@ steps:
   - name: Step
     run: echo ran >> gated.txt
 `
-	h, a, _ := twoReplicas(t, map[string]string{"d.yaml": def("deploy", supersedable), "g.yaml": def("gated", gated)})
+	h, a, _ := twoReplicas(t, map[string]string{"d.yaml": def("deploy", supersedable), "g.yaml": def("gated", gated)}, false)
 	ctx := context.Background()
 	pr := dayops.TriggerActor(dayops.TriggerPullRequest)
 	start := func(tag string) *dayops.Run {
@@ -222,5 +244,26 @@ steps:
 	}
 	if got := h.done(running.ID); got.State != dayops.RunSucceeded {
 		t.Errorf("the running run ended %s: %s", got.State, got.Reason)
+	}
+}
+
+// TestOrdersOfEndedRunsAreMarkedDone: an order of a run that ended before
+// its replica applied it (the replica died and the run was interrupted by
+// the take-over) is marked done by a live replica, and changes nothing.
+func TestOrdersOfEndedRunsAreMarkedDone(t *testing.T) {
+	h := newHarness(t, nil, func(o *executor.Options) { o.HeartbeatInterval = 100 * time.Millisecond })
+	ctx := context.Background()
+	run := storagetest.NewRun("deploy-web", "production", dayops.RunInterrupted)
+	run.Owner = "host-a:100:1"
+	storagetest.MustCreate(t, h.store, run)
+	o := &dayops.RunOrder{RunID: run.ID, Kind: dayops.OrderCancel, Actor: actor("bob")}
+	if err := h.store.AddOrder(ctx, o, dayops.AuditEvent{Actor: "console:bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := orderDone(t, h, run.ID); got.Outcome != "not applied: the run had ended: it interrupted" {
+		t.Errorf("outcome %q", got.Outcome)
+	}
+	if got, err := h.store.Run(ctx, run.ID); err != nil || got.State != dayops.RunInterrupted {
+		t.Errorf("the ended run: %+v, %v; want it interrupted still", got, err)
 	}
 }
