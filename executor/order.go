@@ -39,7 +39,19 @@ func (e *HandedOnError) HandedOn() bool { return true }
 
 // handOnCancel stores the cancel of run, which another live process
 // drives, with ev (the audit row of the request) for that process.
+// A cancel already handed on and not applied yet is a conflict, as a
+// second cancel of a local run is.
 func (e *Executor) handOnCancel(ctx context.Context, run *dayops.Run, who dayops.Actor, ev dayops.AuditEvent) error {
+	orders, err := e.store.Orders(ctx, run.ID)
+	if err != nil {
+		return err
+	}
+	for _, o := range orders {
+		if o.Kind == dayops.OrderCancel && o.DoneAt.IsZero() {
+			return dayops.Errorf(dayops.KindConflict, "run %d is already being cancelled: %s asked, and the dayops process that drives it stops it at its next heartbeat",
+				run.ID, o.Actor.String())
+		}
+	}
 	ev.Reason = fmt.Sprintf("cancel requested; handed on to the dayops process that drives the run (%s)", run.Owner)
 	o := &dayops.RunOrder{RunID: run.ID, Kind: dayops.OrderCancel, Actor: who, RequestedAt: e.now()}
 	if err := e.store.AddOrder(ctx, o, ev); err != nil {

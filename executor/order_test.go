@@ -267,3 +267,40 @@ func TestOrdersOfEndedRunsAreMarkedDone(t *testing.T) {
 		t.Errorf("the ended run: %+v, %v; want it interrupted still", got, err)
 	}
 }
+
+// TestASecondCancelThroughAnotherReplicaConflicts: while a cancel handed
+// on to the replica that drives the run waits for its next heartbeat, a
+// second cancel is a conflict saying who asked, as a second cancel of a
+// local run is; the run then ends cancelled once.
+func TestASecondCancelThroughAnotherReplicaConflicts(t *testing.T) {
+	body := `
+steps:
+  - name: Sleep
+    run: sleep 300
+`
+	// Beats far apart, so that the second cancel comes before A's next.
+	h := newHarness(t, map[string]string{"c.yaml": def("sleepy", body)}, func(o *executor.Options) {
+		o.Owner = "host-b:200:2"
+		o.HeartbeatInterval = 2 * time.Second
+	})
+	aOpts := h.opts
+	aOpts.Owner, aOpts.Events = "host-a:100:1", dayops.NewBus()
+	a := h.newExecutor(aOpts)
+	t.Cleanup(func() { a.Close() })
+	ctx := context.Background()
+	r := startOn(t, a, dayops.RunRequest{Definition: "sleepy"})
+	h.waitStep(r.ID, 0, dayops.StepRunning)
+	if err := h.exec.Cancel(ctx, r.ID, actor("bob"), thread); err != nil {
+		t.Fatalf("first cancel through B: %v", err)
+	}
+	err := h.exec.Cancel(ctx, r.ID, actor("carol"), thread)
+	if dayops.KindOf(err) != dayops.KindConflict || !strings.Contains(dayops.UserMessage(err, ""), fmt.Sprintf("run %d is already being cancelled: bob asked", r.ID)) {
+		t.Errorf("second cancel through B: %v", err)
+	}
+	if got := h.done(r.ID); got.State != dayops.RunCancelled || !strings.HasPrefix(got.Reason, "cancelled by bob") {
+		t.Errorf("run: %s %q", got.State, got.Reason)
+	}
+	if o := orderDone(t, h, r.ID); o.Outcome != "applied" {
+		t.Errorf("order: %+v", o)
+	}
+}
