@@ -302,6 +302,15 @@ type withdrawer interface {
 	Withdraw(ctx context.Context, id int64, who dayops.Actor, note string) (bool, error)
 }
 
+// handedOn reports whether err says that the engine handed a supersede or
+// withdraw on to the dayops replica that drives the run (the executor's
+// HandedOnError), which applies it if the run still waits: neither a fault
+// nor a refusal.
+func handedOn(err error) bool {
+	var h interface{ HandedOn() bool }
+	return errors.As(err, &h) && h.HandedOn()
+}
+
 // withdrawRun cancels run id if it has not started, and says what became of it.
 func (b *Bot) withdrawRun(ctx context.Context, id int64, name string) string {
 	note := "the alert " + name + " resolved before the run started"
@@ -312,6 +321,9 @@ func (b *Bot) withdrawRun(ctx context.Context, id int64, name string) string {
 		ok, err = w.Withdraw(ctx, id, who, note)
 	} else {
 		ok, err = b.engine.Supersede(ctx, id, who, note)
+	}
+	if handedOn(err) {
+		return fmt.Sprintf("— run %d is driven by another dayops replica, which cancels it if it still has not started.", id)
 	}
 	if err != nil {
 		b.log.Error("cancelling the run of a resolved alert", "run_id", id, "err", err)

@@ -2,6 +2,7 @@ package bot_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -215,6 +216,37 @@ func TestAlertResolvedLeavesARunningRun(t *testing.T) {
 	}
 	if tr := w.door.Transcript(); !strings.Contains(tr, "has started and goes on") {
 		t.Errorf("the thread was not told the run goes on:\n%s", tr)
+	}
+}
+
+// TestAlertResolvedHandsTheRunOn: when the run of a resolved alert is
+// driven by another replica, the engine hands the withdraw on to it; the
+// thread says that replica cancels it if it has not started, never that
+// it goes on.
+func TestAlertResolvedHandsTheRunOn(t *testing.T) {
+	w := newAlertWorld(t)
+	w.engine.HandOn = true
+	ctx := context.Background()
+	start := time.Date(2025, 3, 1, 11, 58, 0, 0, time.UTC)
+	if err := w.bot.Alert(ctx, notice(bot.AlertFiring, start, "web-1")); err != nil {
+		t.Fatal(err)
+	}
+	w.bot.Wait()
+	runs, _ := w.store.Runs(ctx, dayops.RunFilter{})
+	if len(runs) != 1 {
+		t.Fatalf("runs: %+v", runs)
+	}
+	w.store.Update(runs[0].ID, func(r *dayops.Run) { r.State = dayops.RunQueued })
+	if err := w.bot.Alert(ctx, notice(bot.AlertResolved, start, "web-1")); err != nil {
+		t.Fatal(err)
+	}
+	w.bot.Wait()
+	tr := w.door.Transcript()
+	if want := fmt.Sprintf("run %d is driven by another dayops replica, which cancels it if it still has not started", runs[0].ID); !strings.Contains(tr, want) {
+		t.Errorf("the thread was not told %q:\n%s", want, tr)
+	}
+	if strings.Contains(tr, "goes on") {
+		t.Errorf("the thread says a run handed on goes on:\n%s", tr)
 	}
 }
 

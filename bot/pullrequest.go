@@ -164,7 +164,10 @@ func (b *Bot) supersede(ctx context.Context, run *dayops.Run, pr dayops.PullRequ
 			continue
 		}
 		ok, err := b.engine.Supersede(ctx, old.ID, dayops.TriggerActor(dayops.TriggerPullRequest), note)
-		if err != nil {
+		switch {
+		case handedOn(err):
+			b.log.Info("queued run's supersede handed on to the replica that drives it", "run_id", old.ID, "by", run.ID)
+		case err != nil:
 			b.log.Error("superseding a queued run", "run_id", old.ID, "by", run.ID, "err", err)
 		}
 		if ok {

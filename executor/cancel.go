@@ -11,7 +11,9 @@ import (
 // Cancel stops a run: a running step's processes get SIGTERM, then SIGKILL
 // after the grace period; the remaining steps are skipped and the rollback
 // runs; the run ends cancelled. A run that waits (for an approval or its turn)
-// just ends cancelled.
+// just ends cancelled. A run that another live dayops process drives (a
+// replica on the same database) is cancelled by that process: the cancel is
+// stored for it, and it applies it at its next heartbeat.
 func (e *Executor) Cancel(ctx context.Context, runID int64, who dayops.Actor, where dayops.Thread) error {
 	ev := dayops.AuditEvent{Time: e.now(), Actor: who.ID, Where: where.String(), Action: "run.cancel",
 		Target: fmt.Sprintf("run %d", runID), RunID: runID, Allowed: true, Reason: "cancel requested"}
@@ -32,7 +34,7 @@ func (e *Executor) Cancel(ctx context.Context, runID int64, who dayops.Actor, wh
 		return dayops.Errorf(dayops.KindConflict, "run %d has already ended: it %s", runID, strings.ReplaceAll(string(run.State), "_", " "))
 	}
 	if !e.ownerDead(run) {
-		return dayops.Errorf(dayops.KindConflict, "run %d is run by another dayops process (%s): cancel it there", runID, run.Owner)
+		return e.handOnCancel(ctx, run, who, ev)
 	}
 	reason := "cancelled by " + who.String() + " after its dayops process had stopped"
 	if killed := e.killLeftovers(run); killed != "" {

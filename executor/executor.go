@@ -47,6 +47,13 @@ type Store interface {
 	AppendLogs(ctx context.Context, lines []dayops.LogLine) error
 	Logs(ctx context.Context, runID int64, afterSeq int64, limit int) ([]dayops.LogLine, error)
 	Audit(ctx context.Context, ev dayops.AuditEvent) error
+	// AddOrder, WaitingOrders, FinishOrder and Orders hand a cancel,
+	// supersede or withdraw on to the process that drives the run
+	// (order.go).
+	AddOrder(ctx context.Context, o *dayops.RunOrder, ev dayops.AuditEvent) error
+	WaitingOrders(ctx context.Context, owner string, limit int) ([]dayops.RunOrder, error)
+	FinishOrder(ctx context.Context, id int64, outcome string, at time.Time) (bool, error)
+	Orders(ctx context.Context, runID int64) ([]dayops.RunOrder, error)
 }
 
 // Catalogs gives the current catalog and definitions at older revisions.

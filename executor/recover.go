@@ -145,7 +145,8 @@ func parseOwner(owner string) (host string, pid int, start int64, ok bool) {
 // finds fewer of its runs than it drives, or comes late (the process was
 // paused, or the store out of reach, for three intervals, long enough for
 // another host to take its runs for dead), it checks each run and fences the
-// ones it lost before they do anything more.
+// ones it lost before they do anything more. Each beat then applies the
+// orders other processes handed on for its runs (applyOrders).
 func (e *Executor) heartbeatLoop() {
 	t := time.NewTicker(e.opts.HeartbeatInterval)
 	defer t.Stop()
@@ -170,6 +171,7 @@ func (e *Executor) heartbeatLoop() {
 		if local := e.driven(); late || int(n) < len(local) {
 			e.fenceLost(local)
 		}
+		e.applyOrders()
 	}
 }
 

@@ -235,13 +235,12 @@ func TestTwoLiveExecutorsShareADatabase(t *testing.T) {
 			}
 		}
 	}
-	if err := other.Cancel(ctx, a.ID, actor("bob"), thread); dayops.KindOf(err) != dayops.KindConflict {
-		t.Errorf("cancel of another live process's run: %v", err)
-	}
+	// Each cancels the other's run: the cancel is handed on to the
+	// process that drives it.
 	for _, c := range []struct {
 		e  *executor.Executor
 		id int64
-	}{{h.exec, a.ID}, {other, b.ID}} {
+	}{{other, a.ID}, {h.exec, b.ID}} {
 		if err := c.e.Cancel(ctx, c.id, actor("bob"), thread); err != nil {
 			t.Fatal(err)
 		}

@@ -9,12 +9,14 @@ import (
 // Supersede ends run id as cancelled, with note as its reason, if it is
 // still queued: waiting for its turn, nothing of it run. A run that has
 // left its queue (it runs, or is about to), waits for an approval, or has
-// ended is left alone; so is one that another dayops process drives. It
-// reports whether the run was superseded. who (the trigger identity that
-// starts the newer run) is audited as the one who cancelled it, in the
-// audit row of the run's move to cancelled.
+// ended is left alone. It reports whether the run was superseded. who (the
+// trigger identity that starts the newer run) is audited as the one who
+// cancelled it, in the audit row of the run's move to cancelled. For a
+// queued run that another live dayops process drives it stores the request
+// for that process, which supersedes the run at its next heartbeat if it
+// is still queued then, and returns false with a *HandedOnError.
 func (e *Executor) Supersede(ctx context.Context, id int64, who dayops.Actor, note string) (bool, error) {
-	return e.withdraw(id, who, note, false)
+	return e.withdraw(ctx, id, who, note, false)
 }
 
 // Withdraw is Supersede that also ends a run waiting for the approvals it
@@ -23,15 +25,20 @@ func (e *Executor) Supersede(ctx context.Context, id int64, who dayops.Actor, no
 // approved it. Approving and withdrawing exclude each other like leaving
 // the queue and superseding.
 func (e *Executor) Withdraw(ctx context.Context, id int64, who dayops.Actor, note string) (bool, error) {
-	return e.withdraw(id, who, note, true)
+	return e.withdraw(ctx, id, who, note, true)
 }
 
-func (e *Executor) withdraw(id int64, who dayops.Actor, note string, awaiting bool) (bool, error) {
+func (e *Executor) withdraw(ctx context.Context, id int64, who dayops.Actor, note string, awaiting bool) (bool, error) {
+	note = cleanText(e.redactor.Redact(note))
 	x := e.local(id)
 	if x == nil {
-		return false, nil
+		return e.handOn(ctx, id, who, note, awaiting)
 	}
-	note = cleanText(e.redactor.Redact(note))
+	return e.withdrawLocal(x, who, note, awaiting), nil
+}
+
+// withdrawLocal is withdraw of a run driven here.
+func (e *Executor) withdrawLocal(x *runExec, who dayops.Actor, note string, awaiting bool) bool {
 	x.mu.Lock()
 	waits := x.run.State == dayops.RunQueued
 	if awaiting && x.run.State == dayops.RunAwaitingApproval {
@@ -48,8 +55,8 @@ func (e *Executor) withdraw(id int64, who dayops.Actor, note string, awaiting bo
 	}
 	x.mu.Unlock()
 	if !ok {
-		return false, nil
+		return false
 	}
 	x.poke()
-	return true, nil
+	return true
 }

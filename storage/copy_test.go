@@ -74,6 +74,13 @@ func fill(t testing.TB, s *Store, runs int) {
 				State: dayops.FiringRun, RunID: r.ID}); err != nil {
 				t.Fatal(err)
 			}
+			o := &dayops.RunOrder{RunID: r.ID, Kind: dayops.OrderCancel, Actor: r.Actor, RequestedAt: clockless(i)}
+			if err := s.AddOrder(ctx, o, dayops.AuditEvent{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.FinishOrder(ctx, o.ID, "applied", clockless(i+1)); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if err := s.LockEnvironment(ctx, dayops.EnvLock{Environment: "prod", Reason: "freeze"}, dayops.AuditEvent{}); err != nil {
@@ -158,7 +165,7 @@ func TestCopy(t *testing.T) {
 
 	want := dump(t, lite)
 	for _, table := range []string{"runs", "step_runs", "log_lines", "approvals", "audit", "run_queue", "env_locks",
-		"deliveries", "syncs", "reports", "outbox", "inbox", "alert_groups", "alert_instances", "auto_runs", "schedule_firings", "checklist_answers"} {
+		"deliveries", "syncs", "reports", "outbox", "inbox", "alert_groups", "alert_instances", "auto_runs", "schedule_firings", "checklist_answers", "run_orders"} {
 		if len(want[table]) == 0 {
 			t.Errorf("the test database has no rows in %s: the copy of that table is not tested", table)
 		}

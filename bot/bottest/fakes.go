@@ -30,6 +30,10 @@ type Engine struct {
 	AnswerErr  error
 	CancelErr  error
 	LockErr    error
+	// HandOn makes Supersede and Withdraw hand the request on (false and
+	// a *HandedOn error), as the executor does for a run another replica
+	// drives.
+	HandOn bool
 	// since and diff are what Changes answers.
 	Since, Diff string
 }
@@ -144,6 +148,9 @@ func (e *Engine) Cancel(ctx context.Context, runID int64, who dayops.Actor, wher
 // step begun, with note as its reason (executor.Withdraw).
 func (e *Engine) Withdraw(ctx context.Context, id int64, who dayops.Actor, note string) (bool, error) {
 	e.record(fmt.Sprintf("withdraw %d %s %s", id, who.ID, note))
+	if e.HandOn {
+		return false, &HandedOn{RunID: id}
+	}
 	r, err := e.Store.Run(ctx, id)
 	if err != nil || r.State != dayops.RunQueued && r.State != dayops.RunAwaitingApproval {
 		return false, nil
@@ -160,6 +167,9 @@ func (e *Engine) Withdraw(ctx context.Context, id int64, who dayops.Actor, note 
 // Supersede cancels a stored run that is queued, with note as its reason.
 func (e *Engine) Supersede(ctx context.Context, id int64, who dayops.Actor, note string) (bool, error) {
 	e.record(fmt.Sprintf("supersede %d %s %s", id, who.ID, note))
+	if e.HandOn {
+		return false, &HandedOn{RunID: id}
+	}
 	r, err := e.Store.Run(ctx, id)
 	if err != nil || r.State != dayops.RunQueued {
 		return false, nil
@@ -495,3 +505,14 @@ func (s *Store) Outbox() []dayops.Outgoing {
 	defer s.mu.Unlock()
 	return slices.Clone(s.outbox)
 }
+
+// HandedOn is the error of a supersede or withdraw handed on to the
+// replica that drives the run (Engine.HandOn), like executor.HandedOnError.
+type HandedOn struct{ RunID int64 }
+
+func (h *HandedOn) Error() string {
+	return fmt.Sprintf("run %d is driven by another dayops process: the request is handed on to it", h.RunID)
+}
+
+// HandedOn reports that the request was handed on.
+func (h *HandedOn) HandedOn() bool { return true }

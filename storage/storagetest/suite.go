@@ -77,6 +77,10 @@ type API interface {
 	ReleaseClaims(ctx context.Context, owner string) error
 	PruneDone(ctx context.Context, before time.Time, limit int) (int64, error)
 	ClaimOwners(ctx context.Context, now time.Time) ([]string, error)
+	AddOrder(ctx context.Context, o *dayops.RunOrder, ev dayops.AuditEvent) error
+	WaitingOrders(ctx context.Context, owner string, limit int) ([]dayops.RunOrder, error)
+	FinishOrder(ctx context.Context, id int64, outcome string, at time.Time) (bool, error)
+	Orders(ctx context.Context, runID int64) ([]dayops.RunOrder, error)
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -130,6 +134,7 @@ func Run(t *testing.T, open Opener) {
 		{"concurrent inbox claimers", testConcurrentInboxClaims},
 		{"outbox claims", testOutboxClaims},
 		{"concurrent outbox claimers", testConcurrentOutboxClaims},
+		{"run orders", testOrders},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
