@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/dayops/dayops"
 	"github.com/dayops/dayops/bot"
+	"github.com/dayops/dayops/internal/testkit/fixtures"
 )
 
 const token = "am-token-0123456789"
@@ -34,11 +34,7 @@ func (r *recorder) Alert(ctx context.Context, n bot.AlertNotice) error {
 
 func fixture(t testing.TB, name string) string {
 	t.Helper()
-	b, err := os.ReadFile("../../../shared/fixtures/alertmanager/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return string(fixtures.Read(t, "alertmanager", name))
 }
 
 func TestIntake(t *testing.T) {

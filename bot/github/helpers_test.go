@@ -2,28 +2,20 @@ package github_test
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/dayops/dayops/bot/github"
 	"github.com/dayops/dayops/bot/github/githubtest"
+	"github.com/dayops/dayops/internal/testkit/fixtures"
 )
 
-// fixture reads a published GitHub payload of /work/shared/fixtures/github
-// (beside the checkout); a missing fixture fails the test.
+// fixture is a published GitHub payload of the shared fixtures, its fields
+// as raw JSON.
 func fixture(t *testing.T, name string) map[string]json.RawMessage {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "github", name))
-	if err != nil {
-		raw, err = os.ReadFile(filepath.Join("/work/shared/fixtures/github", name))
-	}
-	if err != nil {
-		t.Fatalf("fixture %s: %v", name, err)
-	}
 	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
+	if err := json.Unmarshal(fixtures.Read(t, "github", name), &m); err != nil {
 		t.Fatalf("fixture %s: %v", name, err)
 	}
 	return m

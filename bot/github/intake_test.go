@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,49 +15,10 @@ import (
 	"github.com/dayops/dayops"
 	"github.com/dayops/dayops/bot"
 	"github.com/dayops/dayops/commands"
+	"github.com/dayops/dayops/internal/testkit/fixtures"
 )
 
 const testSecret = "It's a Secret to Everybody"
-
-// fixture reads a published GitHub payload from ../shared/fixtures/github,
-// decoded into a map so that a test changes one field and keeps the rest.
-func fixture(t testing.TB, name string) map[string]any {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "github", name))
-	if err != nil {
-		t.Fatalf("the GitHub fixtures are laid beside the repository (../shared/fixtures): %v", err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-// set changes the field at path (dot-separated) of m.
-func set(t testing.TB, m map[string]any, path string, v any) {
-	t.Helper()
-	parts := strings.Split(path, ".")
-	cur := m
-	for _, p := range parts[:len(parts)-1] {
-		next, ok := cur[p].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			cur[p] = next
-		}
-		cur = next
-	}
-	cur[parts[len(parts)-1]] = v
-}
-
-func encode(t testing.TB, m map[string]any) []byte {
-	t.Helper()
-	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // memInbox is an Inbox in memory (the SQLite one is tested by the storage
 // conformance suite, and end to end in cmd/dayops).
@@ -276,18 +235,14 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func commentBody(t testing.TB, text string) []byte {
-	m := fixture(t, "issue_comment_created_on_pr.json")
-	set(t, m, "comment.body", text)
-	return encode(t, m)
+	m := fixtures.JSON(t, "github", "issue_comment_created_on_pr.json")
+	fixtures.Set(m, "comment.body", text)
+	return fixtures.Encode(t, m)
 }
 
 func TestSignatureExample(t *testing.T) {
 	var ex struct{ Secret, Payload, Signature string }
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "github", "signature_example.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &ex); err != nil {
+	if err := json.Unmarshal(fixtures.Read(t, "github", "signature_example.json"), &ex); err != nil {
 		t.Fatal(err)
 	}
 	if err := verify(ex.Secret, ex.Signature, []byte(ex.Payload)); err != nil {
@@ -314,9 +269,9 @@ func TestWebhookAnswers(t *testing.T) {
 	w := newIntake(t)
 	comment := commentBody(t, "/ops deploy staging")
 	big := commentBody(t, "/ops deploy staging\n"+strings.Repeat("x", 1<<20))
-	other := fixture(t, "issue_comment_created_on_pr.json")
-	set(t, other, "repository.full_name", "someone/else")
-	set(t, other, "comment.body", "/ops deploy staging")
+	other := fixtures.JSON(t, "github", "issue_comment_created_on_pr.json")
+	fixtures.Set(other, "repository.full_name", "someone/else")
+	fixtures.Set(other, "comment.body", "/ops deploy staging")
 
 	tests := []struct {
 		name, event string
@@ -325,19 +280,19 @@ func TestWebhookAnswers(t *testing.T) {
 		want        int
 		wantText    string
 	}{
-		{"ping", "ping", encode(t, fixture(t, "ping.json")), nil, 200, "pong"},
+		{"ping", "ping", fixtures.Encode(t, fixtures.JSON(t, "github", "ping.json")), nil, 200, "pong"},
 		{"missing signature", "issue_comment", comment, func([]byte) string { return "" }, 401, "missing X-Hub-Signature-256"},
 		{"bad signature", "issue_comment", comment, func(b []byte) string { return Signature("guess", b) }, 401, "does not match"},
-		{"unknown event", "pull_request_review", encode(t, fixture(t, "pull_request_review_submitted.json")), nil, 204, ""},
-		{"check run event", "check_run", encode(t, fixture(t, "check_run_requested_action.json")), nil, 204, ""},
+		{"unknown event", "pull_request_review", fixtures.Encode(t, fixtures.JSON(t, "github", "pull_request_review_submitted.json")), nil, 204, ""},
+		{"check run event", "check_run", fixtures.Encode(t, fixtures.JSON(t, "github", "check_run_requested_action.json")), nil, 204, ""},
 		{"malformed JSON", "issue_comment", []byte(`{"action": "created", "issue": `), nil, 400, "malformed issue_comment payload"},
 		{"JSON of another shape", "pull_request", []byte(`{"number": "one"}`), nil, 400, "malformed pull_request payload"},
 		{"no repository", "push", []byte(`{"ref": "refs/heads/main"}`), nil, 400, "not owner/name"},
-		{"repository not in github.repos", "issue_comment", encode(t, other), nil, 200, "someone/else is not in github.repos"},
-		{"comment on an issue", "issue_comment", encode(t, fixture(t, "issue_comment_created.json")), nil, 200, "not on a pull request"},
-		{"edited comment", "issue_comment", encode(t, fixture(t, "issue_comment_edited.json")), nil, 200, "comment edited"},
-		{"deleted comment", "issue_comment", encode(t, fixture(t, "issue_comment_deleted.json")), nil, 200, "comment deleted"},
-		{"tag push", "push", encode(t, fixture(t, "push_tag.json")), nil, 200, "application repository"},
+		{"repository not in github.repos", "issue_comment", fixtures.Encode(t, other), nil, 200, "someone/else is not in github.repos"},
+		{"comment on an issue", "issue_comment", fixtures.Encode(t, fixtures.JSON(t, "github", "issue_comment_created.json")), nil, 200, "not on a pull request"},
+		{"edited comment", "issue_comment", fixtures.Encode(t, fixtures.JSON(t, "github", "issue_comment_edited.json")), nil, 200, "comment edited"},
+		{"deleted comment", "issue_comment", fixtures.Encode(t, fixtures.JSON(t, "github", "issue_comment_deleted.json")), nil, 200, "comment deleted"},
+		{"tag push", "push", fixtures.Encode(t, fixtures.JSON(t, "github", "push_tag.json")), nil, 200, "application repository"},
 		{"a 1 MB comment", "issue_comment", big, nil, 413, "longer than GitHub allows"},
 		{"a command", "issue_comment", comment, nil, 202, "accepted"},
 	}
@@ -479,12 +434,12 @@ func TestStoredDeliveryRunsAfterARestart(t *testing.T) {
 
 func TestPullRequestEvents(t *testing.T) {
 	w := newIntake(t)
-	merged := fixture(t, "pull_request_closed.json")
-	set(t, merged, "pull_request.merged", true)
-	set(t, merged, "pull_request.merged_at", "2019-05-15T15:20:33Z")
-	w.deliver(t, "pull_request", "pr-merged", encode(t, merged))
-	w.deliver(t, "pull_request", "pr-closed", encode(t, fixture(t, "pull_request_closed.json")))
-	w.deliver(t, "pull_request", "pr-labeled", encode(t, fixture(t, "pull_request_labeled.json")))
+	merged := fixtures.JSON(t, "github", "pull_request_closed.json")
+	fixtures.Set(merged, "pull_request.merged", true)
+	fixtures.Set(merged, "pull_request.merged_at", "2019-05-15T15:20:33Z")
+	w.deliver(t, "pull_request", "pr-merged", fixtures.Encode(t, merged))
+	w.deliver(t, "pull_request", "pr-closed", fixtures.Encode(t, fixtures.JSON(t, "github", "pull_request_closed.json")))
+	w.deliver(t, "pull_request", "pr-labeled", fixtures.Encode(t, fixtures.JSON(t, "github", "pull_request_labeled.json")))
 	waitFor(t, "three pull request events", func() bool { return len(w.pipe.pullRequests()) == 3 })
 	prs := w.pipe.pullRequests()
 	if prs[0].Action != dayops.PRMerged || prs[0].Repo != "Codertocat/Hello-World" || prs[0].Number != 2 || prs[0].BaseRef != "master" || prs[0].Fork || prs[0].MergeSHA == "" {
@@ -501,22 +456,22 @@ func TestPullRequestEvents(t *testing.T) {
 	}
 	// A pull request whose fork was deleted comes with a null head
 	// repository: it is a fork's all the same.
-	gone := fixture(t, "pull_request_labeled.json")
-	set(t, gone, "pull_request.head.repo", nil)
-	w.deliver(t, "pull_request", "pr-fork-gone", encode(t, gone))
+	gone := fixtures.JSON(t, "github", "pull_request_labeled.json")
+	fixtures.Set(gone, "pull_request.head.repo", nil)
+	w.deliver(t, "pull_request", "pr-fork-gone", fixtures.Encode(t, gone))
 	waitFor(t, "the fork's event", func() bool { return len(w.pipe.pullRequests()) == 4 })
 	if pr := w.pipe.pullRequests()[3]; !pr.Fork {
 		t.Errorf("a pull request with a null head repository: %+v, want a fork", pr)
 	}
 
 	// The ops repo: a pull request is validated, a push to its branch syncs.
-	opened := fixture(t, "pull_request_opened.json")
-	set(t, opened, "repository.full_name", "org/ops")
-	w.deliver(t, "pull_request", "ops-pr", encode(t, opened))
-	push := fixture(t, "push_new-branch.json")
-	set(t, push, "repository.full_name", "org/ops")
-	set(t, push, "ref", "refs/heads/main")
-	w.deliver(t, "push", "ops-push", encode(t, push))
+	opened := fixtures.JSON(t, "github", "pull_request_opened.json")
+	fixtures.Set(opened, "repository.full_name", "org/ops")
+	w.deliver(t, "pull_request", "ops-pr", fixtures.Encode(t, opened))
+	push := fixtures.JSON(t, "github", "push_new-branch.json")
+	fixtures.Set(push, "repository.full_name", "org/ops")
+	fixtures.Set(push, "ref", "refs/heads/main")
+	w.deliver(t, "push", "ops-push", fixtures.Encode(t, push))
 	select {
 	case pr := <-w.valid:
 		if pr.Repo != "org/ops" || pr.Action != dayops.PROpened {
@@ -565,11 +520,7 @@ func TestCommandLines(t *testing.T) {
 
 func FuzzDecode(f *testing.F) {
 	for _, name := range []string{"issue_comment_created_on_pr.json", "pull_request_closed.json", "push_new-branch.json", "pull_request_labeled.json"} {
-		b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "github", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(strings.SplitN(name, "_", 3)[0], b)
+		f.Add(strings.SplitN(name, "_", 3)[0], fixtures.Read(f, "github", name))
 	}
 	f.Add("issue_comment", []byte(`{"issue":{"number":1,"pull_request":{}},"comment":{"id":1,"body":"/ops x"},"repository":{"full_name":"a/b"}}`))
 	f.Fuzz(func(t *testing.T, kind string, body []byte) {

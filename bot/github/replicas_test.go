@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dayops/dayops"
+	"github.com/dayops/dayops/internal/testkit/fixtures"
 	"github.com/dayops/dayops/storage"
 )
 
@@ -35,10 +36,10 @@ func TestTwoReplicasProcessEachDeliveryOnce(t *testing.T) {
 	const n = 60
 	bodies := make([][]byte, n)
 	for i := range bodies {
-		m := fixture(t, "issue_comment_created_on_pr.json")
-		set(t, m, "comment.body", fmt.Sprintf("/ops deploy staging # %d", i))
-		set(t, m, "comment.id", 1000+i)
-		bodies[i] = encode(t, m)
+		m := fixtures.JSON(t, "github", "issue_comment_created_on_pr.json")
+		fixtures.Set(m, "comment.body", fmt.Sprintf("/ops deploy staging # %d", i))
+		fixtures.Set(m, "comment.id", 1000+i)
+		bodies[i] = fixtures.Encode(t, m)
 	}
 	// Every delivery reaches both replicas before either works.
 	for i, body := range bodies {

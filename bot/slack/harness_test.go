@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"github.com/dayops/dayops"
 	"github.com/dayops/dayops/bot"
 	"github.com/dayops/dayops/bot/bottest"
+	"github.com/dayops/dayops/internal/testkit/fixtures"
 	"github.com/dayops/dayops/storage"
 )
 
@@ -395,14 +395,7 @@ func (w *world) settle() {
 
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "slack", name))
-	if err != nil {
-		b, err = os.ReadFile(filepath.Join("/work/shared/fixtures/slack", name))
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return fixtures.Read(t, "slack", name)
 }
 
 // commandForm is the slash command fixture with the user, the command /ops

@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dayops/dayops"
 	"github.com/dayops/dayops/internal/testkit/alertmanager"
+	"github.com/dayops/dayops/internal/testkit/fixtures"
 	"github.com/dayops/dayops/internal/testkit/gitserver"
 )
 
@@ -92,10 +91,7 @@ func TestServeAlertmanager(t *testing.T) {
 	}
 
 	// A bad token: 401 and nothing.
-	fixture, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "alertmanager", "firing.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	fixture := fixtures.Read(t, "alertmanager", "firing.json")
 	for _, auth := range []string{"", "Bearer wrong", "Bearer " + amToken + "x"} {
 		req, _ := http.NewRequest(http.MethodPost, d.url+"/hooks/alertmanager", strings.NewReader(strings.ReplaceAll(string(fixture), "HighValue", "HighErrorRate")))
 		if auth != "" {

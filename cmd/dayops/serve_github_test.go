@@ -20,6 +20,7 @@ import (
 	"github.com/dayops/dayops"
 	ghdoor "github.com/dayops/dayops/bot/github"
 	"github.com/dayops/dayops/bot/github/githubtest"
+	"github.com/dayops/dayops/internal/testkit/fixtures"
 	"github.com/dayops/dayops/internal/testkit/gitserver"
 	"github.com/dayops/dayops/storage"
 )
@@ -76,30 +77,6 @@ func (w *githubServeWorld) start(t *testing.T) *servedDayops {
 	return d
 }
 
-// githubFixture is a published GitHub payload of the shared fixtures,
-// decoded so that a test changes one field.
-func githubFixture(t *testing.T, name string) map[string]any {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "github", name))
-	if err != nil {
-		t.Fatalf("the shared GitHub fixtures belong beside the repository (../shared): %v", err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-// setField sets the field at a dot-separated path of m.
-func setField(m map[string]any, path string, v any) {
-	parts := strings.Split(path, ".")
-	for _, p := range parts[:len(parts)-1] {
-		m = m[p].(map[string]any)
-	}
-	m[parts[len(parts)-1]] = v
-}
-
 // webhook sends m as GitHub does: signed, with its event and delivery.
 func webhook(t *testing.T, url, event, delivery string, m map[string]any) int {
 	t.Helper()
@@ -135,10 +112,10 @@ func runsOf(t *testing.T, d *servedDayops) []*dayops.Run {
 // commentOnPR is the PR comment fixture with body, by runatlantis on
 // runatlantis/atlantis-tests#1, whose comment exists on the fake.
 func (w *githubServeWorld) commentOnPR(t *testing.T, body string) map[string]any {
-	m := githubFixture(t, "issue_comment_created_on_pr.json")
+	m := fixtures.JSON(t, "github", "issue_comment_created_on_pr.json")
 	id := w.fake.AddComment("runatlantis/atlantis-tests", 1, "runatlantis", body)
-	setField(m, "comment.body", body)
-	setField(m, "comment.id", id)
+	fixtures.Set(m, "comment.body", body)
+	fixtures.Set(m, "comment.id", id)
 	return m
 }
 
@@ -154,9 +131,9 @@ func TestServeGitHubEndToEnd(t *testing.T) {
 	d := w.start(t)
 
 	// Merged: deploy-web to staging at the head, as trigger:pull_request.
-	merged := githubFixture(t, "pull_request_closed.json")
-	setField(merged, "pull_request.merged", true)
-	setField(merged, "pull_request.merged_at", "2019-05-15T15:20:33Z")
+	merged := fixtures.JSON(t, "github", "pull_request_closed.json")
+	fixtures.Set(merged, "pull_request.merged", true)
+	fixtures.Set(merged, "pull_request.merged_at", "2019-05-15T15:20:33Z")
 	if code := webhook(t, d.url, "pull_request", "merged-1", merged); code != http.StatusAccepted {
 		t.Fatalf("merged PR: %d", code)
 	}
@@ -248,7 +225,7 @@ func TestServeGitHubEndToEnd(t *testing.T) {
 	}
 
 	// Closed without merging: nothing.
-	if code := webhook(t, d.url, "pull_request", "closed-1", githubFixture(t, "pull_request_closed.json")); code != http.StatusAccepted {
+	if code := webhook(t, d.url, "pull_request", "closed-1", fixtures.JSON(t, "github", "pull_request_closed.json")); code != http.StatusAccepted {
 		t.Fatalf("closed PR: %d", code)
 	}
 	eventually(t, 30*time.Second, "the closed pull request's delivery processed", func() bool {
@@ -453,11 +430,11 @@ func TestServeGitHubValidatesOpsRepoPullRequests(t *testing.T) {
 		"ops/c/c.yaml":   "apiVersion: dayops/v1\nphase: day9\nname: broken-c\nsteps: [{name: S, run: echo}]\n", // line 2: no such phase
 		"ops/flush.yaml": "apiVersion: dayops/v1\nphase: day2\nname: flush-cache\nsteps:\n  - name: Flush\n    run: echo flush\n",
 	})
-	pr := githubFixture(t, "pull_request_opened.json")
-	setField(pr, "repository.full_name", "acme/runbooks")
-	setField(pr, "number", 7)
-	setField(pr, "pull_request.number", 7)
-	setField(pr, "pull_request.head.sha", head)
+	pr := fixtures.JSON(t, "github", "pull_request_opened.json")
+	fixtures.Set(pr, "repository.full_name", "acme/runbooks")
+	fixtures.Set(pr, "number", 7)
+	fixtures.Set(pr, "pull_request.number", 7)
+	fixtures.Set(pr, "pull_request.head.sha", head)
 	if code := webhook(t, d.url, "pull_request", "ops-pr-1", pr); code != http.StatusAccepted {
 		t.Fatalf("ops repo PR: %d", code)
 	}
@@ -497,8 +474,8 @@ func TestServeGitHubValidatesOpsRepoPullRequests(t *testing.T) {
 		"ops/a.yaml": fmt.Sprintf(broken, "fixed-a", "retries: 2"), "ops/b.yaml": fmt.Sprintf(broken, "fixed-b", "timeout: 1m"),
 		"ops/c/c.yaml": "apiVersion: dayops/v1\nphase: day2\nname: fixed-c\nsteps:\n  - name: S\n    run: echo c\n",
 	})
-	setField(pr, "action", "synchronize")
-	setField(pr, "pull_request.head.sha", head2)
+	fixtures.Set(pr, "action", "synchronize")
+	fixtures.Set(pr, "pull_request.head.sha", head2)
 	webhook(t, d.url, "pull_request", "ops-pr-2", pr)
 	eventually(t, 30*time.Second, "the second check to pass", func() bool {
 		for _, cr := range fake.CheckRuns("acme/runbooks") {
@@ -526,8 +503,8 @@ func TestServeGitHubDownDoesNotHoldARun(t *testing.T) {
 	repo := "Codertocat/Hello-World"
 	w.fake.FailNext("/repos/"+repo+"/issues", http.StatusServiceUnavailable, 1000)
 	w.fake.FailNext("/repos/"+repo+"/deployments", http.StatusServiceUnavailable, 1000)
-	merged := githubFixture(t, "pull_request_closed.json")
-	setField(merged, "pull_request.merged", true)
+	merged := fixtures.JSON(t, "github", "pull_request_closed.json")
+	fixtures.Set(merged, "pull_request.merged", true)
 	if code := webhook(t, d.url, "pull_request", "merged-down", merged); code != http.StatusAccepted {
 		t.Fatalf("merged PR: %d", code)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/dayops/dayops"
 	"github.com/dayops/dayops/bot/github/githubtest"
 	"github.com/dayops/dayops/executor"
+	"github.com/dayops/dayops/internal/testkit/fixtures"
 	"github.com/dayops/dayops/internal/testkit/gitserver"
 	"github.com/dayops/dayops/internal/testkit/postgres"
 	"github.com/dayops/dayops/storage"
@@ -168,9 +169,9 @@ func TestServeReplicasOnPostgres(t *testing.T) {
 		return runs
 	}
 	comment := func(body string) map[string]any {
-		m := githubFixture(t, "issue_comment_created_on_pr.json")
-		setField(m, "comment.body", body)
-		setField(m, "comment.id", fake.AddComment("runatlantis/atlantis-tests", 1, "runatlantis", body))
+		m := fixtures.JSON(t, "github", "issue_comment_created_on_pr.json")
+		fixtures.Set(m, "comment.body", body)
+		fixtures.Set(m, "comment.id", fake.AddComment("runatlantis/atlantis-tests", 1, "runatlantis", body))
 		return m
 	}
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dayops/dayops/internal/testkit/fixtures"
 )
 
 // recordView records a views.open or views.update, which slack-go posts as
@@ -41,7 +43,7 @@ func TestServeSlackFormEndToEnd(t *testing.T) {
 	w := newSlackServeWorldOf(t, fake, map[string]string{"ops/deploy-web.yaml": deployWebStaging}, slackSRE)
 	d := w.start(t)
 
-	form, err := url.ParseQuery(strings.TrimSpace(string(slackFixture(t, "slash_command.form"))))
+	form, err := url.ParseQuery(strings.TrimSpace(string(fixtures.Read(t, "slack", "slash_command.form"))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +19,7 @@ import (
 	"github.com/slack-go/slack/slacktest"
 
 	"github.com/dayops/dayops/commands"
+	"github.com/dayops/dayops/internal/testkit/fixtures"
 	"github.com/dayops/dayops/internal/testkit/gitserver"
 )
 
@@ -110,7 +109,7 @@ func TestServeSlackSlashCommandEndToEnd(t *testing.T) {
 	w := newSlackServeWorldOf(t, fake, map[string]string{"ops/deploy-web.yaml": deployWebStaging}, slackSRE)
 	d := w.start(t)
 
-	form, err := url.ParseQuery(strings.TrimSpace(string(slackFixture(t, "slash_command.form"))))
+	form, err := url.ParseQuery(strings.TrimSpace(string(fixtures.Read(t, "slack", "slash_command.form"))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,17 +232,6 @@ func (w *slackServeWorld) start(t *testing.T) *servedDayops {
 	d := startServe(t, w.file, w.env...)
 	eventually(t, 30*time.Second, "/readyz 200", func() bool { code, _ := get(t, d.url+"/readyz"); return code == http.StatusOK })
 	return d
-}
-
-// slackFixture is a file of the shared Slack fixtures, which are laid beside
-// the repository as shared/ (for CI too).
-func slackFixture(t *testing.T, name string) []byte {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "fixtures", "slack", name))
-	if err != nil {
-		t.Fatalf("the shared Slack fixtures belong beside the repository (../shared): %v", err)
-	}
-	return raw
 }
 
 // signedPost posts body to path of d, signed now with testSigningSecret,
@@ -373,7 +361,7 @@ func storedRunState(t *testing.T, d *servedDayops) string {
 func (w *slackServeWorld) click(t *testing.T, d *servedDayops, user, actionID, value, trigger string) {
 	t.Helper()
 	var m map[string]any
-	if err := json.Unmarshal(slackFixture(t, "block_actions.json"), &m); err != nil {
+	if err := json.Unmarshal(fixtures.Read(t, "slack", "block_actions.json"), &m); err != nil {
 		t.Fatal(err)
 	}
 	m["user"].(map[string]any)["id"] = user

@@ -14,6 +14,7 @@ import (
 	"github.com/slack-go/slack/slacktest"
 
 	"github.com/dayops/dayops"
+	"github.com/dayops/dayops/internal/testkit/fixtures"
 	"github.com/dayops/dayops/internal/testkit/gitserver"
 )
 
@@ -119,7 +120,7 @@ func (sc *socketConn) send(t *testing.T, frame map[string]any) {
 func socketFixture(t *testing.T, name string) map[string]any {
 	t.Helper()
 	var m map[string]any
-	if err := json.Unmarshal(slackFixture(t, name), &m); err != nil {
+	if err := json.Unmarshal(fixtures.Read(t, "slack", name), &m); err != nil {
 		t.Fatal(err)
 	}
 	return m
