@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/dayops/dayops"
@@ -53,10 +50,7 @@ func commentPayload(id int, text string) []byte {
 // floor of any webhook intake.
 func bareWebhook(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, ghdoor.MaxBody))
-	mac := hmac.New(sha256.New, []byte(benchWebhookSecret))
-	mac.Write(body)
-	got, herr := hex.DecodeString(strings.TrimPrefix(r.Header.Get("X-Hub-Signature-256"), "sha256="))
-	if err != nil || herr != nil || !hmac.Equal(got, mac.Sum(nil)) {
+	if err != nil || !hmac.Equal([]byte(r.Header.Get("X-Hub-Signature-256")), []byte(ghdoor.Signature(benchWebhookSecret, body))) {
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
 	}

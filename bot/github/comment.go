@@ -3,6 +3,7 @@ package github
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -118,7 +119,7 @@ func (in *Intake) comment(ctx context.Context, delivery string, ev *event) error
 		if !first {
 			continue // started by an earlier processing of this delivery
 		}
-		s := bot.Submission{Actor: actor, Thread: where, Trigger: dayops.TriggerPRComment, Context: prContext(pr)}
+		s := bot.Submission{Actor: actor, Thread: where, Trigger: dayops.TriggerPRComment, Context: pr.Context()}
 		res := commands.Grammar{Prefix: in.opts.Pipeline.Prefix()}.Parse(text)
 		if res.Command != nil && res.Command.Verb == commands.VerbDeploy && res.Command.Service == "" {
 			// "deploy ENV" in a pull request: the repository's service,
@@ -127,7 +128,11 @@ func (in *Intake) comment(ctx context.Context, delivery string, ev *event) error
 			cmd.Service = service
 			if cmd.Version == "" {
 				cmd.Version = pr.HeadSHA
-				cmd.Params = withParam(cmd.Params, "version", pr.HeadSHA)
+				cmd.Params = maps.Clone(cmd.Params)
+				if cmd.Params == nil {
+					cmd.Params = map[string]string{}
+				}
+				cmd.Params["version"] = pr.HeadSHA
 			}
 			s.Command = &cmd
 		} else {
@@ -136,16 +141,6 @@ func (in *Intake) comment(ctx context.Context, delivery string, ev *event) error
 		in.opts.Pipeline.Submit(ctx, s)
 	}
 	return nil
-}
-
-// withParam returns params with key set to value.
-func withParam(params map[string]string, key, value string) map[string]string {
-	out := make(map[string]string, len(params)+1)
-	for k, v := range params {
-		out[k] = v
-	}
-	out[key] = value
-	return out
 }
 
 // actor is a commenter as the pipeline knows people: github:LOGIN with the
@@ -167,11 +162,6 @@ func (in *Intake) actor(ctx context.Context, u *gh.User) (dayops.Actor, error) {
 func Thread(pr dayops.PullRequest) dayops.Thread {
 	ref := pr.String()
 	return dayops.Thread{Door: DoorName, Channel: ref, Name: ref}
-}
-
-// prContext is a pull request as run context.
-func prContext(pr dayops.PullRequest) map[string]string {
-	return pr.Context()
 }
 
 // pullRequest hands a pull request event of an application repository to
